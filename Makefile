@@ -1,0 +1,91 @@
+# d2ltrain build. `make` builds ./d2ltrain (with the CUDA backend when nvcc
+# is found, GPU=0 forces a CPU-only build); `make run` and `make test` first
+# install the Debian packages they need (scripts/install-deps.sh).
+
+CC      ?= gcc
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA    ?= /usr/local/cuda
+GPU     ?= $(if $(NVCC),1,0)
+SAN     ?= 0
+BUILD   ?= build/$(if $(filter 1,$(SAN)),san,rel)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP
+CFLAGS  += $(shell pkg-config --cflags yaml-0.1 libcurl openssl jansson zlib check 2>/dev/null)
+CFLAGS  += -I/usr/include/x86_64-linux-gnu/openblas-pthread
+# libyaml and jansson are linked statically: the GPU machine lacks them.
+LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -Wl,-Bdynamic -lcurl -lcrypto -lz -lopenblas -lpthread -lm
+TEST_LDLIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifeq ($(GPU),1)
+CFLAGS  += -DD2L_CUDA -I$(CUDA)/include
+NVFLAGS ?= -O3 -std=c++17 -Xcompiler -fPIC \
+           -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+           -gencode arch=compute_90,code=compute_90
+GPU_SRC := $(wildcard gpu/*.cu)
+GPU_OBJ := $(GPU_SRC:%.cu=$(BUILD)/%.o)
+LDLIBS  += -L$(CUDA)/lib64 -lcudart -lcublas -Wl,-rpath,$(CUDA)/lib64 -lstdc++
+endif
+
+LIB_SRC  := $(wildcard core/*.c data/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GPU_OBJ)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/d2ltrain,d2ltrain)
+TEST_BIN := $(BUILD)/d2ltrain-tests
+
+.PHONY: all deps run test test-san check-unit bench clean
+all: $(BIN)
+
+$(BIN): $(BUILD)/cmd/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h core/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c -o $@ $<
+
+# Every tests/*.c defining `Suite *suite_NAME(void)` is run by tests/runner.c.
+$(BUILD)/tests/suites.h: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	grep -ho 'Suite \*suite_[a-z0-9_]*(void)' $(TEST_SRC) | sed 's/Suite \*\(suite_[a-z0-9_]*\)(void)/X(\1)/' > $@.tmp
+	mv $@.tmp $@
+$(BUILD)/tests/runner.o: CFLAGS += -I$(BUILD)/tests
+$(BUILD)/tests/runner.o: $(BUILD)/tests/suites.h
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	$(MAKE) all
+	./d2ltrain run configs/mlp_fashion.yaml
+
+# The whole suite; tests that run the binary use D2LTRAIN.
+check-unit: $(BIN) $(TEST_BIN)
+	D2LTRAIN=$(abspath $(BIN)) D2L_ROOT=$(CURDIR) $(TEST_BIN)
+
+test: deps
+	$(MAKE) check-unit
+
+test-san: deps
+	$(MAKE) SAN=1 check-unit
+
+bench: deps
+	$(MAKE) all
+	scripts/bench.sh
+
+clean:
+	rm -rf build d2ltrain
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,133 @@
+/* The seam between the training code and a device. Layers, losses and
+ * optimizers call only these ops; the CPU backend (core/cpu_backend.c) and
+ * the CUDA backend (gpu/) implement them. All pointers handed to ops are
+ * "device" memory from alloc() (plain host memory on the CPU backend).
+ * Matrices are row-major float32. Ops are asynchronous on a device; only
+ * download() waits.
+ *
+ * Scalars that change from step to step (the optimizer step count, which
+ * also numbers dropout masks) live in device memory (`const uint64_t *step`)
+ * so that a recorded sequence of ops (graph_run) can be replayed unchanged. */
+#ifndef D2L_BACKEND_H
+#define D2L_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum activation { ACT_RELU, ACT_SIGMOID, ACT_TANH };
+
+/* Element-wise regression losses. MSE is nn.MSELoss, (p - y)^2; SQUARED is
+ * d2l's squared_loss, (p - y)^2 / 2. */
+enum regression_loss { RLOSS_MSE, RLOSS_SQUARED, RLOSS_HUBER, RLOSS_L1 };
+
+/* Slots of the metrics accumulator: an array of ACC_SLOTS doubles in device
+ * memory that ops add into and the host reads once per epoch. */
+enum acc_slot { ACC_LOSS, ACC_CORRECT, ACC_COUNT, ACC_SQERR, ACC_PENALTY, ACC_SLOTS };
+
+struct backend {
+    const char *name; /* "cpu", "cuda:0" */
+    void *impl;
+
+    void (*destroy)(struct backend *be);
+
+    /* Memory. alloc returns NULL and fills *e (naming the size and the free
+     * memory) when it cannot. */
+    void *(*alloc)(struct backend *be, size_t bytes, struct err *e);
+    void (*release)(struct backend *be, void *p);
+    void (*upload)(struct backend *be, void *dst, const void *src, size_t bytes);
+    void (*download)(struct backend *be, void *dst, const void *src, size_t bytes);
+
+    /* Runs body(arg), which issues ops only (no download). A device backend
+     * records it the first time a key is seen and replays the record after;
+     * the CPU backend just calls it. */
+    void (*graph_run)(struct backend *be, int key, void (*body)(void *arg), void *arg);
+
+    void (*fill)(struct backend *be, float *x, float value, size_t n);
+    void (*fill_f64)(struct backend *be, double *x, double value, size_t n);
+    /* *step += 1 */
+    void (*step_advance)(struct backend *be, uint64_t *step);
+
+    /* C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C, row-major, with
+     * leading dimensions the row lengths as stored. */
+    void (*gemm)(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+    /* out[r,c] += bias[c] */
+    void (*bias_add)(struct backend *be, float *out, const float *bias, int rows, int cols);
+    /* dbias[c] = sum_r dout[r,c] */
+    void (*bias_grad)(struct backend *be, float *dbias, const float *dout, int rows, int cols);
+
+    /* out = f(in); din = f'(.) * dout computed from the output. in-place ok */
+    void (*act_forward)(struct backend *be, enum activation act, float *out, const float *in, size_t n);
+    void (*act_backward)(struct backend *be, enum activation act, float *din, const float *out,
+                         const float *dout, size_t n);
+
+    /* mask[i] = keep ? 1/(1-p) : 0 with keep iff uniform(philox(key,
+     * counter=(*step, stream_id, i))) >= p; out = in * mask. */
+    void (*dropout_forward)(struct backend *be, float *out, float *mask, const float *in, size_t n,
+                            float p, uint64_t seed, uint32_t layer_id, const uint64_t *step);
+    /* out = a * b element-wise */
+    void (*mul)(struct backend *be, float *out, const float *a, const float *b, size_t n);
+
+    /* Row-wise softmax and its backward (the unfused, from-scratch layer). */
+    void (*softmax_forward)(struct backend *be, float *out, const float *in, int rows, int cols);
+    void (*softmax_backward)(struct backend *be, float *din, const float *out, const float *dout,
+                             int rows, int cols);
+
+    /* Losses add the batch's loss sum to acc[ACC_LOSS], the row count to
+     * acc[ACC_COUNT], and (classification) correct predictions to
+     * acc[ACC_CORRECT]; when grad is not NULL they write d(loss)/d(input) *
+     * grad_scale. Labels are class indices stored as floats. */
+    void (*cross_entropy)(struct backend *be, float *dlogits, double *acc, const float *logits,
+                          const float *labels, int rows, int cols, float grad_scale);
+    /* Negative log-likelihood of probabilities (after a softmax layer). */
+    void (*nll)(struct backend *be, float *dprobs, double *acc, const float *probs,
+                const float *labels, int rows, int cols, float grad_scale);
+    /* pred and target are [rows, cols]; loss per row is summed over cols. */
+    void (*regression_loss)(struct backend *be, enum regression_loss kind, float *dpred, double *acc,
+                            const float *pred, const float *target, int rows, int cols, float delta,
+                            float grad_scale);
+    /* acc[ACC_SQERR] += sum (log(max(pred,1)) - log(target))^2 */
+    void (*log_sq_error)(struct backend *be, double *acc, const float *pred, const float *target, int n);
+
+    /* Penalty lambda * (l2: sum w^2 / 2 | l1: sum |w|) added to
+     * acc[ACC_PENALTY] * count_scale, and its gradient * grad_scale added to grad. */
+    void (*penalty)(struct backend *be, bool l1, float *grad, double *acc, const float *w, size_t n,
+                    float lambda, float grad_scale, float count_scale);
+
+    /* out[r,:] = x[idx[r],:] * scale, converting uint8 or float rows. */
+    void (*gather_u8)(struct backend *be, float *out, const uint8_t *x, const int32_t *idx, int rows,
+                      int cols, float scale);
+    void (*gather_f32)(struct backend *be, float *out, const float *x, const int32_t *idx, int rows,
+                       int cols);
+
+    /* p -= lr * (g + wd * p) with momentum v (v = momentum * v + g') when
+     * momentum != 0, as torch.optim.SGD. */
+    void (*sgd_step)(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
+                     float momentum, float weight_decay);
+    /* torch.optim.Adam (L2 added to the gradient), t = *step + 1. */
+    void (*adam_step)(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                      float lr, float beta1, float beta2, float eps, float weight_decay,
+                      const uint64_t *step);
+};
+
+/* Dropout mask bit i of layer `layer_id` at optimizer step `step`: the same
+ * function on every backend. */
+#include "philox.h"
+PHILOX_FN float dropout_uniform(uint64_t seed, uint32_t layer_id, uint64_t step, uint64_t i)
+{
+    struct philox4 r = philox4x32(((uint64_t)layer_id << 40) ^ step, i / 4,
+                                  philox_key(seed, RNG_DROPOUT));
+    return philox_uniform(r.v[i % 4]);
+}
+
+struct backend *cpu_backend_create(struct err *e);
+
+/* Picks the backend for a device string: "auto", "cpu", "cuda", "cuda:N".
+ * auto falls back to the CPU with a one-line notice on stderr. */
+struct backend *backend_select(const char *device, struct err *e);
+
+#endif

@@ -1,0 +1,171 @@
+/* The experiment spec: a YAML file loaded into plain structs with every key
+ * checked (core/spec.c). Everything downstream reads these structs only. */
+#ifndef D2L_SPEC_H
+#define D2L_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+#define SPEC_MAX_LAYERS 32
+#define SPEC_MAX_VALUES 256
+#define SPEC_NAME_LEN 128
+
+/* Where a key stood in the spec file (1-based), for errors found after
+ * loading, e.g. a loss that does not fit the data. */
+struct mark {
+    int line, col;
+};
+
+enum layer_kind { LAYER_LINEAR, LAYER_FLATTEN, LAYER_RELU, LAYER_SIGMOID, LAYER_TANH, LAYER_DROPOUT, LAYER_SOFTMAX };
+
+struct layer_spec {
+    enum layer_kind kind;
+    int out;      /* linear */
+    bool bias;    /* linear, default true */
+    double p;     /* dropout, [0, 1) */
+    struct mark at;
+};
+
+enum init_kind {
+    INIT_NORMAL,          /* a = mean, b = std */
+    INIT_UNIFORM,         /* a = low, b = high */
+    INIT_XAVIER_UNIFORM,  /* a = gain */
+    INIT_XAVIER_NORMAL,   /* a = gain */
+    INIT_KAIMING_UNIFORM, /* fan_in, relu gain, as torch's kaiming_uniform_(nonlinearity='relu') */
+    INIT_KAIMING_NORMAL,
+    INIT_CONSTANT, /* a = value */
+    INIT_ZEROS,
+};
+
+struct init_spec {
+    enum init_kind kind;
+    double a, b;
+};
+
+enum loss_kind { LOSS_MSE, LOSS_SQUARED, LOSS_HUBER, LOSS_L1, LOSS_CROSS_ENTROPY, LOSS_NLL };
+
+struct loss_spec {
+    enum loss_kind kind;
+    double delta; /* huber, default 1 */
+    struct mark at;
+};
+
+enum optim_kind { OPT_SGD, OPT_ADAM };
+
+struct optim_spec {
+    enum optim_kind kind;
+    double lr;
+    double momentum;     /* sgd, default 0 */
+    double weight_decay; /* default 0 */
+    double beta1, beta2; /* adam, default 0.9, 0.999 */
+    double eps;          /* adam, default 1e-8 */
+    bool decay_bias;     /* weight decay on biases too (torch default: true) */
+};
+
+enum penalty_kind { PENALTY_NONE, PENALTY_L1, PENALTY_L2 };
+
+struct penalty_spec {
+    enum penalty_kind kind;
+    double lambda; /* loss += lambda * (l2: sum w^2 / 2 | l1: sum |w|), weights only */
+};
+
+/* Tabular preprocessing of a CSV dataset (d2l 4.10). */
+struct preprocess_spec {
+    char id_column[SPEC_NAME_LEN];    /* dropped; "" keeps every column */
+    char label_column[SPEC_NAME_LEN]; /* the target, kept apart */
+    bool standardize;                 /* numeric columns: (x - mean) / std, default true */
+    bool stats_from_train_only;       /* default false: train+test together, as d2l */
+    bool dummy_na;                    /* one-hot gets a column for missing, default true */
+};
+
+enum dataset_kind {
+    DATASET_SYNTHETIC_LINEAR, /* y = X w + b + N(0, noise^2), X ~ N(0, 1) */
+    DATASET_SYNTHETIC_POLY,   /* d2l 4.4: features x^i / i!, i < max_degree */
+    DATASET_REGISTRY,         /* a name in the data registry (fashion_mnist, kaggle_house) */
+    DATASET_URL,              /* a CSV declared in the spec with url + hash */
+};
+
+struct data_spec {
+    enum dataset_kind kind;
+    char dataset[SPEC_NAME_LEN]; /* the name as written */
+    int batch_size;
+    bool shuffle; /* default true */
+
+    /* synthetic_linear: w (list, or `inputs` copies of w_fill), b, n_train,
+     * n_test (default 0), noise. synthetic_poly: coefficients (w), max_degree,
+     * features (how many leading features the model sees), n_train, n_test,
+     * noise. */
+    double w[SPEC_MAX_VALUES];
+    int n_w;
+    double b;
+    int n_train, n_test;
+    double noise;
+    int max_degree, features;
+
+    /* url datasets */
+    char url[1024];
+    char sha1[41];
+    char sha256[65];
+    char test_url[1024];
+    char test_sha1[41];
+    char test_sha256[65];
+
+    struct preprocess_spec preprocess;
+    struct mark at;
+};
+
+enum kfold_metric { KFOLD_LOG_RMSE, KFOLD_ACCURACY, KFOLD_LOSS };
+
+struct kfold_spec {
+    int k;        /* default 5 */
+    bool shuffle; /* default false: contiguous folds as d2l */
+    enum kfold_metric metric;
+    bool metric_set; /* false: log_rmse for regression, accuracy for classification */
+};
+
+struct spec {
+    char path[1024];
+    char name[SPEC_NAME_LEN];
+    uint64_t seed;  /* default 42 */
+    char device[32]; /* default "auto" */
+    bool tf32;       /* allow TF32 GEMMs on the GPU, default false */
+
+    struct data_spec data;
+    struct layer_spec layers[SPEC_MAX_LAYERS];
+    int n_layers;
+    struct init_spec weight_init; /* default normal(0, 0.01) */
+    struct init_spec bias_init;   /* default zeros */
+    struct loss_spec loss;
+    struct optim_spec optim;
+    struct penalty_spec penalty;
+    int epochs;
+    struct kfold_spec kfold;
+};
+
+/* Loads and validates a spec, then applies `--set path=value` overrides
+ * (each checked as if written in the file). On error fills *e with
+ * "file:line:col: key.path: what was expected (did you mean 'x'?)" and
+ * returns EXIT_USAGE. */
+int spec_load(struct spec *s, const char *path, const char *const *sets, int n_sets, struct err *e);
+
+/* The same from a string (tests); `name` stands for the file in messages. */
+int spec_load_string(struct spec *s, const char *name, const char *yaml, size_t len,
+                     const char *const *sets, int n_sets, struct err *e);
+
+/* Checks the spec against the data it will train on: cross-entropy needs
+ * class labels, the last linear layer must be as wide as the class count
+ * (or the target width for regression). Errors name the loss or layer's
+ * file:line:col. */
+int spec_check_fit(const struct spec *s, int n_features, int n_classes, int target_width, struct err *e);
+
+/* Writes the effective spec (defaults filled in) as YAML that spec_load
+ * reads back to the same structs. */
+int spec_write(const struct spec *s, FILE *f);
+
+const char *layer_kind_name(enum layer_kind k);
+const char *loss_kind_name(enum loss_kind k);
+
+#endif

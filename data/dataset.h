@@ -1,0 +1,34 @@
+/* A dataset in host memory: n rows of d features (uint8 pixels or float32)
+ * and a target per row. Classification targets are class indices stored as
+ * floats so that one gather serves both kinds. */
+#ifndef D2L_DATASET_H
+#define D2L_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/error.h"
+
+enum x_type { X_U8, X_F32 };
+
+struct dataset {
+    size_t n, d;
+    enum x_type x_type;
+    void *x;       /* n * d, uint8_t or float */
+    float x_scale; /* multiplies uint8 features (1/255 as ToTensor) */
+    float *y;      /* n * y_width; NULL for an unlabelled test set */
+    int y_width;
+    int n_classes; /* 0: regression */
+    const char *const *class_names;
+    int32_t *ids;  /* row ids kept for output (Kaggle submission), or NULL */
+};
+
+/* Train and (optional, n == 0 when absent) test split of one experiment. */
+struct data_split {
+    struct dataset train, test;
+};
+
+void dataset_free(struct dataset *ds);
+void data_split_free(struct data_split *s);
+
+#endif

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian packages d2ltrain builds and tests with, once: only
+# what is missing, with apt-get (sudo when not root).
+set -eu
+pkgs="gcc make pkg-config libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+      libopenblas-dev libjansson-dev check dataset-fashion-mnist python3 openssl"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing
