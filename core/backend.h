@@ -127,7 +127,8 @@ PHILOX_FN float dropout_uniform(uint64_t seed, uint32_t layer_id, uint64_t step,
 struct backend *cpu_backend_create(struct err *e);
 
 /* Picks the backend for a device string: "auto", "cpu", "cuda", "cuda:N".
- * auto falls back to the CPU with a one-line notice on stderr. */
-struct backend *backend_select(const char *device, struct err *e);
+ * auto falls back to the CPU with a one-line notice on stderr. TF32 GEMMs
+ * only when allow_tf32 (the spec's `tf32: true`). */
+struct backend *backend_select(const char *device, bool allow_tf32, struct err *e);
 
 #endif

@@ -1,0 +1,48 @@
+/* Subcommands: each takes argv with argv[0] its own name and returns the
+ * process exit code. */
+#ifndef D2L_CMD_H
+#define D2L_CMD_H
+
+#include "../core/backend.h"
+#include "../core/spec.h"
+#include "../data/dataset.h"
+#include "../data/fetch.h"
+
+#define D2LTRAIN_VERSION "0.1.0"
+#define MAX_SETS 64
+
+int cmd_run(int argc, char **argv);
+int cmd_kfold(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Options shared by run and kfold. */
+struct run_options {
+    const char *spec_path;
+    const char *device; /* NULL: the spec's */
+    const char *sets[MAX_SETS];
+    int n_sets;
+    const char *out_dir;
+    struct fetch_options fetch;
+};
+
+/* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
+ * [--cacert FILE] [--mirror URL] [--quiet]`; prints usage on --help
+ * (returns -1 then). */
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, struct err *e);
+
+/* An experiment ready to train: spec, data, backend. */
+struct experiment {
+    struct spec spec;
+    struct data_split data;
+    struct backend *be;
+};
+
+int experiment_open(struct experiment *x, const struct run_options *o, struct err *e);
+void experiment_close(struct experiment *x);
+
+/* Prints "d2ltrain: error: MSG" and returns the code. */
+int report_error(const struct err *e);
+
+#endif

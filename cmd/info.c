@@ -1,0 +1,33 @@
+/* d2ltrain info: build, devices and library versions. */
+#include <cblas.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <yaml.h>
+#include <zlib.h>
+
+#include "cmd.h"
+#ifdef D2L_CUDA
+#include "../gpu/cuda_backend.h"
+#endif
+
+int cmd_info(int argc, char **argv)
+{
+    printf("d2ltrain %s\n", D2LTRAIN_VERSION);
+#ifdef D2L_CUDA
+    printf("build: CUDA backend compiled in (sm_80, sm_90, PTX); CPU backend\n");
+#else
+    printf("build: CPU backend only (built without nvcc)\n");
+#endif
+    printf("libyaml %s, libcurl %s, %s, zlib %s, jansson %s\n", yaml_get_version_string(),
+           curl_version_info(CURLVERSION_NOW)->version, OpenSSL_version(OPENSSL_VERSION), zlibVersion(),
+           jansson_version_str());
+    printf("OpenBLAS: %s (%d threads)\n", openblas_get_config(), openblas_get_num_threads());
+#ifdef D2L_CUDA
+    cuda_print_info(stdout);
+#else
+    printf("GPU: not available in this build\n");
+#endif
+    return 0;
+}

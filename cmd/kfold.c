@@ -1,0 +1,79 @@
+/* d2ltrain kfold SPEC: k-fold cross-validation (d2l 4.10's k_fold). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/kfold.h"
+#include "../core/outfile.h"
+#include "../core/report.h"
+#include "cmd.h"
+
+static const char usage[] =
+    "usage: d2ltrain kfold SPEC.yaml [options]\n"
+    "Trains a fresh model on each of kfold.k folds and prints each fold's\n"
+    "train and valid metric and their averages.\n"
+    "  --device D      auto | cpu | cuda | cuda:N\n"
+    "  --set KEY=VAL   override a spec key, e.g. --set kfold.k=10 (repeatable)\n"
+    "  --out DIR       write every fold's per-epoch metrics to DIR/metrics.jsonl\n"
+    "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet: as for run\n";
+
+static const char *metric_name(enum kfold_metric m)
+{
+    return m == KFOLD_LOG_RMSE ? "log_rmse" : m == KFOLD_ACCURACY ? "acc" : "loss";
+}
+
+static int write_metrics(const char *dir, const struct fold_result *res, int k, int epochs, struct err *e)
+{
+    struct outfile o;
+    if (outfile_open(&o, dir, "metrics.jsonl", e))
+        return e->code;
+    for (int f = 0; f < k; f++)
+        for (int i = 0; i < epochs; i++)
+            report_epoch_json(o.f, &res[f].epochs[i], f + 1);
+    outfile_commit(&o, e);
+    outfile_abort(&o);
+    return e->code;
+}
+
+int cmd_kfold(int argc, char **argv)
+{
+    struct err e = {0};
+    struct run_options o;
+    if (parse_run_options(&o, argc, argv, usage, &e) < 0)
+        return 0;
+    if (e.code)
+        return report_error(&e);
+    struct experiment x;
+    struct fold_result *res = NULL;
+    int k = 0;
+    if (experiment_open(&x, &o, &e))
+        goto done;
+    k = x.spec.kfold.k;
+    if (!(res = calloc((size_t)k, sizeof *res))) {
+        err_set(&e, EXIT_RUNTIME, "out of memory");
+        goto done;
+    }
+    /* Each fold gets its own backend of the kind just selected. */
+    char device[32];
+    snprintf(device, sizeof device, "%s", x.be->name);
+    if (kfold_run(&x.spec, device, &x.data.train, res, &e))
+        goto done;
+    const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));
+    double train_sum = 0, valid_sum = 0;
+    for (int f = 0; f < k; f++) {
+        printf("fold %d/%d train_%s %.6f valid_%s %.6f time %.3fs\n", f + 1, k, name, res[f].train_metric, name,
+               res[f].valid_metric, res[f].seconds);
+        train_sum += res[f].train_metric;
+        valid_sum += res[f].valid_metric;
+    }
+    printf("%d-fold validation: avg train_%s %.6f, avg valid_%s %.6f\n", k, name, train_sum / k, name,
+           valid_sum / k);
+    if (o.out_dir)
+        write_metrics(o.out_dir, res, k, x.spec.epochs, &e);
+done:
+    if (res)
+        kfold_results_free(res, k);
+    free(res);
+    experiment_close(&x);
+    return e.code ? report_error(&e) : 0;
+}

@@ -1,0 +1,47 @@
+/* d2ltrain: the subcommand table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+    {"run", cmd_run, "train the experiment a spec describes"},
+    {"kfold", cmd_kfold, "k-fold cross-validation of a spec"},
+    {"fetch", cmd_fetch, "download and verify datasets into the cache"},
+    {"list", cmd_list, "known datasets and their cache status"},
+    {"info", cmd_info, "build, GPUs and library versions"},
+};
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "usage: d2ltrain COMMAND [options]   (d2ltrain COMMAND --help for details)\n\n"
+               "Trains the programs of Dive into Deep Learning ch. 3-5 from YAML specs.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(f, "  %-7s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(f, "\nexamples:\n  d2ltrain run configs/mlp_fashion.yaml\n"
+               "  d2ltrain run configs/linreg.yaml --set optimizer.sgd.lr=0.3 --set train.epochs=5\n"
+               "  d2ltrain kfold configs/kaggle_house.yaml\n  d2ltrain fetch kaggle_house_train\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("d2ltrain %s\n", D2LTRAIN_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (!strcmp(argv[1], subcommands[i].name))
+            return subcommands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "d2ltrain: error: unknown command '%s' (see d2ltrain --help)\n", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,79 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+/* The value of `--name value` or `--name=value`; advances *i. */
+static const char *option_value(int argc, char **argv, int *i, const char *name, struct err *e)
+{
+    size_t len = strlen(name);
+    if (argv[*i][len] == '=')
+        return argv[*i] + len + 1;
+    if (*i + 1 >= argc) {
+        err_set(e, EXIT_USAGE, "%s needs a value", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static bool is_option(const char *arg, const char *name)
+{
+    size_t len = strlen(name);
+    return !strncmp(arg, name, len) && (arg[len] == '\0' || arg[len] == '=');
+}
+
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, struct err *e)
+{
+    memset(o, 0, sizeof *o);
+    o->fetch = fetch_options_default();
+    static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror"};
+    for (int i = 1; i < argc && !e->code; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (!strcmp(arg, "--quiet")) {
+            o->fetch.quiet = true;
+            continue;
+        }
+        const char *name = NULL;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            if (is_option(arg, valued[k]))
+                name = valued[k];
+        if (!name) {
+            if (arg[0] == '-')
+                return err_set(e, EXIT_USAGE, "unknown option '%s' (see --help)", arg);
+            if (o->spec_path)
+                return err_set(e, EXIT_USAGE, "one spec file only: got '%s' and '%s'", o->spec_path, arg);
+            o->spec_path = arg;
+            continue;
+        }
+        const char *v = option_value(argc, argv, &i, name, e);
+        if (!v)
+            break;
+        if (!strcmp(name, "--device"))
+            o->device = v;
+        else if (!strcmp(name, "--out"))
+            o->out_dir = v;
+        else if (!strcmp(name, "--data-dir"))
+            o->fetch.data_dir = v;
+        else if (!strcmp(name, "--cacert"))
+            o->fetch.cacert = v;
+        else if (!strcmp(name, "--mirror"))
+            o->fetch.mirror = v;
+        else if (o->n_sets == MAX_SETS)
+            return err_set(e, EXIT_USAGE, "at most %d --set options", MAX_SETS);
+        else
+            o->sets[o->n_sets++] = v;
+    }
+    if (!e->code && !o->spec_path)
+        err_set(e, EXIT_USAGE, "missing the spec file (see --help)");
+    return e->code;
+}
+
+int report_error(const struct err *e)
+{
+    fprintf(stderr, "d2ltrain: error: %s\n", e->msg);
+    return e->code;
+}

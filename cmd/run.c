@@ -1,0 +1,142 @@
+/* d2ltrain run SPEC: train once, print a line per epoch, write outputs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/checkpoint.h"
+#include "../core/outfile.h"
+#include "../core/report.h"
+#include "cmd.h"
+
+static const char usage[] =
+    "usage: d2ltrain run SPEC.yaml [options]\n"
+    "Trains the experiment SPEC describes and prints one line per epoch.\n"
+    "  --device D      auto | cpu | cuda | cuda:N (overrides the spec's device)\n"
+    "  --set KEY=VAL   override a spec key, e.g. --set optimizer.sgd.lr=0.3 (repeatable)\n"
+    "  --out DIR       write metrics.jsonl, config.yaml, model.safetensors (and\n"
+    "                  submission.csv for an unlabelled test set) to DIR\n"
+    "  --data-dir DIR  dataset cache (default $D2L_DATA_DIR or ~/.cache/d2ltrain)\n"
+    "  --mirror URL    try this base URL first for downloads ($D2L_DATA_URL)\n"
+    "  --cacert FILE   CA bundle for HTTPS downloads\n"
+    "  --quiet         no fetch progress on stderr\n"
+    "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
+
+struct run_ctx {
+    struct outfile metrics;
+};
+
+static void on_epoch(const struct epoch_report *r, void *arg)
+{
+    struct run_ctx *c = arg;
+    report_epoch_line(stdout, r, "");
+    if (c->metrics.f)
+        report_epoch_json(c->metrics.f, r, -1);
+}
+
+/* d2l 3.2 ends by comparing the learned parameters with the truth. */
+static void print_linear_recovery(const struct spec *s, const struct model *m, const float *params)
+{
+    const struct layer *l = &m->layers[0];
+    if (s->data.kind != DATASET_SYNTHETIC_LINEAR || m->n_layers != 1 || l->kind != LAYER_LINEAR || l->out != 1)
+        return;
+    int shown = l->in < 8 ? l->in : 8;
+    printf("w");
+    for (int j = 0; j < shown; j++)
+        printf(" %.6f", params[l->w_off + j]);
+    printf("%s\nerror in estimating w:", shown < l->in ? " ..." : "");
+    for (int j = 0; j < shown; j++)
+        printf(" %.6f", s->data.w[j] - params[l->w_off + j]);
+    printf("%s\n", shown < l->in ? " ..." : "");
+    if (l->bias)
+        printf("b %.6f\nerror in estimating b: %.6f\n", params[l->b_off], s->data.b - params[l->b_off]);
+}
+
+/* The symmetry problem (d2l 5.4): hidden units that start equal stay equal. */
+static void print_symmetry(const struct model *m, const float *params)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct layer *l = &m->layers[i];
+        if (l->kind != LAYER_LINEAR || l->out < 2 || i == m->n_layers - 1)
+            continue;
+        const float *w = params + l->w_off;
+        bool same = true;
+        for (int r = 1; r < l->out && same; r++)
+            same = !memcmp(w, w + (size_t)r * l->in, (size_t)l->in * sizeof *w) &&
+                   (!l->bias || params[l->b_off + r] == params[l->b_off]);
+        if (same)
+            printf("symmetry: all %d units of layer %d (linear) have identical weights; the layer acts as one "
+                   "unit\n",
+                   l->out, i);
+    }
+}
+
+static int write_submission(const char *dir, const struct experiment *x, struct model *m, struct err *e)
+{
+    const struct dataset *test = &x->data.test;
+    float *pred = malloc(test->n * m->out_width * sizeof *pred + 1);
+    if (!pred)
+        return err_set(e, EXIT_RUNTIME, "out of memory: %zu predictions", test->n);
+    struct outfile o = {0};
+    if (!model_predict(m, test, pred, e) && !outfile_open(&o, dir, "submission.csv", e)) {
+        fprintf(o.f, "Id,SalePrice\n");
+        for (size_t i = 0; i < test->n; i++)
+            fprintf(o.f, "%d,%.6g\n", test->ids ? test->ids[i] : (int)i, pred[i * m->out_width]);
+        outfile_commit(&o, e);
+    }
+    outfile_abort(&o);
+    free(pred);
+    return e->code;
+}
+
+static int write_outputs(const char *dir, const struct experiment *x, struct model *m, const float *params,
+                         struct err *e)
+{
+    struct outfile o = {0};
+    if (!outfile_open(&o, dir, "config.yaml", e) && !spec_write(&x->spec, o.f))
+        outfile_commit(&o, e);
+    outfile_abort(&o);
+    if (!e->code && !outfile_open(&o, dir, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
+        outfile_commit(&o, e);
+    outfile_abort(&o);
+    if (!e->code && x->data.test.n > 0 && !x->data.test.y)
+        write_submission(dir, x, m, e);
+    return e->code;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct err e = {0};
+    struct run_options o;
+    if (parse_run_options(&o, argc, argv, usage, &e) < 0)
+        return 0;
+    if (e.code)
+        return report_error(&e);
+    struct experiment x;
+    struct model m = {0};
+    struct run_ctx ctx = {0};
+    float *params = NULL;
+    if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e))
+        goto done;
+    if (o.out_dir && outfile_open(&ctx.metrics, o.out_dir, "metrics.jsonl", &e))
+        goto done;
+    bool log_rmse = x.data.train.n_classes == 0 && x.data.train.ids; /* tabular regression, as d2l 4.10 */
+    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx,
+                    &e))
+        goto done;
+    if (!(params = malloc(m.n_params * sizeof *params))) {
+        err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters", m.n_params);
+        goto done;
+    }
+    x.be->download(x.be, params, m.params, m.n_params * sizeof *params);
+    print_linear_recovery(&x.spec, &m, params);
+    print_symmetry(&m, params);
+    if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
+        write_outputs(o.out_dir, &x, &m, params, &e);
+done:
+    outfile_abort(&ctx.metrics);
+    free(params);
+    model_free(&m);
+    experiment_close(&x);
+    return e.code ? report_error(&e) : 0;
+}

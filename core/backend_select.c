@@ -1,0 +1,44 @@
+/* Chooses the backend a device string names. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#ifdef D2L_CUDA
+#include "../gpu/cuda_backend.h"
+#endif
+
+/* "cuda" is GPU 0; "cuda:N" GPU N; -1 when the string is malformed. */
+static int cuda_index(const char *device)
+{
+    if (!strcmp(device, "cuda"))
+        return 0;
+    char *end;
+    long i = strtol(device + 5, &end, 10);
+    return *end || end == device + 5 || i < 0 || i > 1023 ? -1 : (int)i;
+}
+
+struct backend *backend_select(const char *device, bool allow_tf32, struct err *e)
+{
+    if (!strcmp(device, "cpu"))
+        return cpu_backend_create(e);
+    if (!strcmp(device, "auto")) {
+#ifdef D2L_CUDA
+        if (cuda_device_count() > 0)
+            return cuda_backend_create(0, allow_tf32, e);
+        fprintf(stderr, "d2ltrain: no usable GPU; training on the CPU\n");
+#endif
+        return cpu_backend_create(e);
+    }
+    if (strncmp(device, "cuda", 4) || (device[4] && device[4] != ':') || cuda_index(device) < 0) {
+        err_set(e, EXIT_USAGE, "device '%s': expected auto, cpu, cuda or cuda:N", device);
+        return NULL;
+    }
+#ifdef D2L_CUDA
+    return cuda_backend_create(cuda_index(device), allow_tf32, e);
+#else
+    err_set(e, EXIT_RUNTIME, "device '%s': this d2ltrain was built without CUDA (nvcc was not found at build "
+                             "time); use --device cpu, or rebuild with nvcc on the PATH", device);
+    return NULL;
+#endif
+}

@@ -1,0 +1,365 @@
+/* The CPU backend: GEMM through CBLAS (OpenBLAS), everything else plain
+ * loops. It is also the oracle the GPU backend is tested against. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+static void *cpu_alloc(struct backend *be, size_t bytes, struct err *e)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p)
+        err_set(e, EXIT_RUNTIME, "out of memory: asked for %zu bytes (%.1f MiB); try a smaller data.batch_size",
+                bytes, bytes / 1048576.0);
+    return p;
+}
+
+static void cpu_release(struct backend *be, void *p) { free(p); }
+
+static void cpu_copy(struct backend *be, void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        memcpy(dst, src, bytes);
+}
+
+static void cpu_graph_run(struct backend *be, int key, void (*body)(void *), void *arg) { body(arg); }
+
+static void cpu_destroy(struct backend *be) { free(be); }
+
+static void cpu_fill(struct backend *be, float *x, float value, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+static void cpu_fill_f64(struct backend *be, double *x, double value, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+static void cpu_step_advance(struct backend *be, uint64_t *step) { *step += 1; }
+
+static void cpu_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static void cpu_bias_add(struct backend *be, float *out, const float *bias, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            out[(size_t)r * cols + c] += bias[c];
+}
+
+static void cpu_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols)
+{
+    for (int c = 0; c < cols; c++)
+        dbias[c] = 0;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dbias[c] += dout[(size_t)r * cols + c];
+}
+
+static void cpu_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n)
+{
+    switch (act) {
+    case ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] > 0 ? in[i] : 0;
+        break;
+    case ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            out[i] = 1.0f / (1.0f + expf(-in[i]));
+        break;
+    case ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            out[i] = tanhf(in[i]);
+        break;
+    }
+}
+
+static void cpu_act_backward(struct backend *be, enum activation act, float *din, const float *out,
+                             const float *dout, size_t n)
+{
+    switch (act) {
+    case ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            din[i] = out[i] > 0 ? dout[i] : 0;
+        break;
+    case ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            din[i] = dout[i] * out[i] * (1 - out[i]);
+        break;
+    case ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            din[i] = dout[i] * (1 - out[i] * out[i]);
+        break;
+    }
+}
+
+static void cpu_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
+                                float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
+{
+    float keep_scale = 1.0f / (1.0f - p);
+    uint64_t key = philox_key(seed, RNG_DROPOUT);
+    uint64_t hi = ((uint64_t)layer_id << 40) ^ *step;
+    for (size_t base = 0; base < n; base += 4) {
+        struct philox4 r = philox4x32(hi, base / 4, key);
+        for (size_t j = 0; j < 4 && base + j < n; j++) {
+            float m = philox_uniform(r.v[j]) >= p ? keep_scale : 0.0f;
+            mask[base + j] = m;
+            out[base + j] = in[base + j] * m;
+        }
+    }
+}
+
+static void cpu_mul(struct backend *be, float *out, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] * b[i];
+}
+
+static void cpu_softmax_forward(struct backend *be, float *out, const float *in, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *z = in + (size_t)r * cols;
+        float *o = out + (size_t)r * cols;
+        float max = z[0];
+        for (int c = 1; c < cols; c++)
+            max = z[c] > max ? z[c] : max;
+        float sum = 0;
+        for (int c = 0; c < cols; c++) {
+            o[c] = expf(z[c] - max);
+            sum += o[c];
+        }
+        for (int c = 0; c < cols; c++)
+            o[c] /= sum;
+    }
+}
+
+static void cpu_softmax_backward(struct backend *be, float *din, const float *out, const float *dout,
+                                 int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *s = out + (size_t)r * cols, *g = dout + (size_t)r * cols;
+        float dot = 0;
+        for (int c = 0; c < cols; c++)
+            dot += s[c] * g[c];
+        for (int c = 0; c < cols; c++)
+            din[(size_t)r * cols + c] = s[c] * (g[c] - dot);
+    }
+}
+
+/* torch.argmax: the first index of the maximum. */
+static int argmax_row(const float *z, int cols)
+{
+    int best = 0;
+    for (int c = 1; c < cols; c++)
+        if (z[c] > z[best])
+            best = c;
+    return best;
+}
+
+static void cpu_cross_entropy(struct backend *be, float *dlogits, double *acc, const float *logits,
+                              const float *labels, int rows, int cols, float grad_scale)
+{
+    double loss = 0, correct = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *z = logits + (size_t)r * cols;
+        int y = (int)labels[r];
+        float max = z[argmax_row(z, cols)];
+        float sum = 0;
+        for (int c = 0; c < cols; c++)
+            sum += expf(z[c] - max);
+        float lse = max + logf(sum);
+        loss += lse - z[y];
+        correct += argmax_row(z, cols) == y;
+        if (dlogits)
+            for (int c = 0; c < cols; c++)
+                dlogits[(size_t)r * cols + c] = (expf(z[c] - lse) - (c == y)) * grad_scale;
+    }
+    acc[ACC_LOSS] += loss;
+    acc[ACC_CORRECT] += correct;
+    acc[ACC_COUNT] += rows;
+}
+
+static void cpu_nll(struct backend *be, float *dprobs, double *acc, const float *probs, const float *labels,
+                    int rows, int cols, float grad_scale)
+{
+    double loss = 0, correct = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *p = probs + (size_t)r * cols;
+        int y = (int)labels[r];
+        loss += -logf(p[y]);
+        correct += argmax_row(p, cols) == y;
+        if (dprobs)
+            for (int c = 0; c < cols; c++)
+                dprobs[(size_t)r * cols + c] = c == y ? -grad_scale / p[y] : 0.0f;
+    }
+    acc[ACC_LOSS] += loss;
+    acc[ACC_CORRECT] += correct;
+    acc[ACC_COUNT] += rows;
+}
+
+/* Loss of one residual d = pred - target and its derivative. */
+static float regression_term(enum regression_loss kind, float d, float delta, float *grad)
+{
+    float ad = fabsf(d);
+    switch (kind) {
+    case RLOSS_MSE:
+        *grad = 2 * d;
+        return d * d;
+    case RLOSS_SQUARED:
+        *grad = d;
+        return 0.5f * d * d;
+    case RLOSS_HUBER:
+        if (ad < delta) {
+            *grad = d;
+            return 0.5f * d * d;
+        }
+        *grad = d > 0 ? delta : -delta;
+        return delta * (ad - 0.5f * delta);
+    case RLOSS_L1:
+        *grad = (float)((d > 0) - (d < 0));
+        return ad;
+    }
+    *grad = 0;
+    return 0;
+}
+
+static void cpu_regression_loss(struct backend *be, enum regression_loss kind, float *dpred, double *acc,
+                                const float *pred, const float *target, int rows, int cols, float delta,
+                                float grad_scale)
+{
+    double loss = 0;
+    size_t n = (size_t)rows * cols;
+    for (size_t i = 0; i < n; i++) {
+        float g;
+        loss += regression_term(kind, pred[i] - target[i], delta, &g);
+        if (dpred)
+            dpred[i] = g * grad_scale;
+    }
+    acc[ACC_LOSS] += loss;
+    acc[ACC_COUNT] += rows;
+}
+
+static void cpu_log_sq_error(struct backend *be, double *acc, const float *pred, const float *target, int n)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        float d = logf(fmaxf(pred[i], 1.0f)) - logf(target[i]);
+        sum += (double)d * d;
+    }
+    acc[ACC_SQERR] += sum;
+}
+
+static void cpu_penalty(struct backend *be, bool l1, float *grad, double *acc, const float *w, size_t n,
+                        float lambda, float grad_scale, float count_scale)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (l1) {
+            sum += fabsf(w[i]);
+            if (grad)
+                grad[i] += lambda * (float)((w[i] > 0) - (w[i] < 0)) * grad_scale;
+        } else {
+            sum += 0.5 * (double)w[i] * w[i];
+            if (grad)
+                grad[i] += lambda * w[i] * grad_scale;
+        }
+    }
+    acc[ACC_PENALTY] += lambda * sum * count_scale;
+}
+
+static void cpu_gather_u8(struct backend *be, float *out, const uint8_t *x, const int32_t *idx, int rows,
+                          int cols, float scale)
+{
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *src = x + (size_t)idx[r] * cols;
+        float *dst = out + (size_t)r * cols;
+        for (int c = 0; c < cols; c++)
+            dst[c] = src[c] * scale;
+    }
+}
+
+static void cpu_gather_f32(struct backend *be, float *out, const float *x, const int32_t *idx, int rows,
+                           int cols)
+{
+    for (int r = 0; r < rows; r++)
+        memcpy(out + (size_t)r * cols, x + (size_t)idx[r] * cols, (size_t)cols * sizeof *out);
+}
+
+static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
+                         float momentum, float weight_decay)
+{
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + weight_decay * p[i];
+        if (momentum != 0) {
+            v[i] = momentum * v[i] + d;
+            d = v[i];
+        }
+        p[i] -= lr * d;
+    }
+}
+
+static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
+                          float beta1, float beta2, float eps, float weight_decay, const uint64_t *step)
+{
+    double t = (double)(*step + 1);
+    float correction1 = (float)(1 - pow(beta1, t));
+    float correction2 = (float)(1 - pow(beta2, t));
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + weight_decay * p[i];
+        m[i] = beta1 * m[i] + (1 - beta1) * d;
+        v[i] = beta2 * v[i] + (1 - beta2) * d * d;
+        float mhat = m[i] / correction1;
+        float vhat = v[i] / correction2;
+        p[i] -= lr * mhat / (sqrtf(vhat) + eps);
+    }
+}
+
+struct backend *cpu_backend_create(struct err *e)
+{
+    struct backend *be = calloc(1, sizeof *be);
+    if (!be) {
+        err_set(e, EXIT_RUNTIME, "out of memory creating the CPU backend");
+        return NULL;
+    }
+    *be = (struct backend){
+        .name = "cpu",
+        .destroy = cpu_destroy,
+        .alloc = cpu_alloc,
+        .release = cpu_release,
+        .upload = cpu_copy,
+        .download = cpu_copy,
+        .graph_run = cpu_graph_run,
+        .fill = cpu_fill,
+        .fill_f64 = cpu_fill_f64,
+        .step_advance = cpu_step_advance,
+        .gemm = cpu_gemm,
+        .bias_add = cpu_bias_add,
+        .bias_grad = cpu_bias_grad,
+        .act_forward = cpu_act_forward,
+        .act_backward = cpu_act_backward,
+        .dropout_forward = cpu_dropout_forward,
+        .mul = cpu_mul,
+        .softmax_forward = cpu_softmax_forward,
+        .softmax_backward = cpu_softmax_backward,
+        .cross_entropy = cpu_cross_entropy,
+        .nll = cpu_nll,
+        .regression_loss = cpu_regression_loss,
+        .log_sq_error = cpu_log_sq_error,
+        .penalty = cpu_penalty,
+        .gather_u8 = cpu_gather_u8,
+        .gather_f32 = cpu_gather_f32,
+        .sgd_step = cpu_sgd_step,
+        .adam_step = cpu_adam_step,
+    };
+    return be;
+}

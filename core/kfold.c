@@ -1,0 +1,164 @@
+#include "kfold.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static size_t x_elem_size(const struct dataset *ds) { return ds->x_type == X_U8 ? 1 : sizeof(float); }
+
+static int alloc_like(struct dataset *out, const struct dataset *all, size_t n, struct err *e)
+{
+    *out = *all;
+    out->n = n;
+    out->ids = NULL;
+    out->x = malloc(n * all->d * x_elem_size(all) + 1);
+    out->y = malloc(n * all->y_width * sizeof(float) + 1);
+    if (!out->x || !out->y)
+        return err_set(e, EXIT_RUNTIME, "out of memory: a fold of %zu rows", n);
+    return 0;
+}
+
+static void copy_row(struct dataset *dst, size_t to, const struct dataset *src, size_t from)
+{
+    size_t xs = src->d * x_elem_size(src);
+    memcpy((char *)dst->x + to * xs, (const char *)src->x + from * xs, xs);
+    memcpy(dst->y + to * src->y_width, src->y + from * src->y_width, src->y_width * sizeof(float));
+}
+
+int kfold_split(const struct dataset *all, int k, int fold, const int32_t *order, struct dataset *train,
+                struct dataset *valid, struct err *e)
+{
+    size_t fold_size = all->n / (size_t)k;
+    if (fold_size == 0)
+        return err_set(e, EXIT_USAGE, "kfold.k: %d folds need at least %d rows, the data has %zu", k, k, all->n);
+    if (alloc_like(train, all, fold_size * (size_t)(k - 1), e) || alloc_like(valid, all, fold_size, e))
+        return e->code;
+    size_t t = 0, v = 0;
+    for (size_t i = 0; i < fold_size * (size_t)k; i++) {
+        size_t row = order ? (size_t)order[i] : i;
+        if (i / fold_size == (size_t)fold)
+            copy_row(valid, v++, all, row);
+        else
+            copy_row(train, t++, all, row);
+    }
+    return 0;
+}
+
+enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *all)
+{
+    if (s->kfold.metric_set)
+        return s->kfold.metric;
+    return all->n_classes > 0 ? KFOLD_ACCURACY : KFOLD_LOG_RMSE;
+}
+
+struct kfold_job {
+    const struct spec *s;
+    const char *device;
+    const struct dataset *all;
+    const int32_t *order;
+    struct fold_result *results;
+    atomic_int next_fold;
+    pthread_mutex_t lock; /* guards err */
+    struct err *err;
+};
+
+static void collect_epoch(const struct epoch_report *r, void *arg)
+{
+    struct fold_result *res = arg;
+    res->epochs[r->epoch - 1] = *r;
+}
+
+static int train_fold(struct kfold_job *job, struct backend *be, int fold, struct err *e)
+{
+    const struct spec *s = job->s;
+    struct dataset train = {0}, valid = {0};
+    struct model m = {0};
+    struct fold_result *res = &job->results[fold];
+    enum kfold_metric metric = kfold_metric_of(s, job->all);
+    if (!kfold_split(job->all, s->kfold.k, fold, job->order, &train, &valid, e) &&
+        !model_build(&m, s, be, (int)train.d, s->data.batch_size, e))
+        train_model(&m, s, &train, &valid, metric == KFOLD_LOG_RMSE, collect_epoch, res, e);
+    if (!e->code) {
+        const struct epoch_report *last = &res->epochs[s->epochs - 1];
+        res->train_metric = metric == KFOLD_LOG_RMSE ? last->train_log_rmse
+                            : metric == KFOLD_ACCURACY ? last->train_acc
+                                                       : last->loss;
+        res->valid_metric = metric == KFOLD_LOG_RMSE ? last->test_log_rmse
+                            : metric == KFOLD_ACCURACY ? last->test_acc
+                                                       : last->test_loss;
+        for (int i = 0; i < s->epochs; i++)
+            res->seconds += res->epochs[i].seconds;
+    }
+    model_free(&m);
+    dataset_free(&train);
+    dataset_free(&valid);
+    return e->code;
+}
+
+static void *kfold_worker(void *arg)
+{
+    struct kfold_job *job = arg;
+    struct err e = {0};
+    struct backend *be = backend_select(job->device, job->s->tf32, &e);
+    for (int fold; be && !e.code && (fold = atomic_fetch_add(&job->next_fold, 1)) < job->s->kfold.k;)
+        train_fold(job, be, fold, &e);
+    if (be)
+        be->destroy(be);
+    if (e.code) {
+        pthread_mutex_lock(&job->lock);
+        if (!job->err->code)
+            *job->err = e;
+        pthread_mutex_unlock(&job->lock);
+    }
+    return NULL;
+}
+
+int kfold_run(const struct spec *s, const char *device, const struct dataset *all, struct fold_result *results,
+              struct err *e)
+{
+    int k = s->kfold.k;
+    int32_t *order = NULL;
+    if (s->kfold.shuffle) {
+        if (!(order = malloc(all->n * sizeof *order)))
+            return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", all->n);
+        shuffle_indices(order, all->n, s->seed ^ 0x6b666f6c64ull /* "kfold" */, 0);
+    }
+    for (int i = 0; i < k; i++) {
+        results[i] = (struct fold_result){0};
+        if (!(results[i].epochs = calloc((size_t)s->epochs, sizeof *results[i].epochs))) {
+            free(order);
+            return err_set(e, EXIT_RUNTIME, "out of memory: fold metrics");
+        }
+    }
+    struct kfold_job job = {.s = s, .device = device, .all = all, .order = order, .results = results, .err = e};
+    atomic_init(&job.next_fold, 0);
+    pthread_mutex_init(&job.lock, NULL);
+    /* The CPU folds share nothing, so they run side by side; a GPU is one device. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = strcmp(device, "cpu") ? 1 : (int)(cpus < 1 ? 1 : cpus < k ? cpus : k);
+    pthread_t threads[64];
+    if (workers > 64)
+        workers = 64;
+    int started = 0;
+    for (; started < workers; started++)
+        if (pthread_create(&threads[started], NULL, kfold_worker, &job))
+            break;
+    if (started == 0)
+        kfold_worker(&job);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&job.lock);
+    free(order);
+    return e->code;
+}
+
+void kfold_results_free(struct fold_result *results, int k)
+{
+    for (int i = 0; i < k; i++) {
+        free(results[i].epochs);
+        results[i].epochs = NULL;
+    }
+}

@@ -1,0 +1,30 @@
+/* k-fold cross-validation as d2l's get_k_fold_data: k contiguous folds of
+ * n / k rows (the remainder is left out), optionally after a seeded shuffle;
+ * a fresh model per fold; folds trained concurrently. */
+#ifndef D2L_KFOLD_H
+#define D2L_KFOLD_H
+
+#include "train.h"
+
+struct fold_result {
+    double train_metric, valid_metric, seconds;
+    struct epoch_report *epochs; /* s->epochs of them */
+};
+
+/* Rows of fold `fold` go to valid, the other folds' rows to train (copies).
+ * order is the row order (NULL: 0..n-1). */
+int kfold_split(const struct dataset *all, int k, int fold, const int32_t *order, struct dataset *train,
+                struct dataset *valid, struct err *e);
+
+/* The metric a fold reports: the spec's kfold.metric, else log_rmse for
+ * regression and accuracy for classification. */
+enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *all);
+
+/* Trains all folds on backends made for `device` (CPU folds run in
+ * parallel threads, GPU folds one after another); results has k entries,
+ * freed with kfold_results_free. */
+int kfold_run(const struct spec *s, const char *device, const struct dataset *all, struct fold_result *results,
+              struct err *e);
+void kfold_results_free(struct fold_result *results, int k);
+
+#endif

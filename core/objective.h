@@ -1,0 +1,19 @@
+/* The training objective and the parameter update, as the spec sets them. */
+#ifndef D2L_OBJECTIVE_H
+#define D2L_OBJECTIVE_H
+
+#include "model.h"
+
+/* Adds the batch loss (and accuracy, for classification) into acc; with
+ * with_grad, writes d(mean loss)/d(output) into m->dout. */
+void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, const float *out, const float *y,
+                int rows, bool with_grad);
+
+/* Adds the spec's explicit penalty on weights (not biases) to the gradient
+ * and its value per row to acc[ACC_PENALTY]. */
+void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc, int rows);
+
+/* One optimizer step over all parameters; t = *step + 1. */
+void optim_step(struct model *m, const struct optim_spec *o, const uint64_t *step);
+
+#endif

@@ -1,0 +1,59 @@
+#include "report.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+
+struct metric {
+    const char *name;
+    double value;
+};
+
+/* The metrics in printing order; loss has d2l's precision for regression. */
+static int metrics_of(const struct epoch_report *r, struct metric out[8])
+{
+    struct metric all[] = {{"loss", r->loss},
+                           {"train_acc", r->train_acc},
+                           {"test_loss", r->test_loss},
+                           {"test_acc", r->test_acc},
+                           {"train_log_rmse", r->train_log_rmse},
+                           {"valid_log_rmse", r->test_log_rmse}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!isnan(all[i].value))
+            out[n++] = all[i];
+    return n;
+}
+
+void report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
+{
+    struct metric m[8];
+    int n = metrics_of(r, m);
+    bool regression = isnan(r->train_acc);
+    fprintf(f, "%sepoch %d/%d", prefix, r->epoch, r->epochs);
+    for (int i = 0; i < n; i++)
+        fprintf(f, regression ? " %s %.6f" : " %s %.4f", m[i].name, m[i].value);
+    fprintf(f, " time %.3fs\n", r->seconds);
+    fflush(f);
+}
+
+int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)
+{
+    struct metric m[8];
+    int n = metrics_of(r, m);
+    json_t *o = json_object();
+    int bad = !o;
+    if (!bad && fold >= 0)
+        bad |= json_object_set_new(o, "fold", json_integer(fold));
+    bad |= json_object_set_new(o, "epoch", json_integer(r->epoch));
+    for (int i = 0; i < n && !bad; i++)
+        bad |= json_object_set_new(o, m[i].name, json_real(m[i].value));
+    bad |= json_object_set_new(o, "time_s", json_real(r->seconds));
+    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!text)
+        return -1;
+    fprintf(f, "%s\n", text);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,154 @@
+/* The effective spec (every default spelt out) as YAML that spec_load reads
+ * back to the same structs: strings double-quoted and escaped, reals in the
+ * shortest of %.15g / %.17g that reads back as the same double. */
+#include "spec.h"
+#include "spec_value.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A real as text: 0.1 rather than 0.10000000000000001 where that is exact. */
+struct real {
+    char text[32];
+};
+
+static struct real real(double v)
+{
+    struct real r;
+    snprintf(r.text, sizeof r.text, "%.15g", v);
+    if (strtod(r.text, NULL) != v)
+        snprintf(r.text, sizeof r.text, "%.17g", v);
+    return r;
+}
+
+static void put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void put_key_string(FILE *f, const char *indent, const char *key, const char *value)
+{
+    fprintf(f, "%s%s: ", indent, key);
+    put_string(f, value);
+    fputc('\n', f);
+}
+
+static const char *yes_no(bool b)
+{
+    return b ? "true" : "false";
+}
+
+static void put_numbers(FILE *f, const char *key, const double *v, int n)
+{
+    fprintf(f, "  %s: [", key);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%s", i ? ", " : "", real(v[i]).text);
+    fprintf(f, "]\n");
+}
+
+static void put_data(FILE *f, const struct data_spec *d)
+{
+    fprintf(f, "data:\n");
+    put_key_string(f, "  ", "dataset", d->dataset);
+    fprintf(f, "  batch_size: %d\n  shuffle: %s\n", d->batch_size, yes_no(d->shuffle));
+    if (d->kind == DATASET_SYNTHETIC_LINEAR || d->kind == DATASET_SYNTHETIC_POLY) {
+        put_numbers(f, d->kind == DATASET_SYNTHETIC_LINEAR ? "w" : "coefficients", d->w, d->n_w);
+        if (d->kind == DATASET_SYNTHETIC_LINEAR)
+            fprintf(f, "  b: %s\n", real(d->b).text);
+        else
+            fprintf(f, "  max_degree: %d\n  features: %d\n", d->max_degree, d->features);
+        fprintf(f, "  n_train: %d\n  n_test: %d\n  noise: %s\n", d->n_train, d->n_test, real(d->noise).text);
+        return;
+    }
+    const char *const names[] = {"url", "sha1", "sha256", "test_url", "test_sha1", "test_sha256"};
+    const char *const values[] = {d->url, d->sha1, d->sha256, d->test_url, d->test_sha1, d->test_sha256};
+    for (int i = 0; i < 6; i++)
+        if (values[i][0])
+            put_key_string(f, "  ", names[i], values[i]);
+    const struct preprocess_spec *p = &d->preprocess;
+    if (p->label_column[0]) { /* label is required, so "" means no preprocess section */
+        fprintf(f, "  preprocess:\n");
+        put_key_string(f, "    ", "id_column", p->id_column);
+        put_key_string(f, "    ", "label", p->label_column);
+        fprintf(f, "    standardize: %s\n    stats: %s\n    dummy_na: %s\n", yes_no(p->standardize),
+                p->stats_from_train_only ? "train" : "all", yes_no(p->dummy_na));
+    }
+}
+
+static void put_layer(FILE *f, const struct layer_spec *l)
+{
+    if (l->kind == LAYER_LINEAR)
+        fprintf(f, "  - linear: {out: %d, bias: %s}\n", l->out, yes_no(l->bias));
+    else if (l->kind == LAYER_DROPOUT)
+        fprintf(f, "  - dropout: {p: %s}\n", real(l->p).text);
+    else
+        fprintf(f, "  - %s\n", layer_kind_name(l->kind));
+}
+
+static void put_init(FILE *f, const char *key, const struct init_spec *init)
+{
+    for (int i = 0; i < spec_n_inits; i++) {
+        const struct init_name *name = &spec_inits[i];
+        if (name->kind != (int)init->kind)
+            continue;
+        if (!name->params[0]) {
+            fprintf(f, "  %s: %s\n", key, name->name);
+            return;
+        }
+        double value[2] = {init->a, init->b};
+        fprintf(f, "  %s: {%s: {", key, name->name);
+        for (int p = 0; name->params[p]; p++)
+            fprintf(f, "%s%s: %s", p ? ", " : "", name->params[p], real(value[p]).text);
+        fprintf(f, "}}\n");
+        return;
+    }
+}
+
+static void put_optimizer(FILE *f, const struct optim_spec *o)
+{
+    fprintf(f, "optimizer:\n");
+    if (o->kind == OPT_SGD)
+        fprintf(f, "  sgd: {lr: %s, momentum: %s, ", real(o->lr).text, real(o->momentum).text);
+    else
+        fprintf(f, "  adam: {lr: %s, betas: [%s, %s], eps: %s, ", real(o->lr).text, real(o->beta1).text,
+                real(o->beta2).text, real(o->eps).text);
+    fprintf(f, "weight_decay: %s, decay_bias: %s}\n", real(o->weight_decay).text, yes_no(o->decay_bias));
+}
+
+int spec_write(const struct spec *s, FILE *f)
+{
+    static const char *const metrics[] = {"log_rmse", "accuracy", "loss"};
+    put_key_string(f, "", "name", s->name);
+    fprintf(f, "seed: %llu\n", (unsigned long long)s->seed);
+    put_key_string(f, "", "device", s->device);
+    fprintf(f, "tf32: %s\n", yes_no(s->tf32));
+    put_data(f, &s->data);
+    fprintf(f, "model:\n");
+    for (int i = 0; i < s->n_layers; i++)
+        put_layer(f, &s->layers[i]);
+    fprintf(f, "init:\n");
+    put_init(f, "weight", &s->weight_init);
+    put_init(f, "bias", &s->bias_init);
+    if (s->loss.kind == LOSS_HUBER)
+        fprintf(f, "loss: {huber: {delta: %s}}\n", real(s->loss.delta).text);
+    else
+        fprintf(f, "loss: %s\n", loss_kind_name(s->loss.kind));
+    put_optimizer(f, &s->optim);
+    if (s->penalty.kind != PENALTY_NONE)
+        fprintf(f, "penalty: {%s: %s}\n", s->penalty.kind == PENALTY_L1 ? "l1" : "l2", real(s->penalty.lambda).text);
+    fprintf(f, "train:\n  epochs: %d\n", s->epochs);
+    fprintf(f, "kfold: {k: %d, shuffle: %s", s->kfold.k, yes_no(s->kfold.shuffle));
+    if (s->kfold.metric_set)
+        fprintf(f, ", metric: %s", metrics[s->kfold.metric]);
+    fprintf(f, "}\n");
+    return ferror(f) || fflush(f) != 0 ? -1 : 0;
+}

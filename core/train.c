@@ -1,0 +1,334 @@
+#include "train.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "objective.h"
+
+/* A dataset on the device. */
+struct device_set {
+    const struct dataset *host;
+    void *x;
+    float *y;
+};
+
+/* Everything one epoch's ops touch; all pointers are device memory. */
+struct trainer {
+    struct model *m;
+    const struct spec *s;
+    struct backend *be;
+    struct device_set train, test;
+    int32_t *order; /* this epoch's row order */
+    int32_t *iota;  /* 0..n-1, for evaluation */
+    float *xb, *yb; /* the gathered batch */
+    double *acc;    /* ACC_SLOTS */
+    uint64_t *step;
+    bool log_rmse;
+    int graph_keys; /* first of this trainer's three graph keys */
+    /* set for the evaluation body */
+    const struct device_set *eval_set;
+    /* set for single-step replays */
+    size_t replay_start;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch)
+{
+    uint64_t key = philox_key(seed, RNG_SHUFFLE);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (int32_t)i;
+    for (size_t i = n; i > 1; i--) {
+        struct philox4 r = philox4x32(epoch, i, key);
+        uint64_t wide = ((uint64_t)r.v[0] << 32) | r.v[1];
+        size_t j = (size_t)(((unsigned __int128)wide * i) >> 64); /* uniform in [0, i) */
+        int32_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+static int upload_set(struct backend *be, struct device_set *d, const struct dataset *ds, struct err *e)
+{
+    d->host = ds;
+    size_t xbytes = ds->n * ds->d * (ds->x_type == X_U8 ? 1 : sizeof(float));
+    if (!(d->x = be->alloc(be, xbytes, e)))
+        return e->code;
+    be->upload(be, d->x, ds->x, xbytes);
+    if (ds->y) {
+        size_t ybytes = ds->n * ds->y_width * sizeof(float);
+        if (!(d->y = be->alloc(be, ybytes, e)))
+            return e->code;
+        be->upload(be, d->y, ds->y, ybytes);
+    }
+    return 0;
+}
+
+static void gather_batch(struct trainer *t, const struct device_set *d, const int32_t *idx, int rows)
+{
+    struct backend *be = t->be;
+    const struct dataset *h = d->host;
+    if (h->x_type == X_U8)
+        be->gather_u8(be, t->xb, d->x, idx, rows, (int)h->d, h->x_scale);
+    else
+        be->gather_f32(be, t->xb, d->x, idx, rows, (int)h->d);
+    if (d->y)
+        be->gather_f32(be, t->yb, d->y, idx, rows, h->y_width);
+}
+
+static int batch_rows(const struct trainer *t, size_t start, size_t n)
+{
+    size_t b = (size_t)t->s->data.batch_size;
+    return (int)(n - start < b ? n - start : b);
+}
+
+static void train_step(struct trainer *t, size_t start)
+{
+    struct model *m = t->m;
+    int rows = batch_rows(t, start, t->train.host->n);
+    gather_batch(t, &t->train, t->order + start, rows);
+    const float *out = model_forward(m, t->xb, rows, true, t->step);
+    loss_apply(m, &t->s->loss, t->acc, out, t->yb, rows, true);
+    model_backward(m, t->xb, rows);
+    penalty_apply(m, &t->s->penalty, t->acc, rows);
+    optim_step(m, &t->s->optim, t->step);
+    t->be->step_advance(t->be, t->step);
+}
+
+static void train_epoch_body(void *arg)
+{
+    struct trainer *t = arg;
+    t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
+    for (size_t start = 0; start < t->train.host->n; start += (size_t)t->s->data.batch_size)
+        train_step(t, start);
+}
+
+static void eval_body(void *arg)
+{
+    struct trainer *t = arg;
+    const struct device_set *d = t->eval_set;
+    t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
+    for (size_t start = 0; start < d->host->n; start += (size_t)t->s->data.batch_size) {
+        int rows = batch_rows(t, start, d->host->n);
+        gather_batch(t, d, t->iota + start, rows);
+        const float *out = model_forward(t->m, t->xb, rows, false, t->step);
+        loss_apply(t->m, &t->s->loss, t->acc, out, t->yb, rows, false);
+        if (t->log_rmse)
+            t->be->log_sq_error(t->be, t->acc, out, t->yb, rows * t->m->out_width);
+    }
+}
+
+static void read_acc(struct trainer *t, double acc[ACC_SLOTS])
+{
+    t->be->download(t->be, acc, t->acc, ACC_SLOTS * sizeof(double));
+}
+
+/* Loss, accuracy and log-RMSE of a whole set in eval mode. */
+static void evaluate(struct trainer *t, const struct device_set *d, int key, double *loss, double *accuracy,
+                     double *log_rmse)
+{
+    double acc[ACC_SLOTS];
+    t->eval_set = d;
+    t->be->graph_run(t->be, key, eval_body, t);
+    read_acc(t, acc);
+    *loss = acc[ACC_LOSS] / acc[ACC_COUNT];
+    *accuracy = acc[ACC_CORRECT] / acc[ACC_COUNT];
+    *log_rmse = sqrt(acc[ACC_SQERR] / ((double)d->host->n * t->m->out_width));
+}
+
+/* Keys must never be reused: a device backend replays what it recorded. */
+static int next_graph_keys(void)
+{
+    static atomic_int next = 1;
+    return atomic_fetch_add(&next, 3);
+}
+
+static void trainer_free(struct trainer *t)
+{
+    struct backend *be = t->be;
+    void *bufs[] = {t->train.x, t->train.y, t->test.x, t->test.y, t->order, t->iota, t->xb, t->yb, t->acc, t->step};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i])
+            be->release(be, bufs[i]);
+}
+
+static int trainer_init(struct trainer *t, struct model *m, const struct spec *s, const struct dataset *train,
+                        const struct dataset *test, bool log_rmse, struct err *e)
+{
+    struct backend *be = m->be;
+    *t = (struct trainer){.m = m, .s = s, .be = be, .log_rmse = log_rmse, .graph_keys = next_graph_keys()};
+    size_t n_max = train->n;
+    if (test && test->n > n_max)
+        n_max = test->n;
+    size_t b = (size_t)s->data.batch_size;
+    if (upload_set(be, &t->train, train, e) || (test && test->y && upload_set(be, &t->test, test, e)) ||
+        !(t->order = be->alloc(be, train->n * sizeof(int32_t), e)) ||
+        !(t->iota = be->alloc(be, n_max * sizeof(int32_t), e)) ||
+        !(t->xb = be->alloc(be, b * train->d * sizeof(float), e)) ||
+        !(t->yb = be->alloc(be, b * train->y_width * sizeof(float), e)) ||
+        !(t->acc = be->alloc(be, ACC_SLOTS * sizeof(double), e)) || !(t->step = be->alloc(be, sizeof(uint64_t), e)))
+        return e->code;
+    int32_t *host = malloc(n_max * sizeof *host);
+    if (!host)
+        return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", n_max);
+    for (size_t i = 0; i < n_max; i++)
+        host[i] = (int32_t)i;
+    be->upload(be, t->iota, host, n_max * sizeof *host);
+    free(host);
+    uint64_t zero = 0;
+    be->upload(be, t->step, &zero, sizeof zero);
+    return 0;
+}
+
+static int upload_order(struct trainer *t, int epoch, struct err *e)
+{
+    size_t n = t->train.host->n;
+    int32_t *order = malloc(n * sizeof *order);
+    if (!order)
+        return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", n);
+    if (t->s->data.shuffle)
+        shuffle_indices(order, n, t->s->seed, (uint64_t)epoch);
+    else
+        for (size_t i = 0; i < n; i++)
+            order[i] = (int32_t)i;
+    t->be->upload(t->be, t->order, order, n * sizeof *order);
+    free(order);
+    return 0;
+}
+
+/* After a non-finite epoch: train again from the same start, one step at a
+ * time, to name the first step whose loss is not finite. Deterministic, so
+ * it meets the same step; paid only on failure. */
+static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
+{
+    struct model fresh;
+    struct model *orig = t->m;
+    if (model_build(&fresh, t->s, t->be, orig->in_width, orig->max_batch, e))
+        return e->code;
+    t->m = &fresh;
+    uint64_t zero = 0;
+    t->be->upload(t->be, t->step, &zero, sizeof zero);
+    size_t n = t->train.host->n, b = (size_t)t->s->data.batch_size;
+    int found_epoch = bad_epoch;
+    long found_step = -1;
+    for (int epoch = 1; epoch <= bad_epoch && found_step < 0 && !e->code; epoch++) {
+        upload_order(t, epoch, e);
+        for (size_t start = 0; start < n && !e->code; start += b) {
+            double acc[ACC_SLOTS];
+            t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
+            train_step(t, start);
+            read_acc(t, acc);
+            if (!isfinite(acc[ACC_LOSS])) {
+                found_epoch = epoch;
+                found_step = (long)(start / b) + 1;
+                break;
+            }
+        }
+    }
+    model_free(&fresh);
+    t->m = orig;
+    if (e->code)
+        return e->code;
+    const char *lr_key = t->s->optim.kind == OPT_SGD ? "optimizer.sgd.lr" : "optimizer.adam.lr";
+    if (found_step < 0)
+        return err_set(e, EXIT_RUNTIME,
+                       "the loss became NaN or infinite in epoch %d (the parameters diverged); try a smaller "
+                       "learning rate, e.g. --set %s=%g",
+                       bad_epoch, lr_key, t->s->optim.lr / 10);
+    return err_set(e, EXIT_RUNTIME,
+                   "the loss became NaN or infinite at epoch %d, step %ld of %zu; the model diverged: try a "
+                   "smaller learning rate, e.g. --set %s=%g",
+                   found_epoch, found_step, (n + b - 1) / b, lr_key, t->s->optim.lr / 10);
+}
+
+int train_model(struct model *m, const struct spec *s, const struct dataset *train, const struct dataset *test,
+                bool log_rmse, epoch_fn on_epoch, void *arg, struct err *e)
+{
+    struct trainer t;
+    bool classify = train->n_classes > 0;
+    bool has_test = test && test->n > 0 && test->y;
+    if (trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e)) {
+        trainer_free(&t);
+        return e->code;
+    }
+    for (int epoch = 1; epoch <= s->epochs && !e->code; epoch++) {
+        double t0 = now_seconds(), acc[ACC_SLOTS], unused;
+        if (upload_order(&t, epoch, e))
+            break;
+        t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
+        read_acc(&t, acc);
+        struct epoch_report r = {.epoch = epoch, .epochs = s->epochs, .train_acc = NAN, .test_acc = NAN,
+                                 .test_loss = NAN, .train_log_rmse = NAN, .test_log_rmse = NAN};
+        r.loss = acc[ACC_LOSS] / acc[ACC_COUNT];
+        r.penalty = acc[ACC_PENALTY] / acc[ACC_COUNT];
+        if (!isfinite(r.loss)) {
+            name_bad_step(&t, epoch, e);
+            break;
+        }
+        if (classify)
+            r.train_acc = acc[ACC_CORRECT] / acc[ACC_COUNT];
+        else
+            evaluate(&t, &t.train, t.graph_keys + 1, &r.loss, &unused, &r.train_log_rmse);
+        if (has_test)
+            evaluate(&t, &t.test, t.graph_keys + 2, &r.test_loss, &r.test_acc, &r.test_log_rmse);
+        if (!classify)
+            r.test_acc = NAN;
+        if (!log_rmse)
+            r.train_log_rmse = r.test_log_rmse = NAN;
+        r.seconds = now_seconds() - t0;
+        if (on_epoch)
+            on_epoch(&r, arg);
+    }
+    trainer_free(&t);
+    return e->code;
+}
+
+int model_predict(struct model *m, const struct dataset *ds, float *out, struct err *e)
+{
+    struct backend *be = m->be;
+    struct device_set d = {0};
+    int32_t *iota = NULL;
+    float *xb = NULL;
+    size_t b = (size_t)m->max_batch;
+    if (upload_set(be, &d, ds, e) || !(iota = be->alloc(be, ds->n * sizeof *iota, e)) ||
+        !(xb = be->alloc(be, b * ds->d * sizeof *xb, e)))
+        goto done;
+    int32_t *host = malloc(ds->n * sizeof *host);
+    if (!host) {
+        err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", ds->n);
+        goto done;
+    }
+    for (size_t i = 0; i < ds->n; i++)
+        host[i] = (int32_t)i;
+    be->upload(be, iota, host, ds->n * sizeof *host);
+    free(host);
+    uint64_t *no_step = NULL; /* eval mode draws no dropout masks */
+    for (size_t start = 0; start < ds->n; start += b) {
+        int rows = (int)(ds->n - start < b ? ds->n - start : b);
+        if (ds->x_type == X_U8)
+            be->gather_u8(be, xb, d.x, iota + start, rows, (int)ds->d, ds->x_scale);
+        else
+            be->gather_f32(be, xb, d.x, iota + start, rows, (int)ds->d);
+        const float *y = model_forward(m, xb, rows, false, no_step);
+        be->download(be, out + start * m->out_width, y, (size_t)rows * m->out_width * sizeof *out);
+    }
+done:
+    if (d.x)
+        be->release(be, d.x);
+    if (d.y)
+        be->release(be, d.y);
+    if (iota)
+        be->release(be, iota);
+    if (xb)
+        be->release(be, xb);
+    return e->code;
+}

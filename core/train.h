@@ -1,0 +1,37 @@
+/* The epoch loop: data uploaded once, batches gathered on the device by a
+ * permutation drawn from the shared RNG, metrics accumulated on the device
+ * and read once per epoch. */
+#ifndef D2L_TRAIN_H
+#define D2L_TRAIN_H
+
+#include "../data/dataset.h"
+#include "model.h"
+
+/* One epoch's numbers; NAN where a metric does not apply. */
+struct epoch_report {
+    int epoch, epochs;
+    double loss;       /* classification: running mean over the epoch (d2l's train_ch3);
+                          regression: mean over the training set after the epoch (d2l 3.2) */
+    double train_acc, test_acc;
+    double test_loss;
+    double train_log_rmse, test_log_rmse;
+    double penalty;    /* mean explicit penalty over the epoch */
+    double seconds;
+};
+
+typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);
+
+/* Trains m on train for s->epochs, evaluating on test when it has labels.
+ * log_rmse adds d2l's log-RMSE on both sets. A non-finite loss stops with
+ * EXIT_RUNTIME naming the epoch and step. */
+int train_model(struct model *m, const struct spec *s, const struct dataset *train, const struct dataset *test,
+                bool log_rmse, epoch_fn on_epoch, void *arg, struct err *e);
+
+/* Outputs of m (eval mode) for every row of ds, into host memory
+ * [ds->n, m->out_width]. */
+int model_predict(struct model *m, const struct dataset *ds, float *out, struct err *e);
+
+/* Writes a permutation of 0..n-1 for (seed, epoch): Fisher-Yates on Philox. */
+void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch);
+
+#endif

@@ -1,0 +1,22 @@
+/* One URL into one NAME.part file with libcurl: resume with an HTTP range,
+ * retry transient failures with exponential backoff, hash while streaming,
+ * and keep the part only if it verifies. The cache logic (locking, renaming)
+ * is fetch.c's. */
+#ifndef D2L_DOWNLOAD_H
+#define D2L_DOWNLOAD_H
+
+#include "../core/error.h"
+#include "fetch.h"
+
+struct download {
+    const char *url;
+    const char *sha1, *sha256; /* expected; NULL or "" = not given */
+    const char *part_path;     /* where the bytes go (resumed when present) */
+    const char *name;          /* for messages and the progress bar */
+};
+
+/* On success the part file holds exactly the verified bytes (fsync'ed). On a
+ * hash mismatch the part is deleted and the error names both hashes. */
+int download_verified(const struct download *d, const struct fetch_options *o, struct err *e);
+
+#endif

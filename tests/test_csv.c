@@ -1,0 +1,154 @@
+/* CSV reader: quoting, line endings, blank and missing cells, and the
+ * errors for ragged rows, unterminated quotes and empty files. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../data/csv.h"
+
+static char tmp_dir[64];
+
+static void make_tmp_dir(void)
+{
+    strcpy(tmp_dir, "/tmp/d2l-csv-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+}
+
+static void remove_tmp_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Writes `len` bytes of text to a fresh file in the temp dir. */
+static const char *write_csv(const char *text, size_t len)
+{
+    static char path[128];
+    static int next;
+    snprintf(path, sizeof path, "%s/f%d.csv", tmp_dir, next++);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static void read_ok(const char *text, struct csv_table *t)
+{
+    struct err e = {0};
+    ck_assert_msg(csv_read(write_csv(text, strlen(text)), t, &e) == 0, "%s", e.msg);
+}
+
+static void read_fails(const char *text, size_t len, const char *needle)
+{
+    struct csv_table t;
+    struct err e = {0};
+    const char *path = write_csv(text, len);
+    ck_assert_int_eq(csv_read(path, &t, &e), EXIT_DATA);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, needle), "'%s' lacks '%s'", e.msg,
+                  needle);
+    ck_assert_ptr_null(t.cells);
+    csv_free(&t);
+}
+
+START_TEST(test_quoting)
+{
+    make_tmp_dir();
+    struct csv_table t;
+    read_ok("name,text,n\n"
+            "a,\"x, y\",1\n"
+            "\"b\",\"say \"\"hi\"\"\",2\n"
+            "c,\"two\nlines\",3\n"
+            "d,\"\",\n",
+            &t);
+    ck_assert_int_eq(t.n_cols, 3);
+    ck_assert_uint_eq(t.n_rows, 4);
+    ck_assert_str_eq(t.header[1], "text");
+    ck_assert_str_eq(csv_cell(&t, 0, 1), "x, y");
+    ck_assert_str_eq(csv_cell(&t, 1, 0), "b");
+    ck_assert_str_eq(csv_cell(&t, 1, 1), "say \"hi\"");
+    ck_assert_str_eq(csv_cell(&t, 2, 1), "two\nlines");
+    ck_assert_str_eq(csv_cell(&t, 2, 2), "3");
+    ck_assert_str_eq(csv_cell(&t, 3, 1), "");
+    ck_assert_str_eq(csv_cell(&t, 3, 2), "");
+    /* the row after the quoted newline starts on line 6 */
+    ck_assert_uint_eq(t.lines[0], 2);
+    ck_assert_uint_eq(t.lines[3], 6);
+    csv_free(&t);
+    ck_assert_ptr_null(t.cells);
+    remove_tmp_dir();
+}
+END_TEST
+
+START_TEST(test_line_endings)
+{
+    make_tmp_dir();
+    struct csv_table t;
+    /* CRLF, a blank line, NA kept as text, no final newline */
+    read_ok("a,b\r\n1,NA\r\n\r\n,\"q\r\nr\"\r\n3,4", &t);
+    ck_assert_uint_eq(t.n_rows, 3);
+    ck_assert_str_eq(t.header[1], "b");
+    ck_assert_str_eq(csv_cell(&t, 0, 1), "NA");
+    ck_assert_str_eq(csv_cell(&t, 1, 0), "");
+    ck_assert_str_eq(csv_cell(&t, 1, 1), "q\r\nr");
+    ck_assert_str_eq(csv_cell(&t, 2, 0), "3");
+    ck_assert_str_eq(csv_cell(&t, 2, 1), "4");
+    ck_assert_uint_eq(t.lines[2], 6);
+    csv_free(&t);
+
+    /* a UTF-8 BOM is not part of the first column's name */
+    read_ok("\xEF\xBB\xBFId,x\n1,2\n", &t);
+    ck_assert_str_eq(t.header[0], "Id");
+    csv_free(&t);
+    remove_tmp_dir();
+}
+END_TEST
+
+START_TEST(test_header_only)
+{
+    make_tmp_dir();
+    struct csv_table t;
+    read_ok("a,b,c\n", &t);
+    ck_assert_int_eq(t.n_cols, 3);
+    ck_assert_uint_eq(t.n_rows, 0);
+    ck_assert_str_eq(t.header[2], "c");
+    csv_free(&t);
+    read_ok("only", &t);
+    ck_assert_int_eq(t.n_cols, 1);
+    ck_assert_uint_eq(t.n_rows, 0);
+    csv_free(&t);
+    remove_tmp_dir();
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    make_tmp_dir();
+    read_fails("a,b\n1,2\n3\n", 10, ":3: expected 2 fields, got 1");
+    read_fails("a,b\n1,2\n3,4,5\n", 14, ":3: expected 2 fields, got 3");
+    read_fails("a,b\n1,\"open\n2,3\n", 16, ":2:3: unterminated quoted field");
+    read_fails("a,b\n\"x\"y,2\n", 11, ":2:4: unexpected 'y' after a closing quote");
+    read_fails("a,b\n1,\0\n", 8, ":2:3: NUL byte");
+    read_fails("", 0, ": empty (no header row)");
+    read_fails("\n\r\n", 3, ": empty (no header row)");
+    struct csv_table t;
+    struct err e = {0};
+    ck_assert_int_eq(csv_read("/nonexistent/x.csv", &t, &e), EXIT_DATA);
+    ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/x.csv: cannot open"));
+    remove_tmp_dir();
+}
+END_TEST
+
+Suite *suite_csv(void)
+{
+    Suite *s = suite_create("csv");
+    TCase *tc = tcase_create("csv");
+    tcase_add_test(tc, test_quoting);
+    tcase_add_test(tc, test_line_endings);
+    tcase_add_test(tc, test_header_only);
+    tcase_add_test(tc, test_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}

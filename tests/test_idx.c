@@ -1,0 +1,275 @@
+/* IDX reader and Fashion-MNIST loader: small files written here (raw and
+ * gzip) for each kind of damage, and the real Debian files when present. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "../data/fashion_mnist.h"
+#include "../data/idx.h"
+
+static char tmp_dir[64];
+
+static void make_tmp_dir(void)
+{
+    strcpy(tmp_dir, "/tmp/d2l-idx-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+}
+
+static void remove_tmp_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char path[4][128];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", tmp_dir, name);
+    return p;
+}
+
+/* Writes an IDX header (magic, dims) then `len` data bytes, gzipped or raw
+ * through zlib ("wT" writes without compression). */
+static const char *write_idx(const char *name, int gz, uint32_t magic, const uint32_t *dims,
+                             int n_dims, const uint8_t *data, size_t len)
+{
+    const char *path = tmp_path(name);
+    gzFile f = gzopen(path, gz ? "wb" : "wbT");
+    ck_assert_ptr_nonnull(f);
+    uint8_t header[16];
+    for (int i = 0; i <= n_dims; i++) {
+        uint32_t v = i == 0 ? magic : dims[i - 1];
+        header[4 * i] = (uint8_t)(v >> 24);
+        header[4 * i + 1] = (uint8_t)(v >> 16);
+        header[4 * i + 2] = (uint8_t)(v >> 8);
+        header[4 * i + 3] = (uint8_t)v;
+    }
+    ck_assert_int_eq(gzwrite(f, header, 4u * (unsigned)(n_dims + 1)), 4 * (n_dims + 1));
+    if (len)
+        ck_assert_int_eq(gzwrite(f, data, (unsigned)len), (int)len);
+    ck_assert_int_eq(gzclose(f), Z_OK);
+    return path;
+}
+
+/* n images of side x side, pixel i = i * 7 mod 256. */
+static const char *write_images(const char *name, int gz, uint32_t n, uint32_t side, size_t len)
+{
+    uint8_t *px = malloc(len ? len : 1);
+    for (size_t i = 0; i < len; i++)
+        px[i] = (uint8_t)(i * 7);
+    uint32_t dims[3] = {n, side, side};
+    const char *path = write_idx(name, gz, 0x803, dims, 3, px, len);
+    free(px);
+    return path;
+}
+
+static const char *write_labels(const char *name, uint32_t n, const uint8_t *labels)
+{
+    uint32_t dims[1] = {n};
+    return write_idx(name, 1, 0x801, dims, 1, labels, n);
+}
+
+static void assert_images_error(const char *path, const char *needle)
+{
+    uint8_t *px = (uint8_t *)1;
+    size_t n, rows, cols;
+    struct err e = {0};
+    ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &e), EXIT_DATA);
+    ck_assert_ptr_null(px);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, needle), "message '%s' lacks '%s'",
+                  e.msg, needle);
+}
+
+START_TEST(test_images_raw_and_gzip)
+{
+    make_tmp_dir();
+    for (int gz = 0; gz < 2; gz++) {
+        const char *path = write_images(gz ? "a.gz" : "a", gz, 3, 4, 3 * 16);
+        uint8_t *px;
+        size_t n, rows, cols;
+        struct err e = {0};
+        ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &e), 0);
+        ck_assert_uint_eq(n, 3);
+        ck_assert_uint_eq(rows, 4);
+        ck_assert_uint_eq(cols, 4);
+        for (size_t i = 0; i < 48; i++)
+            ck_assert_uint_eq(px[i], (uint8_t)(i * 7));
+        free(px);
+    }
+    remove_tmp_dir();
+}
+END_TEST
+
+START_TEST(test_images_damaged)
+{
+    make_tmp_dir();
+    /* 2 images of 4x4 promised, 20 of 32 bytes present */
+    assert_images_error(write_images("short.gz", 1, 2, 4, 20),
+                        "truncated: expected 32 bytes of pixel data, got 20");
+    assert_images_error(write_images("short", 0, 2, 4, 20),
+                        "truncated: expected 32 bytes of pixel data, got 20");
+    assert_images_error(write_images("long.gz", 1, 2, 4, 33), "trailing data");
+    assert_images_error(write_images("zero.gz", 1, 0, 4, 0), "dimension 0 is 0");
+    /* 65536 * 65536 * 1 bytes would be 4 GiB */
+    uint32_t huge[3] = {65536, 65536, 1};
+    assert_images_error(write_idx("huge", 1, 0x803, huge, 3, NULL, 0), "more than");
+    uint8_t labels[2] = {1, 2};
+    assert_images_error(write_labels("labels.gz", 2, labels), "bad magic 0x00000801");
+
+    FILE *f = fopen(tmp_path("empty"), "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fclose(f), 0);
+    assert_images_error(tmp_path("empty"), "empty file");
+    f = fopen(tmp_path("stub"), "wb");
+    ck_assert_int_eq(fwrite("\0\0\x08\x03\0\0", 1, 6, f), 6);
+    ck_assert_int_eq(fclose(f), 0);
+    assert_images_error(tmp_path("stub"), "truncated header");
+    assert_images_error(tmp_path("missing"), "cannot open");
+
+    /* a gzip stream cut in the middle */
+    const char *whole = write_images("cut.gz", 1, 50, 28, 50 * 784);
+    f = fopen(whole, "rb");
+    uint8_t buf[4096];
+    size_t got = fread(buf, 1, sizeof buf, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_uint_gt(got, 200);
+    f = fopen(whole, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, got / 2, f), got / 2);
+    ck_assert_int_eq(fclose(f), 0);
+    uint8_t *px;
+    size_t n, rows, cols;
+    struct err e = {0};
+    ck_assert_int_eq(idx_read_images(whole, &px, &n, &rows, &cols, &e), EXIT_DATA);
+    ck_assert_ptr_nonnull(strstr(e.msg, whole));
+    remove_tmp_dir();
+}
+END_TEST
+
+START_TEST(test_labels)
+{
+    make_tmp_dir();
+    uint8_t want[5] = {0, 9, 3, 3, 7};
+    uint8_t *labels;
+    size_t n;
+    struct err e = {0};
+    ck_assert_int_eq(idx_read_labels(write_labels("l.gz", 5, want), &labels, &n, &e), 0);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_mem_eq(labels, want, 5);
+    free(labels);
+
+    uint32_t dims[1] = {6};
+    const char *shortp = write_idx("short.gz", 1, 0x801, dims, 1, want, 5);
+    ck_assert_int_eq(idx_read_labels(shortp, &labels, &n, &e), EXIT_DATA);
+    ck_assert_ptr_nonnull(strstr(e.msg, "expected 6 bytes of label data, got 5"));
+    remove_tmp_dir();
+}
+END_TEST
+
+static int load_small(const uint8_t *labels, uint32_t n_labels, uint32_t side,
+                      struct data_split *s, struct err *e)
+{
+    const char *ti = write_images("ti.gz", 1, 4, side, 4u * side * side);
+    const char *tl = write_labels("tl.gz", n_labels, labels);
+    const char *vi = write_images("vi", 0, 2, 28, 2 * 784);
+    uint8_t vl_labels[2] = {9, 0};
+    const char *vl = write_labels("vl.gz", 2, vl_labels);
+    return fashion_mnist_load(ti, tl, vi, vl, s, e);
+}
+
+START_TEST(test_fashion_mnist_small)
+{
+    make_tmp_dir();
+    uint8_t labels[4] = {0, 1, 9, 5};
+    struct data_split s;
+    struct err e = {0};
+    ck_assert_int_eq(load_small(labels, 4, 28, &s, &e), 0);
+    ck_assert_uint_eq(s.train.n, 4);
+    ck_assert_uint_eq(s.train.d, 784);
+    ck_assert_int_eq(s.train.x_type, X_U8);
+    ck_assert_float_eq(s.train.x_scale, 1.0f / 255.0f);
+    ck_assert_uint_eq(((uint8_t *)s.train.x)[785], (uint8_t)(785 * 7));
+    ck_assert_float_eq(s.train.y[2], 9.0f);
+    ck_assert_float_eq(s.test.y[0], 9.0f);
+    ck_assert_uint_eq(s.test.n, 2);
+    ck_assert_int_eq(s.train.n_classes, 10);
+    ck_assert_str_eq(s.train.class_names[9], "ankle boot");
+    ck_assert_str_eq(s.test.class_names[0], "t-shirt");
+    ck_assert_ptr_null(s.train.ids);
+    data_split_free(&s);
+    ck_assert_ptr_null(s.train.x);
+    ck_assert_uint_eq(s.test.n, 0);
+
+    struct err e2 = {0};
+    ck_assert_int_eq(load_small(labels, 3, 28, &s, &e2), EXIT_DATA);
+    ck_assert_msg(strstr(e2.msg, "4 images") && strstr(e2.msg, "3 labels") &&
+                      strstr(e2.msg, "ti.gz") && strstr(e2.msg, "tl.gz"),
+                  "%s", e2.msg);
+    ck_assert_ptr_null(s.train.x);
+
+    uint8_t bad[4] = {0, 1, 10, 5};
+    struct err e3 = {0};
+    ck_assert_int_eq(load_small(bad, 4, 28, &s, &e3), EXIT_DATA);
+    ck_assert_msg(strstr(e3.msg, "tl.gz: label 2 is 10"), "%s", e3.msg);
+
+    struct err e4 = {0};
+    ck_assert_int_eq(load_small(labels, 4, 27, &s, &e4), EXIT_DATA);
+    ck_assert_msg(strstr(e4.msg, "27x27"), "%s", e4.msg);
+    remove_tmp_dir();
+}
+END_TEST
+
+#define DEBIAN_FASHION "/usr/share/datasets/fashion-mnist/"
+
+START_TEST(test_fashion_mnist_debian)
+{
+    if (access(DEBIAN_FASHION "train-images-idx3-ubyte.gz", R_OK) != 0) {
+        fprintf(stderr, "skip: %s not installed (dataset-fashion-mnist)\n", DEBIAN_FASHION);
+        return;
+    }
+    struct data_split s;
+    struct err e = {0};
+    ck_assert_int_eq(fashion_mnist_load(DEBIAN_FASHION "train-images-idx3-ubyte.gz",
+                                        DEBIAN_FASHION "train-labels-idx1-ubyte.gz",
+                                        DEBIAN_FASHION "t10k-images-idx3-ubyte.gz",
+                                        DEBIAN_FASHION "t10k-labels-idx1-ubyte.gz", &s, &e),
+                     0);
+    ck_assert_uint_eq(s.train.n, 60000);
+    ck_assert_uint_eq(s.test.n, 10000);
+    ck_assert_uint_eq(s.train.d, 784);
+    /* Fashion-MNIST is balanced: 6000 / 1000 of each class */
+    size_t hist[2][10] = {{0}};
+    for (int split = 0; split < 2; split++) {
+        const struct dataset *ds = split ? &s.test : &s.train;
+        for (size_t i = 0; i < ds->n; i++)
+            hist[split][(int)ds->y[i]]++;
+    }
+    for (int c = 0; c < 10; c++) {
+        ck_assert_uint_eq(hist[0][c], 6000);
+        ck_assert_uint_eq(hist[1][c], 1000);
+    }
+    /* the first training image is an ankle boot (label 9) with dark corners */
+    ck_assert_float_eq(s.train.y[0], 9.0f);
+    ck_assert_uint_eq(((uint8_t *)s.train.x)[0], 0);
+    data_split_free(&s);
+}
+END_TEST
+
+Suite *suite_idx(void)
+{
+    Suite *s = suite_create("idx");
+    TCase *tc = tcase_create("idx");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_images_raw_and_gzip);
+    tcase_add_test(tc, test_images_damaged);
+    tcase_add_test(tc, test_labels);
+    tcase_add_test(tc, test_fashion_mnist_small);
+    tcase_add_test(tc, test_fashion_mnist_debian);
+    suite_add_tcase(s, tc);
+    return s;
+}
