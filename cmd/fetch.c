@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/fetch.h"
 #include "../data/registry.h"
+#include "cmd.h"
 
 static const char fetch_usage[] =
     "usage: d2ltrain fetch NAME... | --all [options]\n"
@@ -29,12 +29,6 @@ static int usage_error(const char *usage, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n%s", usage);
     return EXIT_USAGE;
-}
-
-static int print_error(const struct err *e)
-{
-    fprintf(stderr, "d2ltrain: error: %s\n", e->msg);
-    return e->code;
 }
 
 /* A whole non-negative number, or -1. */
@@ -136,7 +130,7 @@ static int fetch_files(const struct registry_file **files, int n, const struct f
             printf("%s\n", path);
             fflush(stdout);
         } else {
-            int code = print_error(&e);
+            int code = report_error(&e);
             status = status ? status : code;
         }
     }
@@ -197,7 +191,7 @@ int cmd_list(int argc, char **argv)
     char dir[PATH_MAX];
     struct err e = {0};
     if (fetch_data_dir(&o, dir, sizeof dir, &e))
-        return print_error(&e);
+        return report_error(&e);
     printf("cache: %s\n", dir);
     printf("%-20s %-28s %10s  %-40s  %s\n", "DATASET", "FILE", "SIZE", "SHA-1", "STATUS");
     for (size_t i = 0; i < registry_count(); i++) {
@@ -207,7 +201,7 @@ int cmd_list(int argc, char **argv)
             enum cache_status status;
             long long size;
             if (fetch_cache_status(f, &o, &status, &size, &e))
-                return print_error(&e);
+                return report_error(&e);
             char size_text[32] = "-";
             if (size >= 0)
                 snprintf(size_text, sizeof size_text, "%lld", size);

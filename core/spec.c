@@ -57,8 +57,8 @@ static void set_defaults(struct spec *s, const char *file)
     s->kfold.k = 5;
 }
 
-/* The one key of a one-key mapping such as `linear: {out: 10}`, refusing
- * the names in `bare` (those take no settings). */
+/* The index in `names` of the one key of a one-key mapping such as
+ * `linear: {out: 10}`; any other key is unknown. */
 static int one_key(int *index, const struct vctx *c, const struct ynode *map, const char *path,
                    const char *const *names, const char *what)
 {

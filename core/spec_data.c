@@ -161,6 +161,11 @@ static int read_hash(char *out, size_t cap, const struct vctx *c, const struct y
     return 0;
 }
 
+static bool is_url(const char *s)
+{
+    return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0 || strncmp(s, "file://", 7) == 0;
+}
+
 /* A dataset declared in the spec: a CSV URL, always with a hash to check. */
 static int read_url(struct data_spec *d, const struct vctx *c, const struct ynode *map)
 {
@@ -171,8 +176,11 @@ static int read_url(struct data_spec *d, const struct vctx *c, const struct ynod
         read_hash(d->test_sha1, sizeof d->test_sha1, c, map, "test_sha1") != 0 ||
         read_hash(d->test_sha256, sizeof d->test_sha256, c, map, "test_sha256") != 0)
         return c->e->code;
-    if (!d->url[0])
-        return verr(c, map_find(map, "url")->at, "data.url", "expected a URL, got ''");
+    if (!is_url(d->url))
+        return verr_expected(c, map_find(map, "url"), "data.url", "a URL starting with https://, http:// or file://");
+    if (d->test_url[0] && !is_url(d->test_url))
+        return verr_expected(c, map_find(map, "test_url"), "data.test_url",
+                             "a URL starting with https://, http:// or file://");
     if (!d->sha1[0] && !d->sha256[0])
         return verr(c, map->at, "data", "missing required key 'sha1' or 'sha256' (a downloaded file is always verified)");
     bool test_hash = d->test_sha1[0] || d->test_sha256[0];

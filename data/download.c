@@ -22,7 +22,7 @@
 struct transfer {
     CURL *curl;
     const struct download *d;
-    FILE *part;          /* opened at the first byte */
+    FILE *part;          /* opened at the first byte, for appending */
     curl_off_t offset;   /* bytes of the part this attempt resumes after */
     struct hasher hasher;
     struct err err;      /* why a callback stopped the transfer */
@@ -44,34 +44,13 @@ static void sleep_s(double s)
     }
 }
 
-/* The first bytes of a response: a server that ignored our Range sends the
- * whole file again (200, not 206), so the part and its hash restart. */
-static int open_part(struct transfer *t)
-{
-    long status = 0;
-    CURLcode rc = curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK)
-        return err_set(&t->err, EXIT_DATA, "libcurl: %s", curl_easy_strerror(rc));
-    bool restart = t->offset > 0 && status == 200;
-    if (restart) {
-        hasher_free(&t->hasher);
-        if (hasher_init(&t->hasher, &t->err))
-            return t->err.code;
-        t->offset = 0;
-    }
-    t->part = fopen(t->d->part_path, restart ? "wb" : "ab");
-    if (!t->part)
-        return err_set(&t->err, EXIT_DATA, "cannot write %s: %s", t->d->part_path, strerror(errno));
-    return 0;
-}
-
 static size_t write_part(char *bytes, size_t size, size_t count, void *userdata)
 {
     struct transfer *t = userdata;
     size_t n = size * count;
-    if (!t->part && open_part(t))
-        return 0;
-    if (fwrite(bytes, 1, n, t->part) != n) {
+    if (!t->part)
+        t->part = fopen(t->d->part_path, "ab");
+    if (!t->part || fwrite(bytes, 1, n, t->part) != n) {
         err_set(&t->err, EXIT_DATA, "cannot write %s: %s", t->d->part_path, strerror(errno));
         return 0;
     }
@@ -186,7 +165,7 @@ static int close_part(struct transfer *t, bool finished, struct err *e)
 enum outcome {
     OUTCOME_DONE,      /* the whole body is in the part */
     OUTCOME_TRANSIENT, /* worth another try: connection, timeout, 5xx */
-    OUTCOME_RESTART,   /* the part cannot be resumed (416): start over */
+    OUTCOME_RESTART,   /* the part cannot be resumed (416, or 200 to a range): start over */
     OUTCOME_FATAL,     /* another try would fail the same way */
 };
 
@@ -242,6 +221,8 @@ static enum outcome classify(struct transfer *t, CURLcode rc, const char *errbuf
         return status >= 500 || status == 408 || status == 429 ? OUTCOME_TRANSIENT : OUTCOME_FATAL;
     }
     snprintf(why, why_len, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    if (rc == CURLE_RANGE_ERROR) /* the server answered our range with the whole file */
+        return OUTCOME_RESTART;
     return transient_curl_error(rc) ? OUTCOME_TRANSIENT : OUTCOME_FATAL;
 }
 
@@ -321,10 +302,17 @@ static int mismatch(const struct download *d, const struct digests *got, struct 
                    by_sha1 ? got->sha1 : got->sha256);
 }
 
+static int remove_part(const struct download *d, struct err *e)
+{
+    if (unlink(d->part_path) != 0 && errno != ENOENT)
+        return err_set(e, EXIT_DATA, "cannot remove %s: %s", d->part_path, strerror(errno));
+    return 0;
+}
+
 static int download_with(CURL *curl, const struct download *d, const struct fetch_options *o,
                          struct err *e)
 {
-    char why[2048] = "";
+    char why[sizeof e->msg] = "";
     bool restarted = false; /* once, when resumed bytes did not verify */
     for (int tries = 0;;) {
         struct digests got;
@@ -333,8 +321,8 @@ static int download_with(CURL *curl, const struct download *d, const struct fetc
         if (out == OUTCOME_DONE) {
             if (digests_match(&got, d->sha1, d->sha256))
                 return 0;
-            if (unlink(d->part_path) != 0 && errno != ENOENT)
-                return err_set(e, EXIT_DATA, "cannot remove %s: %s", d->part_path, strerror(errno));
+            if (remove_part(d, e))
+                return e->code;
             /* The leftover part may have come from another source. */
             if (resumed_from > 0 && !restarted) {
                 restarted = true;
@@ -347,8 +335,14 @@ static int download_with(CURL *curl, const struct download *d, const struct fetc
         }
         if (out == OUTCOME_FATAL)
             return err_set(e, EXIT_DATA, "%s", why);
-        if (out == OUTCOME_RESTART && unlink(d->part_path) != 0 && errno != ENOENT)
-            return err_set(e, EXIT_DATA, "cannot remove %s: %s", d->part_path, strerror(errno));
+        /* Without the part there is no range to refuse: this happens once. */
+        if (out == OUTCOME_RESTART) {
+            if (remove_part(d, e))
+                return e->code;
+            if (!o->quiet)
+                fprintf(stderr, "d2ltrain: %s; downloading %s from the start\n", why, d->name);
+            continue;
+        }
         if (tries >= (o->max_retries > 0 ? o->max_retries : 0))
             return err_set(e, EXIT_DATA, "%s (gave up after %d attempts)", why, tries + 1);
         double wait = BACKOFF_FIRST_S * (double)(1L << (tries < 20 ? tries : 20));

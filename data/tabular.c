@@ -180,7 +180,8 @@ static int describe_column(const struct all_rows *a, int feature, size_t n_stats
         for (size_t i = 0; i < n_stats; i++)
             if (parse_number(all_cell(a, i, feature), &v))
                 ss += (v - c->mean) * (v - c->mean);
-        c->std = sqrt(ss / (double)(count - 1)); /* NaN with fewer than 2 values, as pandas */
+        /* pandas gives NaN here too; standardized() then writes 0 */
+        c->std = count > 1 ? sqrt(ss / (double)(count - 1)) : NAN;
         return 0;
     }
     c->cats = malloc(a->n * sizeof *c->cats);

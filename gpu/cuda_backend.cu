@@ -150,8 +150,10 @@ static void cuda_download(struct backend *be, void *dst, const void *src, size_t
 }
 
 /* Records body(arg) the first time `key` is seen and replays the record
- * after: one launch for a whole training step. Past CUDA_GRAPH_SLOTS keys
- * the body just runs. */
+ * after: one launch for a whole epoch. The table keeps the latest
+ * CUDA_GRAPH_SLOTS keys; a new key takes the oldest slot (a graph still
+ * running is freed when it completes), and a key seen again after that is
+ * simply recorded again. */
 static void cuda_graph_run(struct backend *be, int key, void (*body)(void *arg), void *arg)
 {
     struct cuda_impl *c = cuda_of(be);
@@ -161,21 +163,21 @@ static void cuda_graph_run(struct backend *be, int key, void (*body)(void *arg),
             return;
         }
     }
-    if (c->n_graphs == CUDA_GRAPH_SLOTS) {
-        body(arg);
-        return;
-    }
+    struct cuda_graph_slot *slot = &c->graphs[c->n_recorded % CUDA_GRAPH_SLOTS];
+    if (c->n_graphs == CUDA_GRAPH_SLOTS)
+        CUDA_CHECK(cudaGraphExecDestroy(slot->exec));
+    else
+        c->n_graphs++;
+    c->n_recorded++;
+
     cudaGraph_t graph;
-    cudaGraphExec_t exec;
     CUDA_CHECK(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
     body(arg);
     CUDA_CHECK(cudaStreamEndCapture(c->stream, &graph));
-    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    CUDA_CHECK(cudaGraphInstantiate(&slot->exec, graph, 0));
     CUDA_CHECK(cudaGraphDestroy(graph));
-    c->graphs[c->n_graphs].key = key;
-    c->graphs[c->n_graphs].exec = exec;
-    c->n_graphs++;
-    CUDA_CHECK(cudaGraphLaunch(exec, c->stream));
+    slot->key = key;
+    CUDA_CHECK(cudaGraphLaunch(slot->exec, c->stream));
 }
 
 static void cuda_destroy(struct backend *be)

@@ -28,7 +28,8 @@ struct cuda_impl {
     cublasHandle_t cublas;
     void *cublas_workspace; /* fixed, so cuBLAS never allocates inside a capture */
     struct cuda_graph_slot graphs[CUDA_GRAPH_SLOTS];
-    int n_graphs;
+    int n_graphs;       /* slots in use */
+    long n_recorded;    /* graphs recorded so far; the next goes to slot n_recorded % SLOTS */
     char name[16]; /* "cuda:N" */
 };
 

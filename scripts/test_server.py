@@ -29,13 +29,15 @@ import argparse
 import http.server
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
 import threading
 import time
 
-MODES = {"404", "500x2", "drop", "wrong", "slow", "trickle", "norange", "redirect1", "redirect2", "redirect3"}
+MODES = {"404", "500x2", "drop", "wrong", "slow", "trickle", "norange",
+         "redirect1", "redirect2", "redirect3"}
 
 
 class State:
@@ -106,25 +108,8 @@ def make_handler(state):
             if "wrong" in modes:
                 middle = len(data) // 2
                 data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
-            if "drop" in modes and seen == 0:
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[: len(data) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-            if "slow" in modes:
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[:100])
-                self.wfile.flush()
-                time.sleep(120)
-                return
             status, start = 200, 0
-            match = re.fullmatch(r"bytes=(\d+)-", range_header or "") if "norange" not in modes else None
+            match = None if "norange" in modes else re.fullmatch(r"bytes=(\d+)-", range_header or "")
             if match:
                 start = int(match.group(1))
                 if start >= len(data):
@@ -137,7 +122,16 @@ def make_handler(state):
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.end_headers()
-            if "trickle" in modes:
+            if "drop" in modes and seen == 0:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif "slow" in modes:
+                self.wfile.write(body[:100])
+                self.wfile.flush()
+                time.sleep(120)
+            elif "trickle" in modes:
                 piece = len(body) // 10 + 1
                 for i in range(0, len(body), piece):
                     self.wfile.write(body[i:i + piece])

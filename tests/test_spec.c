@@ -88,13 +88,13 @@ START_TEST(linear_regression_values_and_defaults)
     ck_assert_int_eq(s.layers[0].kind, LAYER_LINEAR);
     ck_assert_int_eq(s.layers[0].out, 1);
     ck_assert(s.layers[0].bias);
-    ck_assert_int_eq(s.layers[0].at.line, 6);
+    ck_assert_int_eq(s.layers[0].at.line, 10);
     ck_assert_int_eq(s.layers[0].at.col, 5);
     ck_assert_int_eq(s.weight_init.kind, INIT_NORMAL);
     ck_assert(s.weight_init.a == 0 && s.weight_init.b == 0.01);
     ck_assert_int_eq(s.bias_init.kind, INIT_ZEROS);
     ck_assert_int_eq(s.loss.kind, LOSS_SQUARED);
-    ck_assert_int_eq(s.loss.at.line, 7);
+    ck_assert_int_eq(s.loss.at.line, 11);
     ck_assert_int_eq(s.optim.kind, OPT_SGD);
     ck_assert(s.optim.lr == 0.03 && s.optim.momentum == 0 && s.optim.weight_decay == 0);
     ck_assert(s.optim.decay_bias);
@@ -320,9 +320,9 @@ START_TEST(set_errors_name_the_override)
     assert_set_error("model.0.out=3",
                      "--set model.0.out=3: model: setting an item inside a list is not supported (set the whole list)");
     assert_set_error("lr", "--set lr: expected path=value, e.g. optimizer.sgd.lr=0.1");
-    assert_set_error("data.w=[1,", "--set data.w=[1,: invalid YAML: did not find expected node content "
-                                   "(while parsing a flow node at line 1, column 5)");
     assert_set_error("seed=*x", "--set seed=*x: YAML aliases are not supported");
+    assert_set_error("data.w=[1, 2", "--set data.w=[1, 2: invalid YAML: did not find expected ',' or ']' "
+                                     "(while parsing a flow sequence at line 1, column 1)");
     assert_set_error("train.epochs=", "--set train.epochs=: train.epochs: expected an integer, got ''");
 }
 END_TEST

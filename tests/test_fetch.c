@@ -1,0 +1,736 @@
+/* Fetch, verify and cache against a real HTTP(S) server on 127.0.0.1
+ * (scripts/test_server.py), one server per test case, started and stopped by
+ * unchecked fixtures so that a failing test never leaves it behind. */
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cmd/cmd.h"
+#include "../data/fetch.h"
+#include "../data/hash.h"
+#include "../data/registry.h"
+
+#define TRAIN_CSV "kaggle_house_pred_train.csv"
+#define TRAIN_SHA1 "585e9cc93e70b39160e7921475f9bcd7d31219ce"
+#define TEST_CSV "kaggle_house_pred_test.csv"
+#define TEST_SHA256 "8fdd3d829d4d986b58f845c9553b225e67dd8383624d90fb6ca1d4bed5798c1e"
+
+struct server {
+    pid_t pid;
+    int port;     /* 0: not running */
+    int stdin_fd; /* closing it makes the server exit */
+    FILE *out;
+};
+
+static struct server server;
+static char root[256];           /* per test case: caches, certificate */
+static char cert_path[PATH_MAX]; /* the HTTPS server's self-signed certificate */
+
+static void repo_path(char *out, size_t len, const char *relative)
+{
+    const char *repo = getenv("D2L_ROOT");
+    snprintf(out, len, "%s/%s", repo && repo[0] ? repo : ".", relative);
+}
+
+static void kaggle_dir(char *out, size_t len)
+{
+    repo_path(out, len, "../shared/data/kaggle_house");
+}
+
+/* pipe + fork + exec: the port comes back as the first stdout line. */
+static void server_start(const char *tls_dir)
+{
+    char script[PATH_MAX], data[PATH_MAX];
+    repo_path(script, sizeof script, "scripts/test_server.py");
+    kaggle_dir(data, sizeof data);
+    int to_server[2], from_server[2];
+    server.port = 0;
+    if (pipe2(to_server, O_CLOEXEC) != 0 || pipe2(from_server, O_CLOEXEC) != 0)
+        return;
+    server.pid = fork();
+    if (server.pid == 0) {
+        dup2(to_server[0], 0);
+        dup2(from_server[1], 1);
+        char *argv[] = {"python3", script, "--dir", data, "--exit-on-stdin-eof", "--lifetime", "120",
+                        tls_dir ? "--tls-dir" : NULL, (char *)tls_dir, NULL};
+        execvp("python3", argv);
+        _exit(127);
+    }
+    close(to_server[0]);
+    close(from_server[1]);
+    server.stdin_fd = to_server[1];
+    server.out = fdopen(from_server[0], "r");
+    char line[32];
+    if (server.pid > 0 && server.out && fgets(line, sizeof line, server.out))
+        server.port = atoi(line);
+}
+
+static void server_stop(void)
+{
+    if (server.pid > 0) {
+        close(server.stdin_fd);
+        kill(server.pid, SIGTERM);
+        waitpid(server.pid, NULL, 0);
+    }
+    if (server.out)
+        fclose(server.out);
+    server = (struct server){0};
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void make_root(void)
+{
+    snprintf(root, sizeof root, "%s/d2l-fetch-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(root))
+        root[0] = '\0';
+}
+
+static void setup_http(void)
+{
+    make_root();
+    server_start(NULL);
+}
+
+static void setup_https(void)
+{
+    make_root();
+    snprintf(cert_path, sizeof cert_path, "%s/cert.pem", root);
+    server_start(root);
+}
+
+static void teardown(void)
+{
+    server_stop();
+    if (root[0])
+        nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static size_t keep_bytes(char *bytes, size_t size, size_t n, void *out)
+{
+    size_t used = strlen(out), len = size * n;
+    if (used + len >= 64)
+        return 0;
+    memcpy((char *)out + used, bytes, len);
+    ((char *)out)[used + len] = '\0';
+    return len;
+}
+
+/* The server's request counters (GET /__count is itself not counted). */
+static void server_count(const char *scheme, long *requests, long *ranges)
+{
+    char url[128], body[64] = "";
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/__count", scheme, server.port);
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(curl_easy_setopt(c, CURLOPT_URL, url), CURLE_OK);
+    ck_assert_int_eq(curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_bytes), CURLE_OK);
+    ck_assert_int_eq(curl_easy_setopt(c, CURLOPT_WRITEDATA, body), CURLE_OK);
+    ck_assert_int_eq(curl_easy_setopt(c, CURLOPT_CAINFO, cert_path), CURLE_OK);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    ck_assert_int_eq(sscanf(body, "requests %ld ranges %ld", requests, ranges), 2);
+}
+
+static long requests_now(const char *scheme)
+{
+    long requests, ranges;
+    server_count(scheme, &requests, &ranges);
+    return requests;
+}
+
+static long ranges_now(void)
+{
+    long requests, ranges;
+    server_count("http", &requests, &ranges);
+    return ranges;
+}
+
+/* Quick options for a loopback server: only the mirror, short timeouts. */
+static struct fetch_options test_options(const char *data_dir, char *mirror, size_t mirror_len,
+                                         const char *scheme, const char *modes)
+{
+    ck_assert_msg(server.port > 0, "the test server did not start");
+    snprintf(mirror, mirror_len, "%s://127.0.0.1:%d/%s/", scheme, server.port, modes);
+    struct fetch_options o = fetch_options_default();
+    o.data_dir = data_dir;
+    o.mirror = mirror;
+    o.mirror_only = true;
+    o.quiet = true;
+    o.connect_timeout_s = 2;
+    o.low_speed_time_s = 2;
+    o.max_retries = 3;
+    return o;
+}
+
+static void make_cache_dir(char *out, size_t len)
+{
+    snprintf(out, len, "%s/cache-XXXXXX", root);
+    ck_assert_ptr_nonnull(mkdtemp(out));
+}
+
+static bool exists(const char *dir, const char *name, const char *suffix)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix);
+    return access(path, F_OK) == 0;
+}
+
+static void assert_sha1(const char *path, const char *sha1)
+{
+    struct digests d;
+    struct err e = {0};
+    ck_assert_int_eq(hash_file(path, &d, &e), 0);
+    ck_assert_str_eq(d.sha1, sha1);
+}
+
+/* The cache holds the verified file, or nothing at all. */
+static void assert_cache(const char *dir, const char *name, bool verified)
+{
+    ck_assert_int_eq(exists(dir, name, ""), verified);
+    ck_assert(!exists(dir, name, ".part"));
+}
+
+static int fetch_train(const struct fetch_options *o, char *path, struct err *e)
+{
+    return fetch_dataset_file("kaggle_house_train", TRAIN_CSV, o, path, PATH_MAX, e);
+}
+
+static void write_file(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The first half of the training CSV, or (garbled) the same length of 'x'. */
+static void write_half_part(const char *dir, bool garbled)
+{
+    char source[PATH_MAX], part[PATH_MAX];
+    kaggle_dir(source, sizeof source);
+    strcat(source, "/" TRAIN_CSV);
+    snprintf(part, sizeof part, "%s/%s.part", dir, TRAIN_CSV);
+    static char half[200000];
+    FILE *f = fopen(source, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(half, 1, sizeof half, f), sizeof half);
+    fclose(f);
+    if (garbled)
+        memset(half, 'x', sizeof half);
+    write_file(part, half, sizeof half);
+}
+
+START_TEST(test_fetch_verifies_then_reuses_cache_without_request)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "plain");
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    char expected[PATH_MAX];
+    snprintf(expected, sizeof expected, "%s/%s", dir, TRAIN_CSV);
+    ck_assert_str_eq(path, expected);
+    assert_sha1(path, TRAIN_SHA1);
+    assert_cache(dir, TRAIN_CSV, true);
+    ck_assert_int_eq(requests_now("http"), before + 1);
+
+    ck_assert_int_eq(fetch_train(&o, path, &e), 0);
+    ck_assert_int_eq(requests_now("http"), before + 1);
+}
+END_TEST
+
+START_TEST(test_corrupt_cached_file_is_fetched_again)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "corrupt");
+    struct err e = {0};
+    ck_assert_int_eq(fetch_train(&o, path, &e), 0);
+    write_file(path, "not the csv\n", 12);
+    enum cache_status status;
+    long long size;
+    const struct registry_file *f = registry_dataset_file(registry_find("kaggle_house_train"), TRAIN_CSV);
+    ck_assert_int_eq(fetch_cache_status(f, &o, &status, &size, &e), 0);
+    ck_assert_int_eq(status, CACHE_CORRUPT);
+    ck_assert_int_eq(size, 12);
+
+    long before = requests_now("http");
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before + 1);
+    assert_sha1(path, TRAIN_SHA1);
+    ck_assert_int_eq(fetch_cache_status(f, &o, &status, &size, &e), 0);
+    ck_assert_int_eq(status, CACHE_OK);
+    ck_assert_int_eq(size, 460676);
+}
+END_TEST
+
+START_TEST(test_404_fails_at_once_naming_url_and_status)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "404");
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_int_eq(fetch_train(&o, path, &e), EXIT_DATA);
+    ck_assert_ptr_nonnull(strstr(e.msg, "HTTP 404"));
+    ck_assert_ptr_nonnull(strstr(e.msg, mirror));
+    ck_assert_int_eq(requests_now("http"), before + 1); /* not retried */
+    assert_cache(dir, TRAIN_CSV, false);
+}
+END_TEST
+
+START_TEST(test_500_is_retried_until_success)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "500x2");
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before + 3);
+    assert_sha1(path, TRAIN_SHA1);
+}
+END_TEST
+
+START_TEST(test_500_gives_up_after_max_retries)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "giveup/500x2");
+    o.max_retries = 1;
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_int_eq(fetch_train(&o, path, &e), EXIT_DATA);
+    ck_assert_ptr_nonnull(strstr(e.msg, "HTTP 500"));
+    ck_assert_int_eq(requests_now("http"), before + 2);
+    assert_cache(dir, TRAIN_CSV, false);
+}
+END_TEST
+
+START_TEST(test_dropped_connection_resumes_with_range)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "drop");
+    struct err e = {0};
+    long ranges = ranges_now();
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(ranges_now(), ranges + 1);
+    assert_sha1(path, TRAIN_SHA1);
+    assert_cache(dir, TRAIN_CSV, true);
+}
+END_TEST
+
+START_TEST(test_leftover_part_is_resumed)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    write_half_part(dir, false);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "leftover");
+    struct err e = {0};
+    long before = requests_now("http"), ranges = ranges_now();
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before + 1);
+    ck_assert_int_eq(ranges_now(), ranges + 1);
+    assert_sha1(path, TRAIN_SHA1);
+    assert_cache(dir, TRAIN_CSV, true);
+}
+END_TEST
+
+START_TEST(test_leftover_part_of_other_bytes_restarts_from_zero)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    write_half_part(dir, true);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "garbled");
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before + 2); /* the resumed try, then all of it */
+    assert_sha1(path, TRAIN_SHA1);
+}
+END_TEST
+
+START_TEST(test_server_ignoring_range_restarts_part)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    write_half_part(dir, false);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "norange");
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before + 2); /* the refused range, then from zero */
+    assert_sha1(path, TRAIN_SHA1);
+}
+END_TEST
+
+START_TEST(test_wrong_bytes_name_both_hashes_and_leave_nothing)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "wrong");
+    /* What the server sends: the CSV with its middle byte inverted. */
+    char source[PATH_MAX], wrong[PATH_MAX];
+    kaggle_dir(source, sizeof source);
+    strcat(source, "/" TRAIN_CSV);
+    snprintf(wrong, sizeof wrong, "%s/wrong.csv", root);
+    static unsigned char bytes[460676];
+    FILE *f = fopen(source, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(bytes, 1, sizeof bytes, f), sizeof bytes);
+    fclose(f);
+    bytes[sizeof bytes / 2] ^= 0xFF;
+    write_file(wrong, bytes, sizeof bytes);
+    struct digests served;
+    struct err e = {0};
+    ck_assert_int_eq(hash_file(wrong, &served, &e), 0);
+
+    ck_assert_int_eq(fetch_train(&o, path, &e), EXIT_DATA);
+    ck_assert_ptr_nonnull(strstr(e.msg, TRAIN_SHA1));
+    ck_assert_ptr_nonnull(strstr(e.msg, served.sha1));
+    ck_assert_ptr_nonnull(strstr(e.msg, mirror));
+    assert_cache(dir, TRAIN_CSV, false);
+}
+END_TEST
+
+START_TEST(test_stalled_server_times_out)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "slow");
+    o.low_speed_time_s = 1;
+    o.max_retries = 1;
+    struct err e = {0};
+    time_t start = time(NULL);
+    ck_assert_int_eq(fetch_train(&o, path, &e), EXIT_DATA);
+    ck_assert_msg(strstr(e.msg, "too slow") && strstr(e.msg, "gave up after 2 attempts"), "%s", e.msg);
+    ck_assert_int_lt(time(NULL) - start, 8);
+    ck_assert(!exists(dir, TRAIN_CSV, ""));
+}
+END_TEST
+
+START_TEST(test_redirect_chain_is_followed)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "redirect3");
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before + 4);
+    assert_sha1(path, TRAIN_SHA1);
+}
+END_TEST
+
+START_TEST(test_file_url_mirror)
+{
+    char dir[512], mirror[PATH_MAX + 8], data[PATH_MAX], real[PATH_MAX], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "unused");
+    kaggle_dir(data, sizeof data);
+    ck_assert_ptr_nonnull(realpath(data, real));
+    snprintf(mirror, sizeof mirror, "file://%s", real); /* no trailing slash: one is added */
+    struct err e = {0};
+    long before = requests_now("http");
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before);
+    assert_sha1(path, TRAIN_SHA1);
+}
+END_TEST
+
+START_TEST(test_mirror_from_environment)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "env");
+    o.mirror = NULL;
+    struct err e = {0};
+    ck_assert_int_eq(fetch_train(&o, path, &e), EXIT_USAGE); /* --mirror-only, no mirror */
+    ck_assert_int_eq(setenv("D2L_DATA_URL", mirror, 1), 0);
+    long before = requests_now("http");
+    memset(&e, 0, sizeof e);
+    int rc = fetch_train(&o, path, &e);
+    unsetenv("D2L_DATA_URL");
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert_int_eq(requests_now("http"), before + 1);
+}
+END_TEST
+
+START_TEST(test_concurrent_fetches_share_one_download)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "trickle");
+    long before = requests_now("http");
+    pid_t children[2];
+    for (int i = 0; i < 2; i++) {
+        children[i] = fork();
+        ck_assert_int_ge(children[i], 0);
+        if (children[i] == 0) {
+            struct err e = {0};
+            _exit(fetch_train(&o, path, &e));
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int status;
+        ck_assert_int_eq(waitpid(children[i], &status, 0), children[i]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    ck_assert_int_eq(requests_now("http"), before + 1); /* the second waited, then reused */
+    snprintf(path, sizeof path, "%s/%s", dir, TRAIN_CSV);
+    assert_sha1(path, TRAIN_SHA1);
+    assert_cache(dir, TRAIN_CSV, true);
+}
+END_TEST
+
+START_TEST(test_fetch_url_sanitises_cache_name)
+{
+    char dir[512], mirror[256], url[256], path[PATH_MAX], expected[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "http", "url");
+    o.mirror_only = false;
+    o.mirror = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/url/%s", server.port, TEST_CSV);
+    struct err e = {0};
+    ck_assert_msg(fetch_url(url, NULL, TEST_SHA256, "../up/.x", &o, path, sizeof path, &e) == 0, "%s",
+                  e.msg);
+    snprintf(expected, sizeof expected, "%s/_._up_.x", dir);
+    ck_assert_str_eq(path, expected);
+    ck_assert(access(path, F_OK) == 0);
+
+    /* A wrong sha256 is named next to the actual one. */
+    const char *zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(fetch_url(url, "", zeros, "other", &o, path, sizeof path, &e), EXIT_DATA);
+    ck_assert_ptr_nonnull(strstr(e.msg, zeros));
+    ck_assert_ptr_nonnull(strstr(e.msg, TEST_SHA256));
+    assert_cache(dir, "other", false);
+
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(fetch_url(url, NULL, NULL, "none", &o, path, sizeof path, &e), EXIT_USAGE);
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(fetch_url(url, "abc", NULL, "none", &o, path, sizeof path, &e), EXIT_USAGE);
+}
+END_TEST
+
+/* The commands' messages are by design; the test log does not need them. */
+static void silence(int saved[2])
+{
+    fflush(stdout);
+    fflush(stderr);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    ck_assert_int_ge(null, 0);
+    saved[0] = dup(1);
+    saved[1] = dup(2);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+}
+
+static void unsilence(const int saved[2])
+{
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved[0], 1);
+    dup2(saved[1], 2);
+    close(saved[0]);
+    close(saved[1]);
+}
+
+START_TEST(test_fetch_command_exit_codes)
+{
+    int saved[2];
+    silence(saved);
+    char dir[512], mirror[256];
+    make_cache_dir(dir, sizeof dir);
+    test_options(dir, mirror, sizeof mirror, "http", "cmd");
+    char *ok[] = {"fetch", "kaggle_house", "--data-dir", dir, "--mirror", mirror, "--mirror-only",
+                  "-q", NULL};
+    ck_assert_int_eq(cmd_fetch(8, ok), 0);
+    ck_assert(exists(dir, TRAIN_CSV, "") && exists(dir, TEST_CSV, ""));
+    char *typo[] = {"fetch", "kaggle_hose_train", "--data-dir", dir, NULL};
+    ck_assert_int_eq(cmd_fetch(4, typo), EXIT_USAGE);
+    char *flag[] = {"fetch", "kaggle_house", "--no-such-flag", NULL};
+    ck_assert_int_eq(cmd_fetch(3, flag), EXIT_USAGE);
+    char *nothing[] = {"fetch", NULL};
+    ck_assert_int_eq(cmd_fetch(1, nothing), EXIT_USAGE);
+    char *missing[] = {"fetch", "kaggle_house", "--data-dir", dir, "--mirror", mirror, "--mirror-only",
+                       "-q", "--retries", "0", NULL};
+    missing[5] = "http://127.0.0.1:1/"; /* nothing listens on port 1 */
+    char cached_test[PATH_MAX];
+    snprintf(cached_test, sizeof cached_test, "%s/%s", dir, TEST_CSV);
+    ck_assert_int_eq(unlink(cached_test), 0);
+    ck_assert_int_eq(cmd_fetch(10, missing), EXIT_DATA);
+    char *list[] = {"list", "--data-dir", dir, NULL};
+    ck_assert_int_eq(cmd_list(3, list), 0);
+    char *list_extra[] = {"list", "fashion_mnist", NULL};
+    ck_assert_int_eq(cmd_list(2, list_extra), EXIT_USAGE);
+    unsilence(saved);
+}
+END_TEST
+
+START_TEST(test_https_verifies_peer)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "https", "tls");
+    struct err e = {0};
+    unsetenv("CURL_CA_BUNDLE");
+    long before = requests_now("https");
+    ck_assert_int_eq(fetch_train(&o, path, &e), EXIT_DATA);
+    ck_assert_msg(strstr(e.msg, "certificate"), "%s", e.msg);
+    ck_assert_int_eq(requests_now("https"), before); /* refused before any request */
+    assert_cache(dir, TRAIN_CSV, false);
+
+    o.cacert = cert_path;
+    memset(&e, 0, sizeof e);
+    ck_assert_msg(fetch_train(&o, path, &e) == 0, "%s", e.msg);
+    assert_sha1(path, TRAIN_SHA1);
+}
+END_TEST
+
+START_TEST(test_https_ca_bundle_from_environment)
+{
+    char dir[512], mirror[256], path[PATH_MAX];
+    make_cache_dir(dir, sizeof dir);
+    struct fetch_options o = test_options(dir, mirror, sizeof mirror, "https", "tls-env");
+    struct err e = {0};
+    ck_assert_int_eq(setenv("CURL_CA_BUNDLE", cert_path, 1), 0);
+    int rc = fetch_train(&o, path, &e);
+    unsetenv("CURL_CA_BUNDLE");
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    assert_sha1(path, TRAIN_SHA1);
+}
+END_TEST
+
+START_TEST(test_registry_entries_and_suggestions)
+{
+    const struct registry_dataset *group = registry_find("kaggle_house");
+    ck_assert_ptr_nonnull(group);
+    ck_assert_int_eq(group->n_files, 2);
+    ck_assert_str_eq(registry_find("kaggle_house_train")->files[0]->sources[0].sha1, TRAIN_SHA1);
+    ck_assert_int_eq(registry_find("fashion_mnist")->n_files, 4);
+    ck_assert_ptr_null(registry_find("kaggle"));
+    for (size_t i = 0; i < registry_count(); i++)
+        for (int j = 0; j < registry_at(i)->n_files; j++) {
+            const struct registry_file *f = registry_at(i)->files[j];
+            ck_assert_int_gt(f->n_sources, 0);
+            for (int k = 0; k < f->n_sources; k++)
+                ck_assert(hex_digest_valid(f->sources[k].sha1, SHA1_HEX_LEN));
+        }
+    ck_assert_str_eq(registry_suggest("fashoin_mnist"), "fashion_mnist");
+    ck_assert_str_eq(registry_suggest("kaggle_house_tset"), "kaggle_house_test");
+    ck_assert_ptr_null(registry_suggest("imagenet"));
+
+    struct err e = {0};
+    char path[PATH_MAX];
+    struct fetch_options o = fetch_options_default();
+    ck_assert_int_eq(fetch_dataset_file("fashion_mnst", "x", &o, path, sizeof path, &e), EXIT_USAGE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "did you mean 'fashion_mnist'"));
+}
+END_TEST
+
+START_TEST(test_sanitize_and_data_dir_rules)
+{
+    char out[64], dir[PATH_MAX];
+    struct err e = {0};
+    ck_assert_int_eq(fetch_sanitize_name(".hidden/../a b", out, sizeof out, &e), 0);
+    ck_assert_str_eq(out, "_hidden_.._a_b");
+    ck_assert_int_eq(fetch_sanitize_name("", out, sizeof out, &e), EXIT_USAGE);
+
+    struct fetch_options o = fetch_options_default();
+    char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("D2L_DATA_DIR", "/d2l/data", 1);
+    ck_assert_int_eq(fetch_data_dir(&o, dir, sizeof dir, &e), 0);
+    ck_assert_str_eq(dir, "/d2l/data");
+    unsetenv("D2L_DATA_DIR");
+    setenv("XDG_CACHE_HOME", "/xdg", 1);
+    ck_assert_int_eq(fetch_data_dir(&o, dir, sizeof dir, &e), 0);
+    ck_assert_str_eq(dir, "/xdg/d2ltrain");
+    setenv("XDG_CACHE_HOME", "relative", 1); /* ignored, as the XDG spec says */
+    setenv("HOME", "/home/u", 1);
+    ck_assert_int_eq(fetch_data_dir(&o, dir, sizeof dir, &e), 0);
+    ck_assert_str_eq(dir, "/home/u/.cache/d2ltrain");
+    unsetenv("XDG_CACHE_HOME");
+    if (home)
+        setenv("HOME", home, 1);
+    free(home);
+    o.data_dir = "/flag";
+    ck_assert_int_eq(fetch_data_dir(&o, dir, sizeof dir, &e), 0);
+    ck_assert_str_eq(dir, "/flag");
+}
+END_TEST
+
+/* The registry's first fashion_mnist source is Debian's local copy. */
+START_TEST(test_fashion_mnist_from_debian_copy)
+{
+    if (access("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", R_OK) != 0)
+        return; /* dataset-fashion-mnist is not installed */
+    char dir[512], path[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/debian/nested", root); /* created with mkdir -p */
+    struct fetch_options o = fetch_options_default();
+    o.data_dir = dir;
+    o.quiet = true;
+    struct err e = {0};
+    ck_assert_msg(fetch_dataset_file("fashion_mnist", "t10k-labels-idx1-ubyte.gz", &o, path,
+                                     sizeof path, &e) == 0, "%s", e.msg);
+    assert_sha1(path, "9317cfa0b855692f9538dd9e8821f97222088aa9");
+}
+END_TEST
+
+Suite *suite_fetch(void)
+{
+    Suite *s = suite_create("fetch");
+    TCase *http = tcase_create("http");
+    tcase_add_unchecked_fixture(http, setup_http, teardown);
+    tcase_set_timeout(http, 30);
+    tcase_add_test(http, test_fetch_verifies_then_reuses_cache_without_request);
+    tcase_add_test(http, test_corrupt_cached_file_is_fetched_again);
+    tcase_add_test(http, test_404_fails_at_once_naming_url_and_status);
+    tcase_add_test(http, test_500_is_retried_until_success);
+    tcase_add_test(http, test_500_gives_up_after_max_retries);
+    tcase_add_test(http, test_dropped_connection_resumes_with_range);
+    tcase_add_test(http, test_leftover_part_is_resumed);
+    tcase_add_test(http, test_leftover_part_of_other_bytes_restarts_from_zero);
+    tcase_add_test(http, test_server_ignoring_range_restarts_part);
+    tcase_add_test(http, test_wrong_bytes_name_both_hashes_and_leave_nothing);
+    tcase_add_test(http, test_stalled_server_times_out);
+    tcase_add_test(http, test_redirect_chain_is_followed);
+    tcase_add_test(http, test_file_url_mirror);
+    tcase_add_test(http, test_mirror_from_environment);
+    tcase_add_test(http, test_concurrent_fetches_share_one_download);
+    tcase_add_test(http, test_fetch_url_sanitises_cache_name);
+    tcase_add_test(http, test_fetch_command_exit_codes);
+    tcase_add_test(http, test_fashion_mnist_from_debian_copy);
+    suite_add_tcase(s, http);
+
+    TCase *https = tcase_create("https");
+    tcase_add_unchecked_fixture(https, setup_https, teardown);
+    tcase_set_timeout(https, 30);
+    tcase_add_test(https, test_https_verifies_peer);
+    tcase_add_test(https, test_https_ca_bundle_from_environment);
+    suite_add_tcase(s, https);
+
+    TCase *offline = tcase_create("offline");
+    tcase_add_test(offline, test_registry_entries_and_suggestions);
+    tcase_add_test(offline, test_sanitize_and_data_dir_rules);
+    suite_add_tcase(s, offline);
+    return s;
+}
