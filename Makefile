@@ -9,7 +9,7 @@ GPU     ?= $(if $(NVCC),1,0)
 SAN     ?= 0
 BUILD   ?= build/$(if $(filter 1,$(SAN)),san,rel)
 
-CFLAGS  ?= -O2 -g
+CFLAGS  ?= -O3 -g -fno-math-errno
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP
 CFLAGS  += $(shell pkg-config --cflags yaml-0.1 libcurl openssl jansson zlib check 2>/dev/null)
 CFLAGS  += -I/usr/include/x86_64-linux-gnu/openblas-pthread

@@ -23,6 +23,7 @@ static const char fetch_usage[] =
 
 static const char list_usage[] = "usage: d2ltrain list [--data-dir DIR]\n";
 
+__attribute__((format(printf, 2, 0)))
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
     fprintf(stderr, "d2ltrain: error: ");

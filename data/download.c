@@ -27,6 +27,7 @@ struct transfer {
     struct hasher hasher;
     struct err err;      /* why a callback stopped the transfer */
     bool progress;       /* draw a bar on stderr */
+    curl_off_t dl_total, dl_now; /* as libcurl last reported them */
     double start_s, drawn_s;
 };
 
@@ -70,30 +71,40 @@ static void format_bytes(char *out, size_t len, double bytes)
     snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
-static int draw_progress(void *userdata, curl_off_t dl_total, curl_off_t dl_now, curl_off_t ul_total,
-                         curl_off_t ul_now)
+/* One line of bar, size, rate and ETA, redrawn in place with \r. */
+static void draw_bar(const struct transfer *t, double now)
 {
-    struct transfer *t = userdata;
-    double now = now_s();
-    if (now - t->drawn_s < 0.1 || dl_now == 0)
-        return 0;
-    t->drawn_s = now;
-    double done = (double)(t->offset + dl_now), total = (double)(t->offset + dl_total);
-    double rate = (double)dl_now / (now - t->start_s > 1e-3 ? now - t->start_s : 1e-3);
+    double done = (double)(t->offset + t->dl_now), total = (double)(t->offset + t->dl_total);
+    double rate = (double)t->dl_now / (now - t->start_s > 1e-3 ? now - t->start_s : 1e-3);
     char got[32], speed[32];
     format_bytes(got, sizeof got, done);
     format_bytes(speed, sizeof speed, rate);
-    if (dl_total > 0) {
-        int width = 24, filled = (int)(width * done / total);
-        char bar[32];
-        for (int i = 0; i < width; i++)
-            bar[i] = i < filled ? '#' : '.';
-        bar[width] = '\0';
-        double eta = rate > 0 ? (total - done) / rate : 0;
-        fprintf(stderr, "\r%s [%s] %3.0f%% %s %s/s ETA %.0fs   ", t->d->name, bar,
-                100 * done / total, got, speed, eta);
-    } else {
+    if (t->dl_total <= 0) {
         fprintf(stderr, "\r%s %s %s/s   ", t->d->name, got, speed);
+        return;
+    }
+    enum { WIDTH = 24 };
+    char bar[WIDTH + 1];
+    int filled = (int)(WIDTH * done / total);
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[WIDTH] = '\0';
+    double eta = rate > 0 ? (total - done) / rate : 0;
+    fprintf(stderr, "\r%s [%s] %3.0f%% %s %s/s ETA %.0fs   ", t->d->name, bar, 100 * done / total,
+            got, speed, eta);
+}
+
+/* libcurl's progress callback: at most ten redraws a second. */
+static int on_progress(void *userdata, curl_off_t dl_total, curl_off_t dl_now, curl_off_t ul_total,
+                       curl_off_t ul_now)
+{
+    struct transfer *t = userdata;
+    double now = now_s();
+    t->dl_total = dl_total;
+    t->dl_now = dl_now;
+    if (dl_now > 0 && now - t->drawn_s >= 0.1) {
+        t->drawn_s = now;
+        draw_bar(t, now);
     }
     return 0;
 }
@@ -139,7 +150,7 @@ static CURLcode configure(struct transfer *t, const struct fetch_options *o, cha
         (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_part)) ||
         (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, t)) ||
         (rc = curl_easy_setopt(c, CURLOPT_NOPROGRESS, t->progress ? 0L : 1L)) ||
-        (rc = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, draw_progress)) ||
+        (rc = curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress)) ||
         (rc = curl_easy_setopt(c, CURLOPT_XFERINFODATA, t)))
         return rc;
     return CURLE_OK;
@@ -248,30 +259,43 @@ static int start_hasher(struct transfer *t, struct err *e)
     return e->code;
 }
 
+/* One libcurl handle per attempt: no option or error buffer outlives it. */
 static enum outcome perform(struct transfer *t, const struct fetch_options *o, char *why,
                             size_t why_len)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
+    t->curl = curl_easy_init();
+    if (!t->curl) {
+        snprintf(why, why_len, "libcurl: cannot create a transfer handle");
+        return OUTCOME_FATAL;
+    }
+    enum outcome out;
     CURLcode rc = configure(t, o, errbuf);
     if (rc != CURLE_OK) {
         snprintf(why, why_len, "libcurl: cannot set options for %s: %s", t->d->url,
                  curl_easy_strerror(rc));
-        return OUTCOME_FATAL;
+        out = OUTCOME_FATAL;
+    } else {
+        t->start_s = now_s();
+        rc = curl_easy_perform(t->curl);
+        if (t->drawn_s > 0) { /* the final state, then leave the line */
+            draw_bar(t, now_s());
+            fputc('\n', stderr);
+        }
+        out = classify(t, rc, errbuf, why, why_len);
     }
-    t->start_s = now_s();
-    rc = curl_easy_perform(t->curl);
-    if (t->drawn_s > 0)
-        fputc('\n', stderr);
-    return classify(t, rc, errbuf, why, why_len);
+    curl_easy_cleanup(t->curl);
+    t->curl = NULL;
+    return out;
 }
 
 /* One transfer into the part, resuming after what it already holds; on
  * OUTCOME_DONE *got holds the digests of the whole part. A part that is
  * already complete and verifies is not requested again. */
-static enum outcome attempt(CURL *curl, const struct download *d, const struct fetch_options *o,
+static enum outcome attempt(const struct download *d, const struct fetch_options *o,
                             struct digests *got, long long *resumed_from, char *why, size_t why_len)
 {
-    struct transfer t = {.curl = curl, .d = d, .progress = !o->quiet && isatty(2)};
+    struct transfer t = {.d = d, .progress = !o->quiet && isatty(2)};
     struct err e = {0};
     t.offset = *resumed_from = file_size(d->part_path);
     if (t.offset > 0 && part_verifies(d, got, &e))
@@ -309,7 +333,7 @@ static int remove_part(const struct download *d, struct err *e)
     return 0;
 }
 
-static int download_with(CURL *curl, const struct download *d, const struct fetch_options *o,
+static int download_with(const struct download *d, const struct fetch_options *o,
                          struct err *e)
 {
     char why[sizeof e->msg] = "";
@@ -317,7 +341,7 @@ static int download_with(CURL *curl, const struct download *d, const struct fetc
     for (int tries = 0;;) {
         struct digests got;
         long long resumed_from = 0;
-        enum outcome out = attempt(curl, d, o, &got, &resumed_from, why, sizeof why);
+        enum outcome out = attempt(d, o, &got, &resumed_from, why, sizeof why);
         if (out == OUTCOME_DONE) {
             if (digests_match(&got, d->sha1, d->sha256))
                 return 0;
@@ -360,13 +384,7 @@ int download_verified(const struct download *d, const struct fetch_options *o, s
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK)
         return err_set(e, EXIT_DATA, "libcurl: cannot initialise: %s", curl_easy_strerror(rc));
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        curl_global_cleanup();
-        return err_set(e, EXIT_DATA, "libcurl: cannot create a transfer handle");
-    }
-    download_with(curl, d, o, e);
-    curl_easy_cleanup(curl);
+    download_with(d, o, e);
     curl_global_cleanup();
     return e->code;
 }

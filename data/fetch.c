@@ -187,8 +187,10 @@ static int fetch_candidates(const char *dir, const char *name, const struct cand
         }
         if (n == 1)
             return err_set(e, one.code, "%s", one.msg);
+        if (!o->quiet && i + 1 < n)
+            fprintf(stderr, "d2ltrain: %s; trying the next source\n", one.msg);
         size_t used = strlen(failures);
-        snprintf(failures + used, sizeof failures - used, "\n  %s", one.msg);
+        snprintf(failures + used, sizeof failures - used, "\n  %.1000s", one.msg);
     }
     return err_set(e, EXIT_DATA, "cannot fetch %s from any of its %d sources:%s", name, n, failures);
 }

@@ -60,6 +60,16 @@ extern "C" int cuda_device_count(void)
     return n;
 }
 
+/* Why the runtime sees no GPU (rc from cudaGetDeviceCount), in words:
+ * without a driver the runtime's own message speaks of versions. */
+static const char *no_gpu_reason(cudaError_t rc)
+{
+    int driver = 0;
+    if (cudaDriverGetVersion(&driver) == cudaSuccess && driver == 0)
+        return "no NVIDIA driver is loaded";
+    return rc == cudaSuccess ? "the CUDA runtime sees no device" : cudaGetErrorString(rc);
+}
+
 /* 13000 -> "13.0" */
 static void print_version(FILE *out, const char *what, cudaError_t rc, int v)
 {
@@ -87,13 +97,11 @@ extern "C" void cuda_print_info(FILE *out)
 
     int n = 0;
     cudaError_t rc = cudaGetDeviceCount(&n);
-    if (rc != cudaSuccess) {
+    if (rc != cudaSuccess || n == 0) {
         cudaGetLastError();
-        fprintf(out, "no GPU: %s\n", cudaGetErrorString(rc));
+        fprintf(out, "no GPU: %s\n", no_gpu_reason(rc));
         return;
     }
-    if (n == 0)
-        fprintf(out, "no GPU: the CUDA runtime sees no device\n");
     for (int i = 0; i < n; i++) {
         cudaDeviceProp prop;
         rc = cudaGetDeviceProperties(&prop, i);
@@ -234,13 +242,9 @@ static bool pick_device(int device_index, struct err *e)
 {
     int n = 0;
     cudaError_t rc = cudaGetDeviceCount(&n);
-    if (rc != cudaSuccess) {
+    if (rc != cudaSuccess || n == 0) {
         cudaGetLastError();
-        err_set(e, EXIT_RUNTIME, "no usable GPU: %s; use --device cpu", cudaGetErrorString(rc));
-        return false;
-    }
-    if (n == 0) {
-        err_set(e, EXIT_RUNTIME, "no usable GPU: the CUDA runtime sees no device; use --device cpu");
+        err_set(e, EXIT_RUNTIME, "no usable GPU: %s; use --device cpu", no_gpu_reason(rc));
         return false;
     }
     if (device_index < 0 || device_index >= n) {

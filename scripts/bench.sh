@@ -1,0 +1,58 @@
+#!/bin/bash
+# CPU benchmark of configs/mlp_fashion.yaml (d2l 4.3), all numbers from one
+# run on this machine:
+#  - d2ltrain: seconds per epoch (mean of epochs 2..N; epoch 1 pays the
+#    first-touch costs) and the whole process's wall time;
+#  - where the time goes: the share of CPU samples in OpenBLAS's SGEMM (perf);
+#  - PyTorch, when Debian's python3-torch is installed, with OpenBLAS (its
+#    default libblas.so.3 may be the reference BLAS): the data-resident
+#    version and the d2l DataLoader version; and the ratios.
+# Usage: scripts/bench.sh [EPOCHS]   (D2LTRAIN=path picks the binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${D2LTRAIN:-./d2ltrain}
+epochs=${1:-10}
+cache=build/bench-data
+out=build/bench
+mkdir -p "$out"
+"$bin" fetch fashion_mnist --data-dir "$cache" --quiet >/dev/null
+
+# mean seconds of the `time Xs` fields of epochs 2..N
+epoch_mean() { awk '/^epoch/ { n++; if (n > 1) { sub("s$", "", $NF); s += $NF; k++ } } END { if (k) printf "%.3f", s / k; else print "nan" }' "$1"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+start=$(date +%s.%N)
+"$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet --set train.epochs="$epochs" >"$out/d2ltrain.txt"
+end=$(date +%s.%N)
+ours=$(epoch_mean "$out/d2ltrain.txt")
+tail -n 1 "$out/d2ltrain.txt"
+printf 'd2ltrain cpu: %s s/epoch, whole run %.2f s (%s epochs, data loading included)\n' "$ours" "$(echo "$end - $start" | bc)" "$epochs"
+
+if command -v perf >/dev/null && perf record -q -o "$out/perf.data" "$bin" run configs/mlp_fashion.yaml --device cpu \
+    --data-dir "$cache" --quiet --set train.epochs=3 >/dev/null 2>&1; then
+    perf report -i "$out/perf.data" --sort sym --stdio 2>/dev/null | awk '
+        /^ +[0-9.]+%/ { p = $1; sub("%", "", p); total += p;
+                        if ($0 ~ /sgemm/) gemm += p; else if ($0 ~ /inflate|crc32|adler/) load += p;
+                        else if ($0 ~ /\[k\]/) kernel += p; else rest[$NF] += p }
+        END { printf "where the time goes (3 epochs, perf samples): SGEMM %.1f%%, gzip inflate %.1f%%, kernel %.1f%%, other %.1f%%\n",
+                     gemm, load, kernel, total - gemm - load - kernel;
+              n = 0; for (s in rest) if (rest[s] >= 1) printf "  %-28s %.1f%%\n", s, rest[s] }'
+else
+    echo "where the time goes: perf not available here"
+fi
+
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread
+    data=/usr/share/datasets/fashion-mnist
+    /usr/bin/python3 scripts/bench_torch.py "$data" resident "$epochs" >"$out/torch_resident.txt"
+    resident=$(epoch_mean "$out/torch_resident.txt")
+    d2l_epochs=$((epochs < 3 ? epochs : 3))
+    /usr/bin/python3 scripts/bench_torch.py "$data" d2l "$d2l_epochs" >"$out/torch_d2l.txt"
+    d2l=$(epoch_mean "$out/torch_d2l.txt")
+    echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') with OpenBLAS (LD_LIBRARY_PATH=$LD_LIBRARY_PATH), 2 threads:"
+    echo "  data resident: $resident s/epoch ($(tail -n 1 "$out/torch_resident.txt"))"
+    echo "  d2l DataLoader: $d2l s/epoch (mean of epochs 2..$d2l_epochs)"
+    awk -v o="$ours" -v r="$resident" -v d="$d2l" 'BEGIN { printf "ratios: d2ltrain is %.1fx PyTorch resident, %.1fx the d2l program\n", r / o, d / o }'
+else
+    echo "PyTorch: not installed (apt-get install python3-torch to compare)"
+fi

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Every GPU check in one call, for the lent GPU machine (Ubuntu 24.04, CUDA
+# 13, sm_90). It builds nothing: that machine lacks libyaml and jansson, so
+# the binary, the test runner and the data are made on a developer machine
+# and carried along (docs/GPU.md says how):
+#   1. nvidia-smi and `d2ltrain info`
+#   2. the gpu test suite: every backend op against the CPU backend
+#   3. training parity, --device cpu vs cuda, for softmax, mlp and dropout:
+#      per-epoch loss within 1e-3 relative, final accuracies within 0.005
+#   4. compute-sanitizer memcheck and racecheck on a 1-epoch dropout run
+#   5. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
+# All checks run even when one fails; a summary table comes last. Logs go to
+# $OUT when set, else build/gpu-check. Exit status 0 only if all passed.
+#
+# Run from the repository root. Environment: D2LTRAIN (./d2ltrain), TESTS
+# (build/rel/d2ltrain-tests), D2L_DATA_DIR (build/gpu-data when it exists).
+set -u -o pipefail
+
+D2LTRAIN=${D2LTRAIN:-./d2ltrain}
+TESTS=${TESTS:-build/rel/d2ltrain-tests}
+LOG=${OUT:-build/gpu-check}
+if [ -z "${D2L_DATA_DIR:-}" ] && [ -d build/gpu-data ]; then
+    D2L_DATA_DIR=build/gpu-data
+fi
+export D2L_DATA_DIR
+mkdir -p "$LOG"
+
+failed=0
+summary=""
+# record NAME STATUS DETAIL
+record() {
+    summary="$summary$(printf '%-24s %-5s %s' "$1" "$2" "$3")"$'\n'
+    [ "$2" = PASS ] || failed=$((failed + 1))
+}
+
+banner() { printf '\n=== %s\n' "$*"; }
+
+banner "machine"
+nvidia-smi 2>&1 | tee "$LOG/nvidia-smi.txt"
+for f in "$D2LTRAIN" "$TESTS"; do
+    [ -x "$f" ] || echo "missing $f: build it on a developer machine and carry it (docs/GPU.md)"
+done
+"$D2LTRAIN" info 2>&1 | tee "$LOG/info.txt"
+
+have_data=1
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    if [ ! -s "${D2L_DATA_DIR:-$HOME/.cache/d2ltrain}/$f" ]; then
+        echo "missing Fashion-MNIST file $f in ${D2L_DATA_DIR:-$HOME/.cache/d2ltrain} (carry build/gpu-data)"
+        have_data=0
+    fi
+done
+
+# The CPU halves of the parity runs take longest: start them now, in the
+# background, and compare once the GPU halves are done.
+configs="softmax_fashion mlp_fashion dropout_fashion"
+if [ $have_data = 1 ]; then
+    for c in $configs; do
+        OPENBLAS_NUM_THREADS=4 timeout 300 "$D2LTRAIN" run "configs/$c.yaml" --device cpu --quiet \
+            >"$LOG/$c.cpu.txt" 2>&1 &
+    done
+fi
+
+banner "gpu test suite"
+if CK_RUN_SUITE=gpu timeout 300 "$TESTS" 2>&1 | tee "$LOG/tests.txt"; then
+    if grep -q "SKIP: no GPU" "$LOG/tests.txt"; then
+        record "gpu test suite" FAIL "the tests saw no GPU"
+    else
+        record "gpu test suite" PASS "$(grep -o 'Checks: .*' "$LOG/tests.txt")"
+    fi
+else
+    record "gpu test suite" FAIL "$(grep -o 'Checks: .*' "$LOG/tests.txt" || echo 'runner failed')"
+fi
+
+# compare CPU GPU: epoch lines "epoch 3/10 loss 0.5246 train_acc 0.8161 ... time 0.012s"
+compare_runs() {
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+
+def epochs(path):
+    rows = []
+    for line in open(path):
+        m = re.match(r"epoch (\d+)/(\d+) (.*) time ", line)
+        if m:
+            words = m.group(3).split()
+            rows.append(dict(zip(words[::2], map(float, words[1::2]))))
+    return rows
+
+cpu, gpu = epochs(sys.argv[1]), epochs(sys.argv[2])
+bad = []
+if not cpu or len(cpu) != len(gpu):
+    bad.append(f"epochs: cpu {len(cpu)}, gpu {len(gpu)}")
+worst = 0.0
+for i, (c, g) in enumerate(zip(cpu, gpu), 1):
+    rel = abs(g["loss"] - c["loss"]) / max(abs(c["loss"]), 1e-12)
+    worst = max(worst, rel)
+    if rel > 1e-3:
+        bad.append(f"epoch {i} loss cpu {c['loss']} gpu {g['loss']} (rel {rel:.2g})")
+for key in ("train_acc", "test_acc"):
+    if cpu and gpu and key in cpu[-1]:
+        d = abs(gpu[-1][key] - cpu[-1][key])
+        if d > 0.005:
+            bad.append(f"final {key} cpu {cpu[-1][key]} gpu {gpu[-1][key]}")
+final = " ".join(f"{k} {gpu[-1][k]:.4f}/{cpu[-1][k]:.4f}" for k in ("train_acc", "test_acc")
+                 if gpu and cpu and k in gpu[-1] and k in cpu[-1])
+print(("; ".join(bad) if bad else f"max loss rel {worst:.1e}, gpu/cpu {final}"))
+sys.exit(1 if bad else 0)
+EOF
+}
+
+banner "training parity: cuda runs"
+if [ $have_data = 1 ]; then
+    for c in $configs; do
+        timeout 300 "$D2LTRAIN" run "configs/$c.yaml" --device cuda --quiet >"$LOG/$c.cuda.txt" 2>&1
+        echo "$c cuda: exit $?"
+        cat "$LOG/$c.cuda.txt"
+    done
+    wait # the CPU runs
+    for c in $configs; do
+        banner "$c cpu"
+        cat "$LOG/$c.cpu.txt"
+        if detail=$(compare_runs "$LOG/$c.cpu.txt" "$LOG/$c.cuda.txt"); then
+            record "parity $c" PASS "$detail"
+        else
+            record "parity $c" FAIL "$detail"
+        fi
+    done
+else
+    record "parity" FAIL "no Fashion-MNIST data"
+fi
+
+# sanitize TOOL [OPTION...]: one epoch of the dropout model (every layer
+# kind) under compute-sanitizer
+SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+sanitize() {
+    banner "compute-sanitizer $1"
+    local log="$LOG/sanitizer-$1.txt"
+    timeout 240 "$SANITIZER" --tool "$1" --error-exitcode 99 "${@:2}" \
+        "$D2LTRAIN" run configs/dropout_fashion.yaml --device cuda --set train.epochs=1 --quiet >"$log" 2>&1
+    local rc=$?
+    tail -n 15 "$log"
+    if [ $rc = 0 ]; then
+        record "sanitizer $1" PASS "$(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+    elif [ $rc = 124 ]; then
+        record "sanitizer $1" FAIL "timed out after 240 s"
+    else
+        record "sanitizer $1" FAIL "exit $rc: $(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+    fi
+}
+if [ $have_data = 1 ]; then
+    sanitize memcheck --leak-check full
+    sanitize racecheck
+else
+    record "sanitizers" FAIL "no Fashion-MNIST data"
+fi
+
+banner "benchmark: mlp_fashion on cuda, 10 epochs"
+if [ $have_data = 1 ]; then
+    start=$(date +%s.%N)
+    timeout 300 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet >"$LOG/bench.txt" 2>&1
+    rc=$?
+    end=$(date +%s.%N)
+    cat "$LOG/bench.txt"
+    # per-epoch times; the first epoch also records the CUDA graph
+    detail=$(python3 - "$LOG/bench.txt" "$start" "$end" <<'EOF'
+import re, statistics, sys
+t = [float(m.group(1)) for m in map(re.compile(r"epoch \d+/\d+ .* time ([0-9.]+)s").match, open(sys.argv[1])) if m]
+wall = float(sys.argv[3]) - float(sys.argv[2])
+rest = statistics.median(t[1:]) if len(t) > 1 else float("nan")
+print(f"epoch 1 {t[0] if t else float('nan'):.3f} s, median of epochs 2-{len(t)} {rest:.4f} s, process {wall:.2f} s")
+EOF
+)
+    echo "$detail" | tee "$LOG/bench-summary.txt"
+    if [ $rc = 0 ]; then record "benchmark" PASS "$detail"; else record "benchmark" FAIL "exit $rc"; fi
+else
+    record "benchmark" FAIL "no Fashion-MNIST data"
+fi
+
+banner "summary ($failed failed)"
+printf '%s' "$summary" | tee "$LOG/summary.txt"
+[ $failed = 0 ]

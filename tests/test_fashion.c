@@ -1,0 +1,137 @@
+/* d2l's Fashion-MNIST programs on the real data (Debian's
+ * dataset-fashion-mnist), held to the PyTorch band after 10 epochs:
+ * softmax test accuracy >= 0.82, MLP and dropout >= 0.84, and d2l's own bar
+ * (train loss < 0.5, train and test accuracy > 0.7). */
+#include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+static bool have_fashion_mnist(void)
+{
+    if (access(FASHION_DIR "/train-images-idx3-ubyte.gz", R_OK) == 0)
+        return true;
+    fprintf(stderr, "SKIP: %s is missing (apt-get install dataset-fashion-mnist)\n", FASHION_DIR);
+    return false;
+}
+
+struct final_epoch {
+    double loss, train_acc, test_acc;
+};
+
+static struct final_epoch run_config(const char *config, const char *extra)
+{
+    char args[512];
+    snprintf(args, sizeof args, "run %s --quiet --data-dir '%s/build/test-data' %s", config, repo_root(), extra);
+    struct proc_result r = run_d2ltrain(args);
+    ck_assert_msg(r.status == 0, "%s: exit %d: %s", config, r.status, r.err);
+    const char *last = strstr(r.out, "epoch 10/10 ");
+    ck_assert_msg(last != NULL, "%s: no 10th epoch in\n%s", config, r.out);
+    struct final_epoch f;
+    ck_assert_int_eq(sscanf(last, "epoch 10/10 loss %lf train_acc %lf test_loss %*f test_acc %lf", &f.loss,
+                            &f.train_acc, &f.test_acc),
+                     3);
+    fprintf(stderr, "%s: loss %.4f train_acc %.4f test_acc %.4f\n", config, f.loss, f.train_acc, f.test_acc);
+    proc_result_free(&r);
+    return f;
+}
+
+static void assert_d2l_bar(struct final_epoch f)
+{
+    ck_assert_double_lt(f.loss, 0.5);
+    ck_assert_double_gt(f.train_acc, 0.7);
+    ck_assert_double_gt(f.test_acc, 0.7);
+}
+
+START_TEST(softmax_regression_reaches_the_band)
+{
+    if (!have_fashion_mnist())
+        return;
+    struct final_epoch f = run_config("configs/softmax_fashion.yaml", "");
+    assert_d2l_bar(f);
+    ck_assert_double_ge(f.test_acc, 0.82);
+}
+END_TEST
+
+START_TEST(mlp_reaches_the_band)
+{
+    if (!have_fashion_mnist())
+        return;
+    struct final_epoch f = run_config("configs/mlp_fashion.yaml", "");
+    assert_d2l_bar(f);
+    ck_assert_double_ge(f.test_acc, 0.84);
+}
+END_TEST
+
+START_TEST(dropout_mlp_reaches_the_band)
+{
+    if (!have_fashion_mnist())
+        return;
+    struct final_epoch f = run_config("configs/dropout_fashion.yaml", "");
+    assert_d2l_bar(f);
+    ck_assert_double_ge(f.test_acc, 0.84);
+}
+END_TEST
+
+START_TEST(same_seed_same_epochs_with_dropout)
+{
+    if (!have_fashion_mnist())
+        return;
+    char args[512];
+    snprintf(args, sizeof args,
+             "run configs/dropout_fashion.yaml --quiet --data-dir '%s/build/test-data' --set train.epochs=2",
+             repo_root());
+    struct proc_result a = run_d2ltrain(args), b = run_d2ltrain(args);
+    ck_assert_int_eq(a.status, 0);
+    char *la = epoch_lines_without_time(a.out), *lb = epoch_lines_without_time(b.out);
+    ck_assert_ptr_nonnull(strstr(la, "epoch 2/2"));
+    ck_assert_str_eq(la, lb);
+    free(la), free(lb);
+    proc_result_free(&a), proc_result_free(&b);
+}
+END_TEST
+
+/* d2l 5.4: with every weight equal the hidden units never differ. */
+START_TEST(constant_init_keeps_hidden_units_identical)
+{
+    if (!have_fashion_mnist())
+        return;
+    char args[512];
+    snprintf(args, sizeof args,
+             "run configs/experiments/mlp_init_ones.yaml --quiet --data-dir '%s/build/test-data' --set "
+             "train.epochs=1",
+             repo_root());
+    struct proc_result r = run_d2ltrain(args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "symmetry: all 256 units of layer 1"), "%s", r.out);
+    proc_result_free(&r);
+    /* and the default random init breaks the symmetry */
+    snprintf(args, sizeof args,
+             "run configs/mlp_fashion.yaml --quiet --data-dir '%s/build/test-data' --set train.epochs=1",
+             repo_root());
+    r = run_d2ltrain(args);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_null(strstr(r.out, "symmetry:"));
+    proc_result_free(&r);
+}
+END_TEST
+
+Suite *suite_fashion(void)
+{
+    Suite *s = suite_create("fashion");
+    TCase *tc = tcase_create("real_data");
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, softmax_regression_reaches_the_band);
+    tcase_add_test(tc, mlp_reaches_the_band);
+    tcase_add_test(tc, dropout_mlp_reaches_the_band);
+    tcase_add_test(tc, same_seed_same_epochs_with_dropout);
+    tcase_add_test(tc, constant_init_keeps_hidden_units_identical);
+    suite_add_tcase(s, tc);
+    return s;
+}
