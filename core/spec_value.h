@@ -8,6 +8,7 @@
 
 #include "spec.h"
 #include "spec_tree.h"
+#include "suggest.h"
 
 #define SPEC_PATH_LEN 256
 
@@ -25,9 +26,6 @@ int verr(const struct vctx *c, struct ypos at, const char *path, const char *fmt
 int verr_expected(const struct vctx *c, const struct ynode *node, const char *path, const char *what);
 void path_join(char out[SPEC_PATH_LEN], const char *path, const char *key);
 void path_index(char out[SPEC_PATH_LEN], const char *path, int i);
-/* The name in the NULL-terminated list nearest to word, if near enough to
- * be the word meant; NULL otherwise. */
-const char *suggest(const char *word, const char *const *names);
 
 /* The value under key in a mapping, NULL when absent. */
 const struct ynode *map_find(const struct ynode *map, const char *key);

@@ -1,5 +1,7 @@
 #include "registry.h"
 
+#include "../core/suggest.h"
+
 #include <string.h>
 
 #define D2L_DATA_HUB "http://d2l-data.s3-accelerate.amazonaws.com/"
@@ -81,45 +83,10 @@ const struct registry_file *registry_dataset_file(const struct registry_dataset 
     return NULL;
 }
 
-/* Levenshtein distance with one row of state; a name longer than 63 bytes
- * is infinitely far (it is no typo of ours). */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return (size_t)-1;
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 const char *registry_suggest(const char *name)
 {
-    const char *best = NULL;
-    size_t best_distance = (size_t)-1;
-    for (size_t i = 0; i < registry_count(); i++) {
-        size_t d = edit_distance(name, datasets[i].name);
-        if (d < best_distance) {
-            best_distance = d;
-            best = datasets[i].name;
-        }
-    }
-    /* More edits than a third of the name is a different word, not a typo. */
-    size_t len = strlen(name);
-    return best_distance <= (len / 3 > 2 ? len / 3 : 2) ? best : NULL;
+    const char *names[sizeof datasets / sizeof datasets[0] + 1] = {0};
+    for (size_t i = 0; i < registry_count(); i++)
+        names[i] = datasets[i].name;
+    return suggest(name, names);
 }

@@ -138,10 +138,12 @@ static double ref_loss(const struct model *m, const struct spec *s, const double
             for (size_t j = 0; j < n; j++)
                 next[j] = tanh(cur[j]);
             break;
-        case LAYER_DROPOUT:
+        case LAYER_DROPOUT: /* the identity in evaluation */
             for (size_t j = 0; j < n; j++) {
-                bool keep = !training || dropout_uniform(s->seed, dropout_id, DROPOUT_STEP, j) >= (float)l->p;
-                next[j] = keep ? cur[j] / (training ? 1 - (double)(float)l->p : 1) : 0;
+                double scale = 1;
+                if (training)
+                    scale = dropout_uniform(s->seed, dropout_id, DROPOUT_STEP, j) >= l->p ? 1 / (1 - (double)l->p) : 0;
+                next[j] = cur[j] * scale;
             }
             dropout_id++;
             break;
@@ -338,6 +340,18 @@ START_TEST(flatten_layer)
     add_layer(&s, LAYER_FLATTEN, 0, false, 0);
     add_linear(&s, 4);
     check_model(&s, 12, 6, true, "flatten");
+}
+END_TEST
+
+/* An activation last, on a single-row batch: the loss gradient enters
+ * through the activation's backward. */
+START_TEST(activation_last_one_row)
+{
+    struct spec s;
+    spec_init(&s, LOSS_SQUARED);
+    add_linear(&s, 3);
+    add_layer(&s, LAYER_SIGMOID, 0, false, 0);
+    check_model(&s, 4, 1, true, "sigmoid last, one row");
 }
 END_TEST
 
@@ -550,6 +564,7 @@ Suite *suite_gradcheck(void)
     tcase_add_test(layers, tanh_layer);
     tcase_add_test(layers, softmax_layer);
     tcase_add_test(layers, flatten_layer);
+    tcase_add_test(layers, activation_last_one_row);
     tcase_add_test(layers, dropout_layers_training);
     tcase_add_test(layers, dropout_layer_eval);
     tcase_add_test(layers, backward_ops_input_gradients);
