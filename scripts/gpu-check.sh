@@ -7,8 +7,9 @@
 #   2. the gpu test suite: every backend op against the CPU backend
 #   3. training parity, --device cpu vs cuda, for softmax, mlp and dropout:
 #      per-epoch loss within 1e-3 relative, final accuracies within 0.005
-#   4. compute-sanitizer memcheck and racecheck on a 1-epoch dropout run
-#   5. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
+#   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
+#   5. compute-sanitizer memcheck and racecheck on a 1-epoch dropout run,
+#      last, since they are the slowest (150 s cap each; about 6 min in all)
 # All checks run even when one fails; a summary table comes last. Logs go to
 # $OUT when set, else build/gpu-check. Exit status 0 only if all passed.
 #
@@ -61,7 +62,7 @@ if [ $have_data = 1 ]; then
 fi
 
 banner "gpu test suite"
-if CK_RUN_SUITE=gpu timeout 300 "$TESTS" 2>&1 | tee "$LOG/tests.txt"; then
+if CK_RUN_SUITE=gpu timeout 180 "$TESTS" 2>&1 | tee "$LOG/tests.txt"; then
     if grep -q "SKIP: no GPU" "$LOG/tests.txt"; then
         record "gpu test suite" FAIL "the tests saw no GPU"
     else
@@ -110,7 +111,7 @@ EOF
 banner "training parity: cuda runs"
 if [ $have_data = 1 ]; then
     for c in $configs; do
-        timeout 300 "$D2LTRAIN" run "configs/$c.yaml" --device cuda --quiet >"$LOG/$c.cuda.txt" 2>&1
+        timeout 120 "$D2LTRAIN" run "configs/$c.yaml" --device cuda --quiet >"$LOG/$c.cuda.txt" 2>&1
         echo "$c cuda: exit $?"
         cat "$LOG/$c.cuda.txt"
     done
@@ -128,35 +129,10 @@ else
     record "parity" FAIL "no Fashion-MNIST data"
 fi
 
-# sanitize TOOL [OPTION...]: one epoch of the dropout model (every layer
-# kind) under compute-sanitizer
-SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-sanitize() {
-    banner "compute-sanitizer $1"
-    local log="$LOG/sanitizer-$1.txt"
-    timeout 240 "$SANITIZER" --tool "$1" --error-exitcode 99 "${@:2}" \
-        "$D2LTRAIN" run configs/dropout_fashion.yaml --device cuda --set train.epochs=1 --quiet >"$log" 2>&1
-    local rc=$?
-    tail -n 15 "$log"
-    if [ $rc = 0 ]; then
-        record "sanitizer $1" PASS "$(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
-    elif [ $rc = 124 ]; then
-        record "sanitizer $1" FAIL "timed out after 240 s"
-    else
-        record "sanitizer $1" FAIL "exit $rc: $(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
-    fi
-}
-if [ $have_data = 1 ]; then
-    sanitize memcheck --leak-check full
-    sanitize racecheck
-else
-    record "sanitizers" FAIL "no Fashion-MNIST data"
-fi
-
 banner "benchmark: mlp_fashion on cuda, 10 epochs"
 if [ $have_data = 1 ]; then
     start=$(date +%s.%N)
-    timeout 300 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet >"$LOG/bench.txt" 2>&1
+    timeout 120 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet >"$LOG/bench.txt" 2>&1
     rc=$?
     end=$(date +%s.%N)
     cat "$LOG/bench.txt"
@@ -173,6 +149,31 @@ EOF
     if [ $rc = 0 ]; then record "benchmark" PASS "$detail"; else record "benchmark" FAIL "exit $rc"; fi
 else
     record "benchmark" FAIL "no Fashion-MNIST data"
+fi
+
+# sanitize TOOL [OPTION...]: one epoch of the dropout model (every layer
+# kind) under compute-sanitizer
+SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+sanitize() {
+    banner "compute-sanitizer $1"
+    local log="$LOG/sanitizer-$1.txt"
+    timeout 150 "$SANITIZER" --tool "$1" --error-exitcode 99 "${@:2}" \
+        "$D2LTRAIN" run configs/dropout_fashion.yaml --device cuda --set train.epochs=1 --quiet >"$log" 2>&1
+    local rc=$?
+    tail -n 15 "$log"
+    if [ $rc = 0 ]; then
+        record "sanitizer $1" PASS "$(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+    elif [ $rc = 124 ]; then
+        record "sanitizer $1" FAIL "timed out after 150 s"
+    else
+        record "sanitizer $1" FAIL "exit $rc: $(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+    fi
+}
+if [ $have_data = 1 ]; then
+    sanitize memcheck --leak-check full
+    sanitize racecheck
+else
+    record "sanitizers" FAIL "no Fashion-MNIST data"
 fi
 
 banner "summary ($failed failed)"
