@@ -7,7 +7,7 @@ NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>
 CUDA    ?= /usr/local/cuda
 GPU     ?= $(if $(NVCC),1,0)
 SAN     ?= 0
-BUILD   ?= build/$(if $(filter 1,$(SAN)),san,rel)
+BUILD   ?= build/$(if $(filter 1,$(SAN)),san,rel)$(if $(filter 1,$(GPU)),-cuda,)
 
 CFLAGS  ?= -O3 -g -fno-math-errno
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP
@@ -36,11 +36,15 @@ LIB_SRC  := $(wildcard core/*.c data/*.c) $(filter-out cmd/main.c,$(wildcard cmd
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GPU_OBJ)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
-BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/d2ltrain,d2ltrain)
+BIN      := $(BUILD)/d2ltrain
 TEST_BIN := $(BUILD)/d2ltrain-tests
 
-.PHONY: all deps run test test-san check-unit bench clean
-all: $(BIN)
+.PHONY: all deps run test test-san check-unit bench clean d2ltrain
+# ./d2ltrain is a copy of the last flavour built (CPU-only or CUDA, each in
+# its own build directory).
+all: d2ltrain
+d2ltrain: $(BIN)
+	$(if $(filter 1,$(SAN)),,cp $(BIN) d2ltrain)
 
 $(BIN): $(BUILD)/cmd/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -244,7 +244,8 @@ static bool pick_device(int device_index, struct err *e)
     cudaError_t rc = cudaGetDeviceCount(&n);
     if (rc != cudaSuccess || n == 0) {
         cudaGetLastError();
-        err_set(e, EXIT_RUNTIME, "no usable GPU: %s; use --device cpu", no_gpu_reason(rc));
+        err_set(e, EXIT_RUNTIME, "device cuda:%d: no usable GPU: %s; use --device cpu", device_index,
+                no_gpu_reason(rc));
         return false;
     }
     if (device_index < 0 || device_index >= n) {

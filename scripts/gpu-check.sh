@@ -14,11 +14,11 @@
 # $OUT when set, else build/gpu-check. Exit status 0 only if all passed.
 #
 # Run from the repository root. Environment: D2LTRAIN (./d2ltrain), TESTS
-# (build/rel/d2ltrain-tests), D2L_DATA_DIR (build/gpu-data when it exists).
+# (build/rel-cuda/d2ltrain-tests), D2L_DATA_DIR (build/gpu-data when it exists).
 set -u -o pipefail
 
 D2LTRAIN=${D2LTRAIN:-./d2ltrain}
-TESTS=${TESTS:-build/rel/d2ltrain-tests}
+TESTS=${TESTS:-build/rel-cuda/d2ltrain-tests}
 LOG=${OUT:-build/gpu-check}
 if [ -z "${D2L_DATA_DIR:-}" ] && [ -d build/gpu-data ]; then
     D2L_DATA_DIR=build/gpu-data

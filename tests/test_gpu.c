@@ -854,7 +854,7 @@ START_TEST(gpu_missing_device_reported)
     ck_assert_ptr_null(be);
     ck_assert_int_eq(e.code, EXIT_RUNTIME);
     if (n == 0)
-        ck_assert_msg(strstr(e.msg, "no usable GPU: ") == e.msg, "%s", e.msg);
+        ck_assert_msg(strstr(e.msg, "device cuda:0: no usable GPU: ") == e.msg, "%s", e.msg);
     else
         ck_assert_msg(strstr(e.msg, "visible"), "%s", e.msg);
 
