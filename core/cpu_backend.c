@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "terms.h"
 
 static void *cpu_alloc(struct backend *be, size_t bytes, struct err *e)
 {
@@ -207,32 +208,6 @@ static void cpu_nll(struct backend *be, float *dprobs, double *acc, const float 
     acc[ACC_COUNT] += rows;
 }
 
-/* Loss of one residual d = pred - target and its derivative. */
-static float regression_term(enum regression_loss kind, float d, float delta, float *grad)
-{
-    float ad = fabsf(d);
-    switch (kind) {
-    case RLOSS_MSE:
-        *grad = 2 * d;
-        return d * d;
-    case RLOSS_SQUARED:
-        *grad = d;
-        return 0.5f * d * d;
-    case RLOSS_HUBER:
-        if (ad < delta) {
-            *grad = d;
-            return 0.5f * d * d;
-        }
-        *grad = d > 0 ? delta : -delta;
-        return delta * (ad - 0.5f * delta);
-    case RLOSS_L1:
-        *grad = (float)((d > 0) - (d < 0));
-        return ad;
-    }
-    *grad = 0;
-    return 0;
-}
-
 static void cpu_regression_loss(struct backend *be, enum regression_loss kind, float *dpred, double *acc,
                                 const float *pred, const float *target, int rows, int cols, float delta,
                                 float grad_scale)
@@ -298,30 +273,16 @@ static void cpu_gather_f32(struct backend *be, float *out, const float *x, const
 static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
                          float momentum, float weight_decay)
 {
-    for (size_t i = 0; i < n; i++) {
-        float d = g[i] + weight_decay * p[i];
-        if (momentum != 0) {
-            v[i] = momentum * v[i] + d;
-            d = v[i];
-        }
-        p[i] -= lr * d;
-    }
+    for (size_t i = 0; i < n; i++)
+        sgd_update(&p[i], g[i], &v[i], lr, momentum, weight_decay);
 }
 
 static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                           float beta1, float beta2, float eps, float weight_decay, const uint64_t *step)
 {
-    double t = (double)(*step + 1);
-    float correction1 = (float)(1 - pow(beta1, t));
-    float correction2 = (float)(1 - pow(beta2, t));
-    for (size_t i = 0; i < n; i++) {
-        float d = g[i] + weight_decay * p[i];
-        m[i] = beta1 * m[i] + (1 - beta1) * d;
-        v[i] = beta2 * v[i] + (1 - beta2) * d * d;
-        float mhat = m[i] / correction1;
-        float vhat = v[i] / correction2;
-        p[i] -= lr * mhat / (sqrtf(vhat) + eps);
-    }
+    float correction1 = adam_correction(beta1, *step), correction2 = adam_correction(beta2, *step);
+    for (size_t i = 0; i < n; i++)
+        adam_update(&p[i], g[i], &m[i], &v[i], lr, beta1, beta2, eps, weight_decay, correction1, correction2);
 }
 
 struct backend *cpu_backend_create(struct err *e)

@@ -3,33 +3,7 @@
  * L1/L2 weight penalty. Per-element arithmetic in float as the CPU backend,
  * sums in double, one atomic per block. */
 #include "cuda_common.h"
-
-/* Loss of one residual d = pred - target and its derivative (torch's
- * MSELoss, d2l's squared_loss, HuberLoss(delta), L1Loss). */
-__device__ inline float regression_term(enum regression_loss kind, float d, float delta, float *grad)
-{
-    float ad = fabsf(d);
-    switch (kind) {
-    case RLOSS_MSE:
-        *grad = 2 * d;
-        return d * d;
-    case RLOSS_SQUARED:
-        *grad = d;
-        return 0.5f * d * d;
-    case RLOSS_HUBER:
-        if (ad < delta) {
-            *grad = d;
-            return 0.5f * d * d;
-        }
-        *grad = d > 0 ? delta : -delta;
-        return delta * (ad - 0.5f * delta);
-    case RLOSS_L1:
-        *grad = (float)((d > 0) - (d < 0));
-        return ad;
-    }
-    *grad = 0;
-    return 0;
-}
+#include "../core/terms.h"
 
 __global__ void regression_loss_kernel(enum regression_loss kind, float *dpred, double *acc,
                                        const float *pred, const float *target, size_t n, int rows,

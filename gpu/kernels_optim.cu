@@ -1,19 +1,13 @@
 /* Optimizer steps, one thread per parameter, as torch.optim.SGD and
  * torch.optim.Adam with the arithmetic of core/cpu_backend.c. */
 #include "cuda_common.h"
+#include "../core/terms.h"
 
 __global__ void sgd_kernel(float *p, const float *g, float *v, size_t n, float lr, float momentum,
                            float weight_decay)
 {
     GRID_STRIDE(i, n)
-    {
-        float d = g[i] + weight_decay * p[i];
-        if (momentum != 0) {
-            v[i] = momentum * v[i] + d; /* v starts at zero: the first step stores d */
-            d = v[i];
-        }
-        p[i] -= lr * d;
-    }
+        sgd_update(&p[i], g[i], &v[i], lr, momentum, weight_decay);
 }
 
 void cuda_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
@@ -32,18 +26,10 @@ __global__ void adam_kernel(float *p, const float *g, float *m, float *v, size_t
                             float beta1, float beta2, float eps, float weight_decay,
                             const uint64_t *step)
 {
-    double t = (double)(*step + 1);
-    float correction1 = (float)(1 - pow((double)beta1, t));
-    float correction2 = (float)(1 - pow((double)beta2, t));
+    float correction1 = adam_correction(beta1, *step), correction2 = adam_correction(beta2, *step);
     GRID_STRIDE(i, n)
-    {
-        float d = g[i] + weight_decay * p[i];
-        m[i] = beta1 * m[i] + (1 - beta1) * d;
-        v[i] = beta2 * v[i] + (1 - beta2) * d * d;
-        float mhat = m[i] / correction1;
-        float vhat = v[i] / correction2;
-        p[i] -= lr * mhat / (sqrtf(vhat) + eps);
-    }
+        adam_update(&p[i], g[i], &m[i], &v[i], lr, beta1, beta2, eps, weight_decay, correction1,
+                    correction2);
 }
 
 void cuda_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
