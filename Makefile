@@ -7,6 +7,7 @@ NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>
 CUDA    ?= /usr/local/cuda
 GPU     ?= $(if $(NVCC),1,0)
 SAN     ?= 0
+MAKEFLAGS += -j$(shell nproc)
 BUILD   ?= build/$(if $(filter 1,$(SAN)),san,rel)$(if $(filter 1,$(GPU)),-cuda,)
 
 CFLAGS  ?= -O3 -g -fno-math-errno

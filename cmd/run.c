@@ -71,6 +71,30 @@ static void print_symmetry(const struct model *m, const float *params)
     }
 }
 
+/* d2l's predict_ch3: the first test images' true and predicted labels. */
+static int print_predictions(const struct experiment *x, struct model *m, struct err *e)
+{
+    const struct dataset *test = &x->data.test;
+    if (!test->class_names || !test->y || test->n == 0)
+        return 0;
+    enum { SHOWN = 6 };
+    struct dataset head = *test;
+    head.n = test->n < SHOWN ? test->n : SHOWN;
+    float logits[SHOWN * 64];
+    if (m->out_width > 64 || model_predict(m, &head, logits, e))
+        return e->code;
+    printf("predictions (true -> predicted):");
+    for (size_t i = 0; i < head.n; i++) {
+        const float *z = logits + i * m->out_width;
+        int best = 0;
+        for (int c = 1; c < m->out_width; c++)
+            best = z[c] > z[best] ? c : best;
+        printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]], test->class_names[best]);
+    }
+    printf("\n");
+    return 0;
+}
+
 static int write_submission(const char *dir, const struct experiment *x, struct model *m, struct err *e)
 {
     const struct dataset *test = &x->data.test;
@@ -131,6 +155,8 @@ int cmd_run(int argc, char **argv)
     x.be->download(x.be, params, m.params, m.n_params * sizeof *params);
     print_linear_recovery(&x.spec, &m, params);
     print_symmetry(&m, params);
+    if (print_predictions(&x, &m, &e))
+        goto done;
     if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
         write_outputs(o.out_dir, &x, &m, params, &e);
 done:

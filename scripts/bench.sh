@@ -7,6 +7,8 @@
 #  - PyTorch, when Debian's python3-torch is installed, with OpenBLAS (its
 #    default libblas.so.3 may be the reference BLAS): the data-resident
 #    version and the d2l DataLoader version; and the ratios.
+#  - the Kaggle house 5-fold run (d2l 4.10): d2ltrain's wall time and, with
+#    python3-torch and python3-pandas, the book's PyTorch program's.
 # Usage: scripts/bench.sh [EPOCHS]   (D2LTRAIN=path picks the binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,4 +57,25 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     awk -v o="$ours" -v r="$resident" -v d="$d2l" 'BEGIN { printf "ratios: d2ltrain is %.1fx PyTorch resident, %.1fx the d2l program\n", r / o, d / o }'
 else
     echo "PyTorch: not installed (apt-get install python3-torch to compare)"
+fi
+
+kaggle=../shared/data/kaggle_house
+if [ -d "$kaggle" ]; then
+    kaggle=$(cd "$kaggle" && pwd)
+    "$bin" fetch kaggle_house --data-dir "$cache" --mirror "file://$kaggle/" --quiet >/dev/null
+    start=$(date +%s.%N)
+    "$bin" kfold configs/kaggle_house.yaml --device cpu --data-dir "$cache" --quiet >"$out/kfold.txt"
+    end=$(date +%s.%N)
+    ours=$(echo "$end - $start" | bc)
+    printf 'd2ltrain kfold (5 folds x 100 epochs, folds in parallel threads): %.2f s wall, %s\n' "$ours" "$(tail -n 1 "$out/kfold.txt")"
+    if /usr/bin/python3 -c 'import torch, pandas' 2>/dev/null; then
+        /usr/bin/python3 scripts/bench_torch_kaggle.py "$kaggle/kaggle_house_pred_train.csv" "$kaggle/kaggle_house_pred_test.csv" >"$out/torch_kfold.txt"
+        theirs=$(awk '/^kfold time/ { sub("s$", "", $3); print $3 }' "$out/torch_kfold.txt")
+        echo "PyTorch kfold (the d2l program): $theirs s, $(grep validation "$out/torch_kfold.txt")"
+        awk -v o="$ours" -v t="$theirs" 'BEGIN { printf "ratio: d2ltrain kfold is %.1fx PyTorch\n", t / o }'
+    else
+        echo "PyTorch kfold: needs python3-torch and python3-pandas"
+    fi
+else
+    echo "kfold: $kaggle not found (the Kaggle house CSVs)"
 fi
