@@ -86,9 +86,12 @@ test: deps
 test-san: deps
 	$(MAKE) SAN=1 check-unit
 
+$(BUILD)/bench_ops: scripts/bench_ops.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 bench: deps
-	$(MAKE) all
-	scripts/bench.sh
+	$(MAKE) all $(BUILD)/bench_ops
+	BENCH_OPS=$(BUILD)/bench_ops scripts/bench.sh
 
 clean:
 	rm -rf build d2ltrain

@@ -90,8 +90,10 @@ static void cpu_act_backward(struct backend *be, enum activation act, float *din
 {
     switch (act) {
     case ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            din[i] = out[i] > 0 ? dout[i] : 0;
+        for (size_t i = 0; i < n; i++) {
+            float g = dout[i]; /* loaded unconditionally, so the loop vectorizes */
+            din[i] = out[i] > 0 ? g : 0;
+        }
         break;
     case ACT_SIGMOID:
         for (size_t i = 0; i < n; i++)

@@ -3,7 +3,9 @@
 # run on this machine:
 #  - d2ltrain: seconds per epoch (mean of epochs 2..N; epoch 1 pays the
 #    first-touch costs) and the whole process's wall time;
-#  - where the time goes: the share of CPU samples in OpenBLAS's SGEMM (perf);
+#  - where the time goes: the share of CPU samples in OpenBLAS's SGEMM (perf)
+#    and each op of the training step timed alone (scripts/bench_ops.c, run
+#    when BENCH_OPS names its binary, as `make bench` does);
 #  - PyTorch, when Debian's python3-torch is installed, with OpenBLAS (its
 #    default libblas.so.3 may be the reference BLAS): the data-resident
 #    version and the d2l DataLoader version; and the ratios.
@@ -41,6 +43,10 @@ if command -v perf >/dev/null && perf record -q -o "$out/perf.data" "$bin" run c
               n = 0; for (s in rest) if (rest[s] >= 1) printf "  %-28s %.1f%%\n", s, rest[s] }'
 else
     echo "where the time goes: perf not available here"
+fi
+
+if [ -x "${BENCH_OPS:-}" ]; then
+    "$BENCH_OPS"
 fi
 
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
