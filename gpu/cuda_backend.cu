@@ -157,34 +157,40 @@ static void cuda_download(struct backend *be, void *dst, const void *src, size_t
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
 }
 
-/* Records body(arg) the first time `key` is seen and replays the record
- * after: one launch for a whole epoch. The table keeps the latest
- * CUDA_GRAPH_SLOTS keys; a new key takes the oldest slot (a graph still
- * running is freed when it completes), and a key seen again after that is
- * simply recorded again. */
+/* Runs body(arg) directly the first time `key` is seen (which also loads
+ * every kernel it uses, lazily, outside any capture), records it the second
+ * time and replays the record after: one launch for a whole epoch. The
+ * table keeps the latest CUDA_GRAPH_SLOTS keys; a new key takes the oldest
+ * slot (a graph still running is freed when it completes), and a key seen
+ * again after that starts over. */
 static void cuda_graph_run(struct backend *be, int key, void (*body)(void *arg), void *arg)
 {
     struct cuda_impl *c = cuda_of(be);
-    for (int i = 0; i < c->n_graphs; i++) {
-        if (c->graphs[i].key == key) {
-            CUDA_CHECK(cudaGraphLaunch(c->graphs[i].exec, c->stream));
-            return;
-        }
+    struct cuda_graph_slot *slot = NULL;
+    for (int i = 0; i < c->n_graphs && !slot; i++)
+        if (c->graphs[i].key == key)
+            slot = &c->graphs[i];
+    if (slot && slot->exec) {
+        CUDA_CHECK(cudaGraphLaunch(slot->exec, c->stream));
+        return;
     }
-    struct cuda_graph_slot *slot = &c->graphs[c->n_recorded % CUDA_GRAPH_SLOTS];
-    if (c->n_graphs == CUDA_GRAPH_SLOTS)
-        CUDA_CHECK(cudaGraphExecDestroy(slot->exec));
-    else
-        c->n_graphs++;
-    c->n_recorded++;
-
+    if (!slot) {
+        slot = &c->graphs[c->n_recorded % CUDA_GRAPH_SLOTS];
+        if (c->n_graphs == CUDA_GRAPH_SLOTS && slot->exec)
+            CUDA_CHECK(cudaGraphExecDestroy(slot->exec));
+        else if (c->n_graphs < CUDA_GRAPH_SLOTS)
+            c->n_graphs++;
+        c->n_recorded++;
+        *slot = (struct cuda_graph_slot){.key = key, .exec = NULL};
+        body(arg);
+        return;
+    }
     cudaGraph_t graph;
     CUDA_CHECK(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
     body(arg);
     CUDA_CHECK(cudaStreamEndCapture(c->stream, &graph));
     CUDA_CHECK(cudaGraphInstantiate(&slot->exec, graph, 0));
     CUDA_CHECK(cudaGraphDestroy(graph));
-    slot->key = key;
     CUDA_CHECK(cudaGraphLaunch(slot->exec, c->stream));
 }
 
@@ -195,7 +201,8 @@ static void cuda_destroy(struct backend *be)
     struct cuda_impl *c = cuda_of(be);
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
     for (int i = 0; i < c->n_graphs; i++)
-        CUDA_CHECK(cudaGraphExecDestroy(c->graphs[i].exec));
+        if (c->graphs[i].exec)
+            CUDA_CHECK(cudaGraphExecDestroy(c->graphs[i].exec));
     CUBLAS_CHECK(cublasDestroy(c->cublas));
     CUDA_CHECK(cudaFree(c->cublas_workspace));
     CUDA_CHECK(cudaStreamDestroy(c->stream));
