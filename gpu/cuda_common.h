@@ -153,7 +153,7 @@ void cuda_gather_u8(struct backend *be, float *out, const uint8_t *x, const int3
 void cuda_gather_f32(struct backend *be, float *out, const float *x, const int32_t *idx, int rows,
                      int cols);
 
-/* gpu/kernels_softmax.cu */
+/* gpu/kernels_rowwise.cu */
 void cuda_softmax_forward(struct backend *be, float *out, const float *in, int rows, int cols);
 void cuda_softmax_backward(struct backend *be, float *din, const float *out, const float *dout,
                            int rows, int cols);
