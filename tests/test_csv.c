@@ -6,33 +6,15 @@
 #include <string.h>
 
 #include "../data/csv.h"
-
-static char tmp_dir[64];
-
-static void make_tmp_dir(void)
-{
-    strcpy(tmp_dir, "/tmp/d2l-csv-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
-}
-
-static void remove_tmp_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+#include "tmpdir.h"
 
 /* Writes `len` bytes of text to a fresh file in the temp dir. */
 static const char *write_csv(const char *text, size_t len)
 {
-    static char path[128];
     static int next;
-    snprintf(path, sizeof path, "%s/f%d.csv", tmp_dir, next++);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-    return path;
+    char name[32];
+    snprintf(name, sizeof name, "f%d.csv", next++);
+    return tmp_write(name, text, len);
 }
 
 static void read_ok(const char *text, struct csv_table *t)
@@ -55,7 +37,7 @@ static void read_fails(const char *text, size_t len, const char *needle)
 
 START_TEST(test_quoting)
 {
-    make_tmp_dir();
+    tmp_dir_make("csv");
     struct csv_table t;
     read_ok("name,text,n\n"
             "a,\"x, y\",1\n"
@@ -78,13 +60,13 @@ START_TEST(test_quoting)
     ck_assert_uint_eq(t.lines[3], 6);
     csv_free(&t);
     ck_assert_ptr_null(t.cells);
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
 START_TEST(test_line_endings)
 {
-    make_tmp_dir();
+    tmp_dir_make("csv");
     struct csv_table t;
     /* CRLF, a blank line, NA kept as text, no final newline */
     read_ok("a,b\r\n1,NA\r\n\r\n,\"q\r\nr\"\r\n3,4", &t);
@@ -102,13 +84,13 @@ START_TEST(test_line_endings)
     read_ok("\xEF\xBB\xBFId,x\n1,2\n", &t);
     ck_assert_str_eq(t.header[0], "Id");
     csv_free(&t);
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
 START_TEST(test_header_only)
 {
-    make_tmp_dir();
+    tmp_dir_make("csv");
     struct csv_table t;
     read_ok("a,b,c\n", &t);
     ck_assert_int_eq(t.n_cols, 3);
@@ -119,13 +101,13 @@ START_TEST(test_header_only)
     ck_assert_int_eq(t.n_cols, 1);
     ck_assert_uint_eq(t.n_rows, 0);
     csv_free(&t);
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
 START_TEST(test_errors)
 {
-    make_tmp_dir();
+    tmp_dir_make("csv");
     read_fails("a,b\n1,2\n3\n", 10, ":3: expected 2 fields, got 1");
     read_fails("a,b\n1,2\n3,4,5\n", 14, ":3: expected 2 fields, got 3");
     read_fails("a,b\n1,\"open\n2,3\n", 16, ":2:3: unterminated quoted field");
@@ -137,7 +119,7 @@ START_TEST(test_errors)
     struct err e = {0};
     ck_assert_int_eq(csv_read("/nonexistent/x.csv", &t, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/x.csv: cannot open"));
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 

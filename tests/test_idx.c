@@ -9,30 +9,7 @@
 
 #include "../data/fashion_mnist.h"
 #include "../data/idx.h"
-
-static char tmp_dir[64];
-
-static void make_tmp_dir(void)
-{
-    strcpy(tmp_dir, "/tmp/d2l-idx-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
-}
-
-static void remove_tmp_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char path[4][128];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", tmp_dir, name);
-    return p;
-}
+#include "tmpdir.h"
 
 /* Writes an IDX header (magic, dims) then `len` data bytes, gzipped or raw
  * through zlib ("wT" writes without compression). */
@@ -88,7 +65,7 @@ static void assert_images_error(const char *path, const char *needle)
 
 START_TEST(test_images_raw_and_gzip)
 {
-    make_tmp_dir();
+    tmp_dir_make("idx");
     for (int gz = 0; gz < 2; gz++) {
         const char *path = write_images(gz ? "a.gz" : "a", gz, 3, 4, 3 * 16);
         uint8_t *px;
@@ -102,13 +79,13 @@ START_TEST(test_images_raw_and_gzip)
             ck_assert_uint_eq(px[i], (uint8_t)(i * 7));
         free(px);
     }
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
 START_TEST(test_images_damaged)
 {
-    make_tmp_dir();
+    tmp_dir_make("idx");
     /* 2 images of 4x4 promised, 20 of 32 bytes present */
     assert_images_error(write_images("short.gz", 1, 2, 4, 20),
                         "truncated: expected 32 bytes of pixel data, got 20");
@@ -147,13 +124,13 @@ START_TEST(test_images_damaged)
     struct err e = {0};
     ck_assert_int_eq(idx_read_images(whole, &px, &n, &rows, &cols, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, whole));
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
 START_TEST(test_labels)
 {
-    make_tmp_dir();
+    tmp_dir_make("idx");
     uint8_t want[5] = {0, 9, 3, 3, 7};
     uint8_t *labels;
     size_t n;
@@ -167,7 +144,7 @@ START_TEST(test_labels)
     const char *shortp = write_idx("short.gz", 1, 0x801, dims, 1, want, 5);
     ck_assert_int_eq(idx_read_labels(shortp, &labels, &n, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, "expected 6 bytes of label data, got 5"));
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
@@ -184,7 +161,7 @@ static int load_small(const uint8_t *labels, uint32_t n_labels, uint32_t side,
 
 START_TEST(test_fashion_mnist_small)
 {
-    make_tmp_dir();
+    tmp_dir_make("idx");
     uint8_t labels[4] = {0, 1, 9, 5};
     struct data_split s;
     struct err e = {0};
@@ -220,7 +197,7 @@ START_TEST(test_fashion_mnist_small)
     struct err e4 = {0};
     ck_assert_int_eq(load_small(labels, 4, 27, &s, &e4), EXIT_DATA);
     ck_assert_msg(strstr(e4.msg, "27x27"), "%s", e4.msg);
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 

@@ -9,6 +9,7 @@
 
 #include "../data/csv.h"
 #include "../data/tabular.h"
+#include "tmpdir.h"
 
 static const struct preprocess_spec d2l_preprocess = {
     .id_column = "Id", .label_column = "SalePrice", .standardize = true, .dummy_na = true};
@@ -155,32 +156,9 @@ START_TEST(test_kaggle_house)
 }
 END_TEST
 
-static char tmp_dir[64];
-
-static void make_tmp_dir(void)
-{
-    strcpy(tmp_dir, "/tmp/d2l-tab-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
-}
-
-static void remove_tmp_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 static const char *write_csv(const char *name, const char *text)
 {
-    static char path[4][128];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", tmp_dir, name);
-    FILE *f = fopen(p, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_ge(fputs(text, f), 0);
-    ck_assert_int_eq(fclose(f), 0);
-    return p;
+    return tmp_write(name, text, strlen(text));
 }
 
 /* Two numeric columns around two categorical ones, one of them constant. */
@@ -194,7 +172,7 @@ static const char small_test[] = "Id,num,color,flat,size\n"
 
 START_TEST(test_ordering)
 {
-    make_tmp_dir();
+    tmp_dir_make("tab");
     const char *train = write_csv("train.csv", small_train);
     const char *test = write_csv("test.csv", small_test);
     struct preprocess_spec p = {
@@ -245,7 +223,7 @@ START_TEST(test_ordering)
     ck_assert_mem_eq(s.train.x, want_raw, sizeof want_raw);
     data_split_free(&s);
     tabular_info_free(&info);
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
@@ -264,7 +242,7 @@ static void assert_load_fails(const char *train_text, const char *test_text, con
 
 START_TEST(test_errors)
 {
-    make_tmp_dir();
+    tmp_dir_make("tab");
     assert_load_fails(small_train, "Id,num,flat,color,size\n7,5,5,red,L\n",
                       "bad_test.csv: feature column 2 is 'flat' but in");
     assert_load_fails(small_train, "Id,num,color,flat\n7,5,red,5\n",
@@ -275,7 +253,7 @@ START_TEST(test_errors)
                       "bad_train.csv:3: label column 'y': 'NA' is not a number");
     assert_load_fails("Id,num,y\n1x,2,3\n", NULL, "bad_train.csv:2: id column 'Id': '1x'");
     assert_load_fails("Id,num,y\n1,2\n", NULL, "bad_train.csv:2: expected 3 fields, got 2");
-    remove_tmp_dir();
+    tmp_dir_remove();
 }
 END_TEST
 
