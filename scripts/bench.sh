@@ -1,7 +1,7 @@
 #!/bin/bash
 # CPU benchmark of configs/mlp_fashion.yaml (d2l 4.3), all numbers from one
 # run on this machine:
-#  - d2ltrain: seconds per epoch (mean of epochs 2..N; epoch 1 pays the
+#  - d2ltrain: seconds per epoch (median of epochs 2..N; epoch 1 pays the
 #    first-touch costs) and the whole process's wall time;
 #  - where the time goes: the share of CPU samples in OpenBLAS's SGEMM (perf)
 #    and each op of the training step timed alone (scripts/bench_ops.c, run
@@ -21,14 +21,20 @@ out=build/bench
 mkdir -p "$out"
 "$bin" fetch fashion_mnist --data-dir "$cache" --quiet >/dev/null
 
-# mean seconds of the `time Xs` fields of epochs 2..N
-epoch_mean() { awk '/^epoch/ { n++; if (n > 1) { sub("s$", "", $NF); s += $NF; k++ } } END { if (k) printf "%.3f", s / k; else print "nan" }' "$1"; }
+# median seconds of the `time Xs` fields of epochs 2..N (the median, since
+# a shared machine's steal time makes single epochs jump)
+epoch_median() {
+    awk '/^epoch/ { n++; if (n > 1) { sub("s$", "", $NF); t[++k] = $NF } }
+         END { if (!k) { print "nan"; exit }
+               for (i = 2; i <= k; i++) for (j = i; j > 1 && t[j - 1] > t[j]; j--) { x = t[j]; t[j] = t[j - 1]; t[j - 1] = x }
+               printf "%.3f", k % 2 ? t[(k + 1) / 2] : (t[k / 2] + t[k / 2 + 1]) / 2 }' "$1"
+}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 start=$(date +%s.%N)
 "$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet --set train.epochs="$epochs" >"$out/d2ltrain.txt"
 end=$(date +%s.%N)
-ours=$(epoch_mean "$out/d2ltrain.txt")
+ours=$(epoch_median "$out/d2ltrain.txt")
 tail -n 1 "$out/d2ltrain.txt"
 printf 'd2ltrain cpu: %s s/epoch, whole run %.2f s (%s epochs, data loading included)\n' "$ours" "$(echo "$end - $start" | bc)" "$epochs"
 
@@ -53,13 +59,13 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread
     data=/usr/share/datasets/fashion-mnist
     /usr/bin/python3 scripts/bench_torch.py "$data" resident "$epochs" >"$out/torch_resident.txt"
-    resident=$(epoch_mean "$out/torch_resident.txt")
+    resident=$(epoch_median "$out/torch_resident.txt")
     d2l_epochs=$((epochs < 3 ? epochs : 3))
     /usr/bin/python3 scripts/bench_torch.py "$data" d2l "$d2l_epochs" >"$out/torch_d2l.txt"
-    d2l=$(epoch_mean "$out/torch_d2l.txt")
+    d2l=$(epoch_median "$out/torch_d2l.txt")
     echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') with OpenBLAS (LD_LIBRARY_PATH=$LD_LIBRARY_PATH), 2 threads:"
     echo "  data resident: $resident s/epoch ($(tail -n 1 "$out/torch_resident.txt"))"
-    echo "  d2l DataLoader: $d2l s/epoch (mean of epochs 2..$d2l_epochs)"
+    echo "  d2l DataLoader: $d2l s/epoch (median of epochs 2..$d2l_epochs)"
     awk -v o="$ours" -v r="$resident" -v d="$d2l" 'BEGIN { printf "ratios: d2ltrain is %.1fx PyTorch resident, %.1fx the d2l program\n", r / o, d / o }'
 else
     echo "PyTorch: not installed (apt-get install python3-torch to compare)"
