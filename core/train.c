@@ -244,6 +244,13 @@ static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
                        "the loss became NaN or infinite in epoch %d (the parameters diverged); try a smaller "
                        "learning rate, e.g. --set %s=%g",
                        bad_epoch, lr_key, t->s->optim.lr / 10);
+    if (found_epoch == 1 && found_step == 1) /* before any update: not the learning rate */
+        return err_set(e, EXIT_RUNTIME,
+                       "the loss is NaN or infinite at the very first step, before any update: the initial "
+                       "outputs overflow (a large init?)%s",
+                       t->s->loss.kind == LOSS_NLL ? ", or a softmax probability underflowed to 0 and nll "
+                                                     "took log(0): loss: cross_entropy fuses the two stably"
+                                                   : "");
     return err_set(e, EXIT_RUNTIME,
                    "the loss became NaN or infinite at epoch %d, step %ld of %zu; the model diverged: try a "
                    "smaller learning rate, e.g. --set %s=%g",

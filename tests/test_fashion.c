@@ -122,6 +122,28 @@ START_TEST(constant_init_keeps_hidden_units_identical)
 }
 END_TEST
 
+/* d2l 3.7: with large logits softmax + log hits log(0); log-sum-exp does not. */
+START_TEST(fused_cross_entropy_is_stable_where_softmax_nll_is_not)
+{
+    if (!have_fashion_mnist())
+        return;
+    char args[512];
+    const char *common = "--quiet --set train.epochs=1 --set 'init.weight={normal: {std: 10}}'";
+    snprintf(args, sizeof args, "run configs/experiments/softmax_scratch.yaml --data-dir '%s/build/test-data' %s",
+             repo_root(), common);
+    struct proc_result r = run_d2ltrain(args);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "very first step") && strstr(r.err, "log(0)"), "%s", r.err);
+    proc_result_free(&r);
+    snprintf(args, sizeof args, "run configs/experiments/softmax_fused.yaml --data-dir '%s/build/test-data' %s",
+             repo_root(), common);
+    r = run_d2ltrain(args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "epoch 1/1 loss "));
+    proc_result_free(&r);
+}
+END_TEST
+
 Suite *suite_fashion(void)
 {
     Suite *s = suite_create("fashion");
@@ -132,6 +154,7 @@ Suite *suite_fashion(void)
     tcase_add_test(tc, dropout_mlp_reaches_the_band);
     tcase_add_test(tc, same_seed_same_epochs_with_dropout);
     tcase_add_test(tc, constant_init_keeps_hidden_units_identical);
+    tcase_add_test(tc, fused_cross_entropy_is_stable_where_softmax_nll_is_not);
     suite_add_tcase(s, tc);
     return s;
 }
