@@ -15,11 +15,14 @@ static int plan_layers(struct model *m, const struct spec *s, int in_width, stru
     int width = in_width;
     uint32_t dropout_id = 0;
     m->n_params = 0;
+    m->first_linear = -1;
     for (int i = 0; i < s->n_layers; i++) {
         const struct layer_spec *ls = &s->layers[i];
         struct layer *l = &m->layers[i];
         *l = (struct layer){.kind = ls->kind, .in = width, .out = width, .bias = ls->bias, .p = (float)ls->p};
         if (ls->kind == LAYER_LINEAR) {
+            if (m->first_linear < 0)
+                m->first_linear = i;
             l->out = ls->out;
             l->w_off = m->n_params;
             m->n_params += (size_t)l->out * l->in;
@@ -160,9 +163,7 @@ void model_backward(struct model *m, const float *x, int rows)
     for (int i = m->n_layers - 1; i >= 0; i--) {
         struct layer *l = &m->layers[i];
         const float *in = i > 0 ? m->layers[i - 1].y : x;
-        bool need_din = false; /* is any parameter below this layer? */
-        for (int j = 0; j < i; j++)
-            need_din |= m->layers[j].kind == LAYER_LINEAR;
+        bool need_din = i > m->first_linear; /* is any parameter below this layer? */
         float *din = dy == m->scratch[0] ? m->scratch[1] : m->scratch[0];
         size_t n = (size_t)rows * l->out;
         switch (l->kind) {

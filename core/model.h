@@ -25,6 +25,7 @@ struct model {
     int n_layers;
     struct layer layers[SPEC_MAX_LAYERS];
     int in_width, out_width, max_batch;
+    int first_linear; /* layers below it have no parameters: backward stops there */
     size_t n_params;
     float *params, *grads, *opt_m, *opt_v; /* device, n_params each */
     float *scratch[2];                     /* backward ping-pong, [max_batch, widest] */
