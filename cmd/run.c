@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/checkpoint.h"
+#include "../core/curves.h"
 #include "../core/outfile.h"
 #include "../core/report.h"
 #include "cmd.h"
@@ -14,7 +15,7 @@ static const char usage[] =
     "Trains the experiment SPEC describes and prints one line per epoch.\n"
     "  --device D      auto | cpu | cuda | cuda:N (overrides the spec's device)\n"
     "  --set KEY=VAL   override a spec key, e.g. --set optimizer.sgd.lr=0.3 (repeatable)\n"
-    "  --out DIR       write metrics.jsonl, config.yaml, model.safetensors (and\n"
+    "  --out DIR       write metrics.jsonl, config.yaml, model.safetensors, curves.svg (and\n"
     "                  submission.csv for an unlabelled test set) to DIR\n"
     "  --data-dir DIR  dataset cache (default $D2L_DATA_DIR or ~/.cache/d2ltrain)\n"
     "  --mirror URL    try this base URL first for downloads ($D2L_DATA_URL)\n"
@@ -24,6 +25,7 @@ static const char usage[] =
 
 struct run_ctx {
     struct outfile metrics;
+    struct epoch_report *epochs; /* for curves.svg */
 };
 
 static void on_epoch(const struct epoch_report *r, void *arg)
@@ -32,6 +34,8 @@ static void on_epoch(const struct epoch_report *r, void *arg)
     report_epoch_line(stdout, r, "");
     if (c->metrics.f)
         report_epoch_json(c->metrics.f, r, -1);
+    if (c->epochs)
+        c->epochs[r->epoch - 1] = *r;
 }
 
 /* d2l 3.2 ends by comparing the learned parameters with the truth. */
@@ -114,11 +118,19 @@ static int write_submission(const char *dir, const struct experiment *x, struct 
 }
 
 static int write_outputs(const char *dir, const struct experiment *x, struct model *m, const float *params,
-                         struct err *e)
+                         const struct epoch_report *epochs, struct err *e)
 {
     struct outfile o = {0};
-    if (!outfile_open(&o, dir, "config.yaml", e) && !spec_write(&x->spec, o.f))
+    if (!outfile_open(&o, dir, "curves.svg", e)) {
+        curves_write_svg(o.f, epochs, x->spec.epochs, x->spec.name);
         outfile_commit(&o, e);
+    }
+    if (!e->code && !outfile_open(&o, dir, "config.yaml", e)) {
+        if (spec_write(&x->spec, o.f))
+            err_set(e, EXIT_RUNTIME, "cannot write %s", o.path);
+        else
+            outfile_commit(&o, e);
+    }
     outfile_abort(&o);
     if (!e->code && !outfile_open(&o, dir, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
         outfile_commit(&o, e);
@@ -142,8 +154,11 @@ int cmd_run(int argc, char **argv)
     float *params = NULL;
     if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e))
         goto done;
-    if (o.out_dir && outfile_open(&ctx.metrics, o.out_dir, "metrics.jsonl", &e))
+    if (o.out_dir && (outfile_open(&ctx.metrics, o.out_dir, "metrics.jsonl", &e) ||
+                      !(ctx.epochs = calloc((size_t)x.spec.epochs, sizeof *ctx.epochs)))) {
+        err_set(&e, EXIT_RUNTIME, "out of memory: %d epoch reports", x.spec.epochs);
         goto done;
+    }
     bool log_rmse = x.data.train.n_classes == 0 && x.data.train.ids; /* tabular regression, as d2l 4.10 */
     if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx,
                     &e))
@@ -158,9 +173,10 @@ int cmd_run(int argc, char **argv)
     if (print_predictions(&x, &m, &e))
         goto done;
     if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
-        write_outputs(o.out_dir, &x, &m, params, &e);
+        write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);
 done:
     outfile_abort(&ctx.metrics);
+    free(ctx.epochs);
     free(params);
     model_free(&m);
     experiment_close(&x);

@@ -189,6 +189,17 @@ START_TEST(out_dir_holds_complete_files)
     free(text);
     fclose(f);
 
+    /* curves.svg: one line for the loss, ending with the svg */
+    snprintf(path, sizeof path, "%s/run/curves.svg", dir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char svg[4096] = {0};
+    ck_assert_uint_gt(fread(svg, 1, sizeof svg - 1, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(svg, "<polyline"));
+    ck_assert_ptr_nonnull(strstr(svg, ">loss</text>"));
+    ck_assert_ptr_nonnull(strstr(svg, "</svg>\n"));
+
     char command[600];
     snprintf(command, sizeof command, "ls %s/run | grep -c tmp; rm -rf %s", dir, dir);
     r = run_shell(command);
