@@ -144,6 +144,30 @@ START_TEST(fused_cross_entropy_is_stable_where_softmax_nll_is_not)
 }
 END_TEST
 
+/* kfold works for any spec: a classifier reports per-fold and mean accuracy. */
+START_TEST(kfold_of_a_classifier_reports_accuracy)
+{
+    if (!have_fashion_mnist())
+        return;
+    char args[512];
+    snprintf(args, sizeof args,
+             "kfold configs/softmax_fashion.yaml --quiet --data-dir '%s/build/test-data' --set kfold.k=2 --set "
+             "train.epochs=1",
+             repo_root());
+    struct proc_result r = run_d2ltrain(args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    double train, valid;
+    const char *avg = strstr(r.out, "2-fold validation:");
+    ck_assert_msg(avg != NULL, "%s", r.out);
+    ck_assert_int_eq(sscanf(avg, "2-fold validation: avg train_acc %lf, avg valid_acc %lf", &train, &valid), 2);
+    ck_assert_double_gt(train, 0.7); /* one epoch of softmax regression on 30 000 images */
+    ck_assert_double_gt(valid, 0.7);
+    ck_assert_ptr_nonnull(strstr(r.out, "fold 1/2 train_acc "));
+    ck_assert_ptr_nonnull(strstr(r.out, "fold 2/2 train_acc "));
+    proc_result_free(&r);
+}
+END_TEST
+
 Suite *suite_fashion(void)
 {
     Suite *s = suite_create("fashion");
@@ -155,6 +179,7 @@ Suite *suite_fashion(void)
     tcase_add_test(tc, same_seed_same_epochs_with_dropout);
     tcase_add_test(tc, constant_init_keeps_hidden_units_identical);
     tcase_add_test(tc, fused_cross_entropy_is_stable_where_softmax_nll_is_not);
+    tcase_add_test(tc, kfold_of_a_classifier_reports_accuracy);
     suite_add_tcase(s, tc);
     return s;
 }
