@@ -176,13 +176,14 @@ static void cpu_cross_entropy(struct backend *be, float *dlogits, double *acc, c
     for (int r = 0; r < rows; r++) {
         const float *z = logits + (size_t)r * cols;
         int y = (int)labels[r];
-        float max = z[argmax_row(z, cols)];
+        int predicted = argmax_row(z, cols);
+        float max = z[predicted];
         float sum = 0;
         for (int c = 0; c < cols; c++)
             sum += expf(z[c] - max);
         float lse = max + logf(sum);
         loss += lse - z[y];
-        correct += argmax_row(z, cols) == y;
+        correct += predicted == y;
         if (dlogits)
             for (int c = 0; c < cols; c++)
                 dlogits[(size_t)r * cols + c] = (expf(z[c] - lse) - (c == y)) * grad_scale;

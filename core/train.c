@@ -57,6 +57,19 @@ void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch)
     }
 }
 
+/* dst[i] = i for i < n, on the device. */
+static int upload_identity(struct backend *be, int32_t *dst, size_t n, struct err *e)
+{
+    int32_t *host = malloc((n ? n : 1) * sizeof *host);
+    if (!host)
+        return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", n);
+    for (size_t i = 0; i < n; i++)
+        host[i] = (int32_t)i;
+    be->upload(be, dst, host, n * sizeof *host);
+    free(host);
+    return 0;
+}
+
 static int upload_set(struct backend *be, struct device_set *d, const struct dataset *ds, struct err *e)
 {
     d->host = ds;
@@ -177,29 +190,24 @@ static int trainer_init(struct trainer *t, struct model *m, const struct spec *s
         !(t->yb = be->alloc(be, b * train->y_width * sizeof(float), e)) ||
         !(t->acc = be->alloc(be, ACC_SLOTS * sizeof(double), e)) || !(t->step = be->alloc(be, sizeof(uint64_t), e)))
         return e->code;
-    int32_t *host = malloc(n_max * sizeof *host);
-    if (!host)
-        return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", n_max);
-    for (size_t i = 0; i < n_max; i++)
-        host[i] = (int32_t)i;
-    be->upload(be, t->iota, host, n_max * sizeof *host);
-    free(host);
+    /* without shuffling every epoch reads the rows in order */
+    if (upload_identity(be, t->iota, n_max, e) || (!s->data.shuffle && upload_identity(be, t->order, train->n, e)))
+        return e->code;
     uint64_t zero = 0;
     be->upload(be, t->step, &zero, sizeof zero);
     return 0;
 }
 
+/* This epoch's row order, when the spec shuffles. */
 static int upload_order(struct trainer *t, int epoch, struct err *e)
 {
     size_t n = t->train.host->n;
+    if (!t->s->data.shuffle)
+        return 0;
     int32_t *order = malloc(n * sizeof *order);
     if (!order)
         return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", n);
-    if (t->s->data.shuffle)
-        shuffle_indices(order, n, t->s->seed, (uint64_t)epoch);
-    else
-        for (size_t i = 0; i < n; i++)
-            order[i] = (int32_t)i;
+    shuffle_indices(order, n, t->s->seed, (uint64_t)epoch);
     t->be->upload(t->be, t->order, order, n * sizeof *order);
     free(order);
     return 0;
@@ -309,15 +317,8 @@ int model_predict(struct model *m, const struct dataset *ds, float *out, struct 
     if (upload_set(be, &d, ds, e) || !(iota = be->alloc(be, ds->n * sizeof *iota, e)) ||
         !(xb = be->alloc(be, b * ds->d * sizeof *xb, e)))
         goto done;
-    int32_t *host = malloc(ds->n * sizeof *host);
-    if (!host) {
-        err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", ds->n);
+    if (upload_identity(be, iota, ds->n, e))
         goto done;
-    }
-    for (size_t i = 0; i < ds->n; i++)
-        host[i] = (int32_t)i;
-    be->upload(be, iota, host, ds->n * sizeof *host);
-    free(host);
     uint64_t *no_step = NULL; /* eval mode draws no dropout masks */
     for (size_t start = 0; start < ds->n; start += b) {
         int rows = (int)(ds->n - start < b ? ds->n - start : b);
