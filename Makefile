@@ -14,8 +14,8 @@ CFLAGS  ?= -O3 -g -fno-math-errno
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP
 CFLAGS  += $(shell pkg-config --cflags yaml-0.1 libcurl openssl jansson zlib check 2>/dev/null)
 CFLAGS  += -I/usr/include/x86_64-linux-gnu/openblas-pthread
-# libyaml and jansson are linked statically: the GPU machine lacks them.
-LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -Wl,-Bdynamic -lcurl -lcrypto -lz -lopenblas -lpthread -lm
+# libyaml, jansson and libdeflate are linked statically: the GPU machine lacks them.
+LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -ldeflate -Wl,-Bdynamic -lcurl -lcrypto -lz -lopenblas -lpthread -lm
 TEST_LDLIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt
 
 ifeq ($(SAN),1)

@@ -24,11 +24,12 @@ struct run_options {
     const char *sets[MAX_SETS];
     int n_sets;
     const char *out_dir;
+    bool timing; /* --timing: where the time went, on stderr */
     struct fetch_options fetch;
 };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
- * [--cacert FILE] [--mirror URL] [--quiet]`; prints usage on --help
+ * [--cacert FILE] [--mirror URL] [--quiet] [--timing]`; prints usage on --help
  * (returns -1 then). */
 int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, struct err *e);
 
@@ -37,10 +38,15 @@ struct experiment {
     struct spec spec;
     struct data_split data;
     struct backend *be;
+    double data_seconds, device_seconds; /* loaded side by side */
 };
 
 int experiment_open(struct experiment *x, const struct run_options *o, struct err *e);
 void experiment_close(struct experiment *x);
+
+/* The --timing line on stderr: data, device, the command's own work
+ * (training, folds) and the total since `started` (clock_seconds()). */
+void experiment_print_timing(const struct experiment *x, const char *work, double work_seconds, double started);
 
 /* Prints "d2ltrain: error: MSG" and returns the code. */
 int report_error(const struct err *e);

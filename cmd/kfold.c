@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/clock.h"
 #include "../core/kfold.h"
 #include "../core/outfile.h"
 #include "../core/report.h"
@@ -15,7 +16,7 @@ static const char usage[] =
     "  --device D      auto | cpu | cuda | cuda:N\n"
     "  --set KEY=VAL   override a spec key, e.g. --set kfold.k=10 (repeatable)\n"
     "  --out DIR       write every fold's per-epoch metrics to DIR/metrics.jsonl\n"
-    "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet: as for run\n";
+    "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet, --timing: as for run\n";
 
 static const char *metric_name(enum kfold_metric m)
 {
@@ -37,6 +38,7 @@ static int write_metrics(const char *dir, const struct fold_result *res, int k, 
 
 int cmd_kfold(int argc, char **argv)
 {
+    double started = clock_seconds();
     struct err e = {0};
     struct run_options o;
     if (parse_run_options(&o, argc, argv, usage, &e) < 0)
@@ -56,8 +58,10 @@ int cmd_kfold(int argc, char **argv)
     /* Each fold gets its own backend of the kind just selected. */
     char device[32];
     snprintf(device, sizeof device, "%s", x.be->name);
+    double folds_start = clock_seconds();
     if (kfold_run(&x.spec, device, &x.data.train, res, &e))
         goto done;
+    double folds_seconds = clock_seconds() - folds_start;
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));
     double train_sum = 0, valid_sum = 0;
     for (int f = 0; f < k; f++) {
@@ -70,6 +74,8 @@ int cmd_kfold(int argc, char **argv)
            valid_sum / k);
     if (o.out_dir)
         write_metrics(o.out_dir, res, k, x.spec.epochs, &e);
+    if (!e.code && o.timing)
+        experiment_print_timing(&x, "folds", folds_seconds, started);
 done:
     if (res)
         kfold_results_free(res, k);

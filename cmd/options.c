@@ -37,6 +37,10 @@ int parse_run_options(struct run_options *o, int argc, char **argv, const char *
             o->fetch.quiet = true;
             continue;
         }
+        if (!strcmp(arg, "--timing")) {
+            o->timing = true;
+            continue;
+        }
         const char *name = NULL;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             if (is_option(arg, valued[k]))

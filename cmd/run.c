@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/checkpoint.h"
+#include "../core/clock.h"
 #include "../core/curves.h"
 #include "../core/outfile.h"
 #include "../core/report.h"
@@ -21,6 +22,7 @@ static const char usage[] =
     "  --mirror URL    try this base URL first for downloads ($D2L_DATA_URL)\n"
     "  --cacert FILE   CA bundle for HTTPS downloads\n"
     "  --quiet         no fetch progress on stderr\n"
+    "  --timing        say on stderr where the time went (data, device, training)\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
 
 struct run_ctx {
@@ -142,6 +144,7 @@ static int write_outputs(const char *dir, const struct experiment *x, struct mod
 
 int cmd_run(int argc, char **argv)
 {
+    double started = clock_seconds();
     struct err e = {0};
     struct run_options o;
     if (parse_run_options(&o, argc, argv, usage, &e) < 0)
@@ -160,9 +163,10 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     bool log_rmse = x.data.train.n_classes == 0 && x.data.train.ids; /* tabular regression, as d2l 4.10 */
-    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx,
-                    &e))
+    double train_start = clock_seconds();
+    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &e))
         goto done;
+    double train_seconds = clock_seconds() - train_start;
     if (!(params = malloc(m.n_params * sizeof *params))) {
         err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters", m.n_params);
         goto done;
@@ -174,6 +178,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
         write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);
+    if (!e.code && o.timing)
+        experiment_print_timing(&x, "training", train_seconds, started);
 done:
     outfile_abort(&ctx.metrics);
     free(ctx.epochs);

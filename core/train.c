@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "objective.h"
 
 /* A dataset on the device. */
@@ -34,13 +34,6 @@ struct trainer {
     /* set for single-step replays */
     size_t replay_start;
 };
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch)
 {
@@ -276,7 +269,7 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
         return e->code;
     }
     for (int epoch = 1; epoch <= s->epochs && !e->code; epoch++) {
-        double t0 = now_seconds(), acc[ACC_SLOTS], unused;
+        double t0 = clock_seconds(), acc[ACC_SLOTS], unused;
         if (upload_order(&t, epoch, e))
             break;
         t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
@@ -299,7 +292,7 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             r.test_acc = NAN;
         if (!log_rmse)
             r.train_log_rmse = r.test_log_rmse = NAN;
-        r.seconds = now_seconds() - t0;
+        r.seconds = clock_seconds() - t0;
         if (on_epoch)
             on_epoch(&r, arg);
     }

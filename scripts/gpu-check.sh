@@ -8,6 +8,8 @@
 #   3. training parity, --device cpu vs cuda, for softmax, mlp and dropout:
 #      per-epoch loss within 1e-3 relative, final accuracies within 0.005
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
+#      (three processes, medians; --timing splits start-up), then ncu's
+#      times for the kernels of the first steps
 #   5. compute-sanitizer memcheck and racecheck on a 1-epoch dropout run,
 #      last, since they are the slowest (150 s cap each; about 6 min in all)
 # All checks run even when one fails; a summary table comes last. Logs go to
@@ -39,7 +41,11 @@ banner() { printf '\n=== %s\n' "$*"; }
 banner "machine"
 nvidia-smi 2>&1 | tee "$LOG/nvidia-smi.txt"
 for f in "$D2LTRAIN" "$TESTS"; do
-    [ -x "$f" ] || echo "missing $f: build it on a developer machine and carry it (docs/GPU.md)"
+    if [ ! -x "$f" ]; then
+        echo "missing $f: build it on a developer machine and carry it (docs/GPU.md)"
+    elif ldd "$f" | grep "not found"; then
+        record "libraries of $f" FAIL "$(ldd "$f" | grep -c 'not found') shared libraries not found (above)"
+    fi
 done
 "$D2LTRAIN" info 2>&1 | tee "$LOG/info.txt"
 
@@ -129,24 +135,71 @@ else
     record "parity" FAIL "no Fashion-MNIST data"
 fi
 
-banner "benchmark: mlp_fashion on cuda, 10 epochs"
+banner "benchmark: mlp_fashion on cuda, 10 epochs, 3 processes"
 if [ $have_data = 1 ]; then
-    start=$(date +%s.%N)
-    timeout 120 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet >"$LOG/bench.txt" 2>&1
-    rc=$?
-    end=$(date +%s.%N)
-    cat "$LOG/bench.txt"
-    # per-epoch times; the first epoch also records the CUDA graph
-    detail=$(python3 - "$LOG/bench.txt" "$start" "$end" <<'EOF'
+    rc=0
+    for r in 1 2 3; do
+        start=$(date +%s.%N)
+        timeout 120 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing >"$LOG/bench$r.txt" 2>&1 || rc=$?
+        end=$(date +%s.%N)
+        echo "wall $start $end" >>"$LOG/bench$r.txt"
+    done
+    cat "$LOG/bench3.txt"
+    # per-epoch times (the first epoch also records the CUDA graph) and
+    # whole-process wall time, medians over the three processes
+    detail=$(python3 - "$LOG"/bench[123].txt <<'EOF'
 import re, statistics, sys
-t = [float(m.group(1)) for m in map(re.compile(r"epoch \d+/\d+ .* time ([0-9.]+)s").match, open(sys.argv[1])) if m]
-wall = float(sys.argv[3]) - float(sys.argv[2])
-rest = statistics.median(t[1:]) if len(t) > 1 else float("nan")
-print(f"epoch 1 {t[0] if t else float('nan'):.3f} s, median of epochs 2-{len(t)} {rest:.4f} s, process {wall:.2f} s")
+first, rest, wall, timing = [], [], [], ""
+for path in sys.argv[1:]:
+    t = []
+    for line in open(path):
+        m = re.match(r"epoch \d+/\d+ .* time ([0-9.]+)s", line)
+        if m:
+            t.append(float(m.group(1)))
+        if line.startswith("wall "):
+            a, b = map(float, line.split()[1:])
+            wall.append(b - a)
+        if line.startswith("timing: "):
+            timing = line.strip()
+    if t:
+        first.append(t[0])
+        rest.append(statistics.median(t[1:]) if len(t) > 1 else float("nan"))
+med = lambda v: statistics.median(v) if v else float("nan")
+print(f"epoch 1 {med(first):.4f} s, median of epochs 2-10 {med(rest) * 1e3:.2f} ms, "
+      f"process {med(wall):.3f} s (medians of {len(wall)} runs); last {timing}")
 EOF
 )
     echo "$detail" | tee "$LOG/bench-summary.txt"
     if [ $rc = 0 ]; then record "benchmark" PASS "$detail"; else record "benchmark" FAIL "exit $rc"; fi
+
+    # Where an epoch goes: the kernels of the first steps, one by one (ncu
+    # replays each; --clock-control none leaves the card's clocks alone).
+    banner "ncu: kernel times of the first steps"
+    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    if timeout 120 "$NCU" --clock-control none --launch-count 40 --metrics gpu__time_duration.sum --csv \
+        "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --set train.epochs=1 >"$LOG/ncu.csv" 2>"$LOG/ncu.err"; then
+        detail=$(python3 - "$LOG/ncu.csv" <<'EOF'
+import csv, sys
+scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3}
+rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"'))
+        if r.get("Metric Name") == "gpu__time_duration.sum"]
+per = {}
+for r in rows:
+    us = float(r["Metric Value"].replace(",", "")) * scale.get(r["Metric Unit"], float("nan"))
+    name = r["Kernel Name"].split("(")[0][:40]
+    n, total = per.get(name, (0, 0.0))
+    per[name] = (n + 1, total + us)
+for name, (n, total) in sorted(per.items(), key=lambda kv: -kv[1][1]):
+    print(f"  {name:40s} {n:3d} launches {total / n:8.2f} us each")
+print(f"{len(rows)} kernels, {sum(t for _, t in per.values()):.1f} us in all")
+EOF
+)
+        echo "$detail" | tee "$LOG/ncu-summary.txt"
+        record "ncu kernel times" PASS "$(echo "$detail" | tail -n 1) (ncu-summary.txt)"
+    else
+        tail -n 5 "$LOG/ncu.err"
+        record "ncu kernel times" FAIL "ncu failed (ncu.err)"
+    fi
 else
     record "benchmark" FAIL "no Fashion-MNIST data"
 fi

@@ -72,6 +72,24 @@ START_TEST(set_overrides_take_effect)
 }
 END_TEST
 
+/* --timing: the phases are measured, add up, and stay off stdout. */
+START_TEST(timing_reports_the_phases)
+{
+    struct proc_result r = run_d2ltrain("run configs/linreg.yaml --timing --device cpu");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_null(strstr(r.out, "timing:"));
+    const char *line = strstr(r.err, "timing: data ");
+    ck_assert_msg(line, "%s", r.err);
+    double data, device, train, total;
+    ck_assert_int_eq(sscanf(line, "timing: data %lf s and device %lf s side by side, training %lf s; %lf s", &data,
+                            &device, &train, &total),
+                     4);
+    ck_assert(data >= 0 && device >= 0 && train > 0);
+    ck_assert(total >= train && total >= data);
+    proc_result_free(&r);
+}
+END_TEST
+
 START_TEST(divergence_names_epoch_and_step)
 {
     struct proc_result r = run_d2ltrain("run configs/linreg.yaml --set optimizer.sgd.lr=100");
@@ -216,6 +234,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, linreg_recovers_the_true_parameters);
     tcase_add_test(tc, same_seed_gives_identical_epochs);
     tcase_add_test(tc, set_overrides_take_effect);
+    tcase_add_test(tc, timing_reports_the_phases);
     tcase_add_test(tc, divergence_names_epoch_and_step);
     tcase_add_test(tc, exit_codes);
     tcase_add_test(tc, cuda_without_gpu_is_a_runtime_error);

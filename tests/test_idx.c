@@ -1,6 +1,7 @@
 /* IDX reader and Fashion-MNIST loader: small files written here (raw and
  * gzip) for each kind of damage, and the real Debian files when present. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,60 @@ START_TEST(test_labels)
 }
 END_TEST
 
+/* Appends bytes to a file, or overwrites its last four (the gzip size field). */
+static void patch_file(const char *path, const void *bytes, size_t len, bool at_end_of_trailer)
+{
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, at_end_of_trailer ? -4 : 0, SEEK_END), 0);
+    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void assert_images_ok(const char *path, size_t want_n)
+{
+    uint8_t *px;
+    size_t n, rows, cols;
+    struct err e = {0};
+    ck_assert_msg(idx_read_images(path, &px, &n, &rows, &cols, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(n, want_n);
+    for (size_t i = 0; i < n * rows * cols; i++)
+        ck_assert_uint_eq(px[i], (uint8_t)(i * 7));
+    free(px);
+}
+
+START_TEST(test_gzip_members_and_size_field)
+{
+    tmp_dir_make("idx");
+    /* a damaged size field is corruption, and never a 4 GiB buffer */
+    const char *path = write_images("small_isize.gz", 1, 300, 28, 300 * 784);
+    assert_images_ok(path, 300);
+    patch_file(path, "\x01\0\0\0", 4, true);
+    assert_images_error(path, "corrupt or truncated gzip data");
+    path = write_images("huge_isize.gz", 1, 300, 28, 300 * 784);
+    patch_file(path, "\xff\xff\xff\xff", 4, true);
+    assert_images_error(path, "corrupt or truncated gzip data");
+
+    /* header and pixels in two gzip members, as `cat a.gz b.gz` makes: the
+     * last member's size field (32) undersizes the buffer, which grows */
+    uint32_t dims[3] = {2, 4, 4};
+    path = write_idx("members.gz", 1, 0x803, dims, 3, NULL, 0);
+    uint8_t px[32];
+    for (int i = 0; i < 32; i++)
+        px[i] = (uint8_t)(i * 7);
+    gzFile f = gzopen(path, "ab");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(gzwrite(f, px, 32), 32);
+    ck_assert_int_eq(gzclose(f), Z_OK);
+    assert_images_ok(path, 2);
+
+    path = write_images("garbage.gz", 1, 2, 4, 32);
+    patch_file(path, "junk", 4, false);
+    assert_images_error(path, "4 bytes of trailing garbage after the gzip data");
+    tmp_dir_remove();
+}
+END_TEST
+
 static int load_small(const uint8_t *labels, uint32_t n_labels, uint32_t side,
                       struct data_split *s, struct err *e)
 {
@@ -197,6 +252,16 @@ START_TEST(test_fashion_mnist_small)
     struct err e4 = {0};
     ck_assert_int_eq(load_small(labels, 4, 27, &s, &e4), EXIT_DATA);
     ck_assert_msg(strstr(e4.msg, "27x27"), "%s", e4.msg);
+
+    /* the files load side by side; the first broken one in file order is named */
+    ck_assert_int_eq(unlink(tmp_path("tl.gz")), 0);
+    ck_assert_int_eq(unlink(tmp_path("vi")), 0);
+    struct err e5 = {0};
+    ck_assert_int_eq(fashion_mnist_load(tmp_path("ti.gz"), tmp_path("tl.gz"), tmp_path("vi"), tmp_path("vl.gz"),
+                                        &s, &e5),
+                     EXIT_DATA);
+    ck_assert_msg(strstr(e5.msg, "tl.gz: cannot open"), "%s", e5.msg);
+    ck_assert_ptr_null(s.train.x);
     tmp_dir_remove();
 }
 END_TEST
@@ -245,6 +310,7 @@ Suite *suite_idx(void)
     tcase_add_test(tc, test_images_raw_and_gzip);
     tcase_add_test(tc, test_images_damaged);
     tcase_add_test(tc, test_labels);
+    tcase_add_test(tc, test_gzip_members_and_size_field);
     tcase_add_test(tc, test_fashion_mnist_small);
     tcase_add_test(tc, test_fashion_mnist_debian);
     suite_add_tcase(s, tc);
