@@ -13,6 +13,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_kfold(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
@@ -24,6 +25,7 @@ struct run_options {
     const char *sets[MAX_SETS];
     int n_sets;
     const char *out_dir;
+    const char *checkpoint; /* predict only */
     bool timing; /* --timing: where the time went, on stderr */
     struct fetch_options fetch;
 };
@@ -47,6 +49,19 @@ void experiment_close(struct experiment *x);
 /* The --timing line on stderr: data, device, the command's own work
  * (training, folds) and the total since `started` (clock_seconds()). */
 void experiment_print_timing(const struct experiment *x, const char *work, double work_seconds, double started);
+
+/* cmd/predictions.c: what a trained model says about x's test set. */
+struct model;
+/* d2l's predict_ch3 line: the first test examples' true and predicted
+ * class names (classifiers with named classes and labels only). */
+int print_first_predictions(const struct experiment *x, struct model *m, struct err *e);
+/* DIR/submission.csv, Kaggle's Id,SalePrice, for an unlabelled test set. */
+int write_submission(const char *dir, const struct experiment *x, struct model *m, struct err *e);
+/* DIR/predictions.csv: row,predicted[,true] from outputs [n, width]. */
+int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
+/* "test_acc A (N examples)", "test_rmse R (N examples)" or, without labels,
+ * how many predictions were made. */
+void print_test_metric(const struct dataset *test, const float *out, int width);
 
 /* Prints "d2ltrain: error: MSG" and returns the code. */
 int report_error(const struct err *e);

@@ -13,6 +13,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"run", cmd_run, "train the experiment a spec describes"},
     {"kfold", cmd_kfold, "k-fold cross-validation of a spec"},
+    {"predict", cmd_predict, "apply a saved model (run --out) to the test set"},
     {"fetch", cmd_fetch, "download and verify datasets into the cache"},
     {"list", cmd_list, "known datasets and their cache status"},
     {"info", cmd_info, "build, GPUs and library versions"},
@@ -23,7 +24,7 @@ static void print_help(FILE *f)
     fprintf(f, "usage: d2ltrain COMMAND [options]   (d2ltrain COMMAND --help for details)\n\n"
                "Trains the programs of Dive into Deep Learning ch. 3-5 from YAML specs.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(f, "  %-7s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(f, "\nexamples:\n  d2ltrain run configs/mlp_fashion.yaml\n"
                "  d2ltrain run configs/linreg.yaml --set optimizer.sgd.lr=0.3 --set train.epochs=5\n"
                "  d2ltrain kfold configs/kaggle_house.yaml\n  d2ltrain fetch kaggle_house_train\n");

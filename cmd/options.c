@@ -26,7 +26,8 @@ int parse_run_options(struct run_options *o, int argc, char **argv, const char *
 {
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
-    static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror"};
+    static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
+                                         "--checkpoint"};
     for (int i = 1; i < argc && !e->code; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -66,6 +67,10 @@ int parse_run_options(struct run_options *o, int argc, char **argv, const char *
             o->fetch.cacert = v;
         else if (!strcmp(name, "--mirror"))
             o->fetch.mirror = v;
+        else if (!strcmp(name, "--checkpoint") && strcmp(argv[0], "predict"))
+            return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
+        else if (!strcmp(name, "--checkpoint"))
+            o->checkpoint = v;
         else if (o->n_sets == MAX_SETS)
             return err_set(e, EXIT_USAGE, "at most %d --set options", MAX_SETS);
         else

@@ -77,48 +77,6 @@ static void print_symmetry(const struct model *m, const float *params)
     }
 }
 
-/* d2l's predict_ch3: the first test images' true and predicted labels. */
-static int print_predictions(const struct experiment *x, struct model *m, struct err *e)
-{
-    const struct dataset *test = &x->data.test;
-    if (!test->class_names || !test->y || test->n == 0)
-        return 0;
-    enum { SHOWN = 6 };
-    struct dataset head = *test;
-    head.n = test->n < SHOWN ? test->n : SHOWN;
-    float logits[SHOWN * 64];
-    if (m->out_width > 64 || model_predict(m, &head, logits, e))
-        return e->code;
-    printf("predictions (true -> predicted):");
-    for (size_t i = 0; i < head.n; i++) {
-        const float *z = logits + i * m->out_width;
-        int best = 0;
-        for (int c = 1; c < m->out_width; c++)
-            best = z[c] > z[best] ? c : best;
-        printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]], test->class_names[best]);
-    }
-    printf("\n");
-    return 0;
-}
-
-static int write_submission(const char *dir, const struct experiment *x, struct model *m, struct err *e)
-{
-    const struct dataset *test = &x->data.test;
-    float *pred = malloc(test->n * m->out_width * sizeof *pred + 1);
-    if (!pred)
-        return err_set(e, EXIT_RUNTIME, "out of memory: %zu predictions", test->n);
-    struct outfile o = {0};
-    if (!model_predict(m, test, pred, e) && !outfile_open(&o, dir, "submission.csv", e)) {
-        fprintf(o.f, "Id,SalePrice\n");
-        for (size_t i = 0; i < test->n; i++)
-            fprintf(o.f, "%d,%.6g\n", test->ids ? test->ids[i] : (int)i, pred[i * m->out_width]);
-        outfile_commit(&o, e);
-    }
-    outfile_abort(&o);
-    free(pred);
-    return e->code;
-}
-
 static int write_outputs(const char *dir, const struct experiment *x, struct model *m, const float *params,
                          const struct epoch_report *epochs, struct err *e)
 {
@@ -174,7 +132,7 @@ int cmd_run(int argc, char **argv)
     x.be->download(x.be, params, m.params, m.n_params * sizeof *params);
     print_linear_recovery(&x.spec, &m, params);
     print_symmetry(&m, params);
-    if (print_predictions(&x, &m, &e))
+    if (print_first_predictions(&x, &m, &e))
         goto done;
     if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
         write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);

@@ -1,32 +1,55 @@
 #include "checkpoint.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int add_tensor(json_t *header, const char *name, size_t rows, size_t cols, size_t off, size_t count)
+/* safetensors' own limit on the JSON header */
+#define HEADER_MAX ((uint64_t)100 << 20)
+
+/* One parameter tensor of a model: a linear layer's weight [out, in] or
+ * bias [out] (cols 0), at params[off .. off + rows * max(cols, 1)). */
+struct tensor {
+    char name[32];
+    size_t rows, cols, off;
+};
+
+static size_t tensor_count(const struct tensor *t)
 {
-    json_t *shape = cols ? json_pack("[II]", (json_int_t)rows, (json_int_t)cols) : json_pack("[I]", (json_int_t)rows);
-    json_t *t = json_pack("{s:s, s:o, s:[II]}", "dtype", "F32", "shape", shape, "data_offsets",
-                          (json_int_t)(off * 4), (json_int_t)((off + count) * 4));
-    return !t || json_object_set_new(header, name, t);
+    return t->rows * (t->cols ? t->cols : 1);
+}
+
+/* The model's tensors in parameter order; returns how many. */
+static int model_tensors(const struct model *m, struct tensor out[2 * SPEC_MAX_LAYERS])
+{
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const struct layer *l = &m->layers[i];
+        if (l->kind != LAYER_LINEAR)
+            continue;
+        out[n] = (struct tensor){.rows = (size_t)l->out, .cols = (size_t)l->in, .off = l->w_off};
+        snprintf(out[n++].name, sizeof out->name, "%d.weight", i);
+        if (l->bias) {
+            out[n] = (struct tensor){.rows = (size_t)l->out, .off = l->b_off};
+            snprintf(out[n++].name, sizeof out->name, "%d.bias", i);
+        }
+    }
+    return n;
 }
 
 int checkpoint_write(FILE *f, const struct model *m, const float *params, struct err *e)
 {
+    struct tensor t[2 * SPEC_MAX_LAYERS];
+    int n = model_tensors(m, t);
     json_t *header = json_object();
     int bad = !header;
-    for (int i = 0; i < m->n_layers && !bad; i++) {
-        const struct layer *l = &m->layers[i];
-        if (l->kind != LAYER_LINEAR)
-            continue;
-        char name[32];
-        snprintf(name, sizeof name, "%d.weight", i);
-        bad |= add_tensor(header, name, (size_t)l->out, (size_t)l->in, l->w_off, (size_t)l->out * l->in);
-        if (l->bias) {
-            snprintf(name, sizeof name, "%d.bias", i);
-            bad |= add_tensor(header, name, (size_t)l->out, 0, l->b_off, (size_t)l->out);
-        }
+    for (int i = 0; i < n && !bad; i++) {
+        json_t *shape = t[i].cols ? json_pack("[II]", (json_int_t)t[i].rows, (json_int_t)t[i].cols)
+                                  : json_pack("[I]", (json_int_t)t[i].rows);
+        json_t *entry = json_pack("{s:s, s:o, s:[II]}", "dtype", "F32", "shape", shape, "data_offsets",
+                                  (json_int_t)(t[i].off * 4), (json_int_t)((t[i].off + tensor_count(&t[i])) * 4));
+        bad = !entry || json_object_set_new(header, t[i].name, entry);
     }
     char *text = bad ? NULL : json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(header);
@@ -44,4 +67,123 @@ int checkpoint_write(FILE *f, const struct model *m, const float *params, struct
     free(text);
     fwrite(params, sizeof(float), m->n_params, f); /* x86-64 and CUDA hosts are little-endian */
     return 0;
+}
+
+/* Checks one header entry against the model's tensor t; returns its byte
+ * offsets in the data section. */
+static int check_entry(const char *path, json_t *entry, const struct tensor *t, uint64_t data_len, uint64_t *begin,
+                       struct err *e)
+{
+    const char *dtype = NULL;
+    json_t *shape = NULL;
+    json_int_t b = -1, end = -1;
+    if (!json_is_object(entry) ||
+        json_unpack(entry, "{s:s, s:o, s:[II]}", "dtype", &dtype, "shape", &shape, "data_offsets", &b, &end))
+        return err_set(e, EXIT_DATA, "%s: tensor '%s': expected dtype, shape and data_offsets", path, t->name);
+    if (strcmp(dtype, "F32"))
+        return err_set(e, EXIT_DATA, "%s: tensor '%s' is %s; d2ltrain reads F32", path, t->name, dtype);
+    size_t want_dims = t->cols ? 2 : 1, want[2] = {t->rows, t->cols};
+    bool same = json_is_array(shape) && json_array_size(shape) == want_dims;
+    for (size_t i = 0; same && i < want_dims; i++) {
+        json_t *d = json_array_get(shape, i);
+        same = json_is_integer(d) && json_integer_value(d) == (json_int_t)want[i];
+    }
+    if (!same) {
+        char *got = json_dumps(shape, JSON_COMPACT | JSON_ENCODE_ANY);
+        char need[64];
+        if (t->cols)
+            snprintf(need, sizeof need, "[%zu,%zu]", t->rows, t->cols);
+        else
+            snprintf(need, sizeof need, "[%zu]", t->rows);
+        err_set(e, EXIT_DATA, "%s: tensor '%s' has shape %s; the spec's model needs %s (saved from another spec or "
+                "--set?)", path, t->name, got ? got : "?", need);
+        free(got);
+        return e->code;
+    }
+    uint64_t bytes = tensor_count(t) * sizeof(float);
+    if (b < 0 || end < b || (uint64_t)(end - b) != bytes || (uint64_t)end > data_len)
+        return err_set(e, EXIT_DATA,
+                       "%s: tensor '%s': data_offsets [%lld, %lld] do not hold %llu bytes inside the %llu bytes "
+                       "of data (truncated file?)",
+                       path, t->name, (long long)b, (long long)end, (unsigned long long)bytes,
+                       (unsigned long long)data_len);
+    *begin = (uint64_t)b;
+    return 0;
+}
+
+/* Reads the tensors the header lists into params; the header is checked
+ * first, so nothing is read from a file that does not fit the model. */
+static int read_tensors(const char *path, FILE *f, json_t *header, uint64_t data_start, uint64_t data_len,
+                        const struct model *m, float *params, struct err *e)
+{
+    struct tensor t[2 * SPEC_MAX_LAYERS];
+    int n = model_tensors(m, t);
+    uint64_t begin[2 * SPEC_MAX_LAYERS];
+    for (int i = 0; i < n; i++) {
+        json_t *entry = json_object_get(header, t[i].name);
+        if (!entry)
+            return err_set(e, EXIT_DATA, "%s: no tensor '%s' (the spec's model has %d tensors)", path, t[i].name, n);
+        if (check_entry(path, entry, &t[i], data_len, &begin[i], e))
+            return e->code;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(header, key, value) {
+        bool known = !strcmp(key, "__metadata__");
+        for (int i = 0; i < n && !known; i++)
+            known = !strcmp(key, t[i].name);
+        if (!known)
+            return err_set(e, EXIT_DATA, "%s: tensor '%s' is not in the spec's model (another spec's checkpoint?)",
+                           path, key);
+    }
+    for (int i = 0; i < n; i++) {
+        size_t count = tensor_count(&t[i]);
+        if (fseeko(f, (off_t)(data_start + begin[i]), SEEK_SET) ||
+            fread(params + t[i].off, sizeof(float), count, f) != count)
+            return err_set(e, EXIT_DATA, "%s: cannot read tensor '%s': %s", path, t[i].name,
+                           ferror(f) ? strerror(errno) : "file ends early");
+    }
+    return 0;
+}
+
+int checkpoint_read(const char *path, const struct model *m, float *params, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, EXIT_DATA, "%s: cannot open: %s", path, strerror(errno));
+    char *text = NULL;
+    json_t *header = NULL;
+    unsigned char size_le[8];
+    off_t file_len = -1;
+    if (fseeko(f, 0, SEEK_END) || (file_len = ftello(f)) < 0 || fseeko(f, 0, SEEK_SET) ||
+        fread(size_le, 1, 8, f) != 8) {
+        err_set(e, EXIT_DATA, "%s: not a safetensors file: shorter than its 8-byte header size", path);
+        goto done;
+    }
+    uint64_t header_len = 0;
+    for (int i = 7; i >= 0; i--)
+        header_len = header_len << 8 | size_le[i];
+    if (header_len > HEADER_MAX || header_len > (uint64_t)file_len - 8) {
+        err_set(e, EXIT_DATA, "%s: not a safetensors file: header size %llu in a %lld-byte file", path,
+                (unsigned long long)header_len, (long long)file_len);
+        goto done;
+    }
+    if (!(text = malloc(header_len + 1)) || fread(text, 1, header_len, f) != header_len) {
+        err_set(e, EXIT_DATA, "%s: cannot read the %llu-byte header", path, (unsigned long long)header_len);
+        goto done;
+    }
+    json_error_t je;
+    header = json_loadb(text, header_len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(header)) {
+        err_set(e, EXIT_DATA, "%s: header is not a JSON object: %s (column %d)", path,
+                header ? "another JSON value" : je.text, je.column);
+        goto done;
+    }
+    uint64_t data_start = 8 + header_len;
+    read_tensors(path, f, header, data_start, (uint64_t)file_len - data_start, m, params, e);
+done:
+    json_decref(header);
+    free(text);
+    fclose(f);
+    return e->code;
 }

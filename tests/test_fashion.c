@@ -168,6 +168,65 @@ START_TEST(kfold_of_a_classifier_reports_accuracy)
 }
 END_TEST
 
+/* A saved model, loaded by predict, scores what the run's last epoch
+ * measured, and its predictions table agrees with that score. */
+START_TEST(predict_reproduces_the_runs_test_accuracy)
+{
+    if (!have_fashion_mnist())
+        return;
+    char dir[] = "/tmp/d2l-predict-XXXXXX", args[1024];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    const char *common = "configs/softmax_fashion.yaml --quiet --set train.epochs=1";
+    snprintf(args, sizeof args, "run %s --data-dir '%s/build/test-data' --out %s", common, repo_root(), dir);
+    struct proc_result r = run_d2ltrain(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    const char *run_acc = strstr(r.out, "test_acc ");
+    ck_assert_ptr_nonnull(run_acc);
+    char want[32];
+    ck_assert_int_eq(sscanf(run_acc, "test_acc %31s", want), 1);
+
+    snprintf(args, sizeof args, "predict %s --data-dir '%s/build/test-data' --checkpoint %s/model.safetensors --out %s",
+             common, repo_root(), dir, dir);
+    struct proc_result p = run_d2ltrain(args);
+    ck_assert_msg(p.status == 0, "exit %d: %s", p.status, p.err);
+    char got[32];
+    ck_assert_int_eq(sscanf(p.out, "test_acc %31s (10000 examples)", got), 1);
+    ck_assert_str_eq(got, want);
+    ck_assert_ptr_nonnull(strstr(p.out, "predictions (true -> predicted): ankle boot -> "));
+
+    snprintf(args, sizeof args, "%s/predictions.csv", dir);
+    FILE *f = fopen(args, "r");
+    ck_assert_ptr_nonnull(f);
+    char header[64];
+    ck_assert_ptr_nonnull(fgets(header, sizeof header, f));
+    ck_assert_str_eq(header, "row,predicted,true\n");
+    int row, predicted, truth, rows = 0, correct = 0;
+    while (fscanf(f, "%d,%d,%d\n", &row, &predicted, &truth) == 3) {
+        ck_assert_int_eq(row, rows++);
+        correct += predicted == truth;
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 10000);
+    char from_csv[32];
+    snprintf(from_csv, sizeof from_csv, "%.4f", correct / 10000.0);
+    ck_assert_str_eq(from_csv, want);
+
+    /* a checkpoint of another model is refused, naming the tensor */
+    snprintf(args, sizeof args, "predict configs/mlp_fashion.yaml --quiet --data-dir '%s/build/test-data' --checkpoint "
+             "%s/model.safetensors", repo_root(), dir);
+    struct proc_result bad = run_d2ltrain(args);
+    ck_assert_int_eq(bad.status, 3);
+    ck_assert_msg(strstr(bad.err, "tensor '1.weight' has shape [10,784]; the spec's model needs [256,784]"), "%s",
+                  bad.err);
+    proc_result_free(&r);
+    proc_result_free(&p);
+    proc_result_free(&bad);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    r = run_shell(args);
+    proc_result_free(&r);
+}
+END_TEST
+
 Suite *suite_fashion(void)
 {
     Suite *s = suite_create("fashion");
@@ -180,6 +239,7 @@ Suite *suite_fashion(void)
     tcase_add_test(tc, constant_init_keeps_hidden_units_identical);
     tcase_add_test(tc, fused_cross_entropy_is_stable_where_softmax_nll_is_not);
     tcase_add_test(tc, kfold_of_a_classifier_reports_accuracy);
+    tcase_add_test(tc, predict_reproduces_the_runs_test_accuracy);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -117,6 +117,7 @@ START_TEST(five_fold_log_rmse_in_the_pytorch_band)
 }
 END_TEST
 
+/* d2l's train_and_pred, then the same model again through predict. */
 START_TEST(train_and_pred_writes_the_submission)
 {
     char common[2048], args[4096], dir[] = "/tmp/d2l-kaggle-XXXXXX";
@@ -150,6 +151,19 @@ START_TEST(train_and_pred_writes_the_submission)
     ck_assert(feof(f));
     fclose(f);
     ck_assert_int_eq(rows, 1459);
+
+    /* predict with the saved model writes the same submission, byte for byte */
+    snprintf(args, sizeof args,
+             "predict configs/kaggle_house.yaml %s --checkpoint %s/model.safetensors --out %s/again", common, dir,
+             dir);
+    r = run_d2ltrain(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "1459 predictions (the test set has no labels)"));
+    proc_result_free(&r);
+    snprintf(args, sizeof args, "cmp %s/submission.csv %s/again/submission.csv", dir, dir);
+    r = run_shell(args);
+    ck_assert_msg(r.status == 0, "predict's submission differs from run's: %s", r.out);
+    proc_result_free(&r);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     r = run_shell(args);
     proc_result_free(&r);

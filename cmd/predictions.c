@@ -1,0 +1,98 @@
+/* What a trained model says about the test set: the first few labels, the
+ * Kaggle submission, a predictions table. Shared by run and predict. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../core/outfile.h"
+#include "../core/train.h"
+#include "cmd.h"
+
+/* d2l's predict_ch3: the first test images' true and predicted labels. */
+int print_first_predictions(const struct experiment *x, struct model *m, struct err *e)
+{
+    const struct dataset *test = &x->data.test;
+    if (!test->class_names || !test->y || test->n == 0)
+        return 0;
+    enum { SHOWN = 6 };
+    struct dataset head = *test;
+    head.n = test->n < SHOWN ? test->n : SHOWN;
+    float logits[SHOWN * 64];
+    if (m->out_width > 64 || model_predict(m, &head, logits, e))
+        return e->code;
+    printf("predictions (true -> predicted):");
+    for (size_t i = 0; i < head.n; i++) {
+        const float *z = logits + i * m->out_width;
+        int best = 0;
+        for (int c = 1; c < m->out_width; c++)
+            best = z[c] > z[best] ? c : best;
+        printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]], test->class_names[best]);
+    }
+    printf("\n");
+    return 0;
+}
+
+int write_submission(const char *dir, const struct experiment *x, struct model *m, struct err *e)
+{
+    const struct dataset *test = &x->data.test;
+    float *pred = malloc(test->n * m->out_width * sizeof *pred + 1);
+    if (!pred)
+        return err_set(e, EXIT_RUNTIME, "out of memory: %zu predictions", test->n);
+    struct outfile o = {0};
+    if (!model_predict(m, test, pred, e) && !outfile_open(&o, dir, "submission.csv", e)) {
+        fprintf(o.f, "Id,SalePrice\n");
+        for (size_t i = 0; i < test->n; i++)
+            fprintf(o.f, "%d,%.6g\n", test->ids ? test->ids[i] : (int)i, pred[i * m->out_width]);
+        outfile_commit(&o, e);
+    }
+    outfile_abort(&o);
+    free(pred);
+    return e->code;
+}
+
+/* The predicted class (first maximal logit, as torch.argmax) or value. */
+static double predicted(const float *z, int width, bool classify)
+{
+    if (!classify)
+        return z[0];
+    int best = 0;
+    for (int c = 1; c < width; c++)
+        best = z[c] > z[best] ? c : best;
+    return best;
+}
+
+int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width,
+                          struct err *e)
+{
+    bool classify = test->n_classes > 0;
+    struct outfile o = {0};
+    if (outfile_open(&o, dir, "predictions.csv", e))
+        return e->code;
+    fprintf(o.f, "row,predicted%s\n", test->y ? ",true" : "");
+    for (size_t i = 0; i < test->n; i++) {
+        fprintf(o.f, "%zu,%.9g", i, predicted(out + i * width, width, classify));
+        if (test->y)
+            fprintf(o.f, ",%.9g", test->y[i * test->y_width]);
+        fputc('\n', o.f);
+    }
+    outfile_commit(&o, e);
+    outfile_abort(&o);
+    return e->code;
+}
+
+void print_test_metric(const struct dataset *test, const float *out, int width)
+{
+    if (!test->y) {
+        printf("%zu predictions (the test set has no labels)\n", test->n);
+        return;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < test->n; i++) {
+        double p = predicted(out + i * width, width, test->n_classes > 0), y = test->y[i * test->y_width];
+        sum += test->n_classes > 0 ? p == y : (p - y) * (p - y);
+    }
+    if (test->n_classes > 0)
+        printf("test_acc %.4f (%zu examples)\n", sum / (double)test->n, test->n);
+    else
+        printf("test_rmse %.6f (%zu examples)\n", sqrt(sum / (double)test->n), test->n);
+}

@@ -1,0 +1,114 @@
+/* safetensors checkpoints: a written model reads back bit for bit, and
+ * every kind of damage or mismatch is refused with the tensor named. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/checkpoint.h"
+#include "testutil.h"
+#include "tmpdir.h"
+
+/* in -> linear(hidden) -> relu -> linear(3) [-> relu -> linear(2)] */
+static void build(struct model *m, struct spec *s, int hidden, bool deeper)
+{
+    memset(s, 0, sizeof *s);
+    strcpy(s->path, "checkpoint");
+    s->layers[0] = (struct layer_spec){.kind = LAYER_LINEAR, .out = hidden, .bias = true};
+    s->layers[1] = (struct layer_spec){.kind = LAYER_RELU};
+    s->layers[2] = (struct layer_spec){.kind = LAYER_LINEAR, .out = 3, .bias = true};
+    s->layers[3] = (struct layer_spec){.kind = LAYER_RELU};
+    s->layers[4] = (struct layer_spec){.kind = LAYER_LINEAR, .out = 2, .bias = false};
+    s->n_layers = deeper ? 5 : 3;
+    s->weight_init = (struct init_spec){INIT_ZEROS, 0, 0};
+    struct err e = {0};
+    ck_assert_msg(model_build(m, s, test_cpu_backend(), 5, 4, &e) == 0, "model_build: %s", e.msg);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *buf = malloc(1 << 16);
+    *len = fread(buf, 1, 1 << 16, f);
+    fclose(f);
+    return buf;
+}
+
+static void assert_refused(const char *path, const struct model *m, const char *needle)
+{
+    float *params = calloc(m->n_params, sizeof *params);
+    struct err e = {0};
+    ck_assert_int_eq(checkpoint_read(path, m, params, &e), EXIT_DATA);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, needle), "message '%s' lacks '%s'", e.msg, needle);
+    free(params);
+}
+
+START_TEST(checkpoint_round_trip_and_damage)
+{
+    tmp_dir_make("ckpt");
+    struct spec s;
+    struct model m;
+    build(&m, &s, 4, false);
+    ck_assert_uint_eq(m.n_params, 4 * 5 + 4 + 3 * 4 + 3);
+    float *params = malloc(m.n_params * sizeof *params), *back = calloc(m.n_params, sizeof *back);
+    for (size_t i = 0; i < m.n_params; i++)
+        params[i] = (float)i * 0.37f - 5.0f;
+    char *path = strdup(tmp_path("model.safetensors")); /* tmp_path's buffers rotate */
+    FILE *f = fopen(path, "wb");
+    struct err e = {0};
+    ck_assert_int_eq(checkpoint_write(f, &m, params, &e), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_msg(checkpoint_read(path, &m, back, &e) == 0, "%s", e.msg);
+    ck_assert_mem_eq(back, params, m.n_params * sizeof *params);
+
+    size_t len;
+    char *bytes = read_all(path, &len);
+    ck_assert_uint_eq(len % 4, 0);
+    assert_refused(tmp_write("cut", bytes, len - 4), &m, "do not hold 12 bytes");
+    assert_refused(tmp_write("stub", bytes, 3), &m, "shorter than its 8-byte header size");
+    char *edited = malloc(len);
+    memcpy(edited, bytes, len);
+    edited[5] = 1; /* header size 2^40 */
+    assert_refused(tmp_write("huge", edited, len), &m, "not a safetensors file: header size 10995116");
+    memcpy(edited, bytes, len);
+    memcpy(strstr(edited + 8, "F32"), "F16", 3);
+    assert_refused(tmp_write("f16", edited, len), &m, "tensor '0.bias' is F16");
+    memcpy(edited, bytes, len);
+    edited[8] = '[';
+    assert_refused(tmp_write("json", edited, len), &m, "header is not a JSON object");
+    assert_refused(tmp_path("missing"), &m, "cannot open");
+
+    struct spec s2;
+    struct model wider, deeper;
+    build(&wider, &s2, 6, false);
+    assert_refused(path, &wider, "tensor '0.weight' has shape [4,5]; the spec's model needs [6,5]");
+    build(&deeper, &s2, 4, true);
+    assert_refused(path, &deeper, "no tensor '4.weight'");
+    f = fopen(tmp_path("deep.safetensors"), "wb");
+    float *deep_params = calloc(deeper.n_params, sizeof *deep_params);
+    ck_assert_int_eq(checkpoint_write(f, &deeper, deep_params, &e), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    assert_refused(tmp_path("deep.safetensors"), &m, "tensor '4.weight' is not in the spec's model");
+
+    free(path);
+    free(deep_params);
+    free(edited);
+    free(bytes);
+    free(params);
+    free(back);
+    model_free(&m);
+    model_free(&wider);
+    model_free(&deeper);
+    tmp_dir_remove();
+}
+END_TEST
+
+Suite *suite_checkpoint(void)
+{
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    tcase_add_test(tc, checkpoint_round_trip_and_damage);
+    suite_add_tcase(s, tc);
+    return s;
+}
