@@ -76,9 +76,12 @@ run: deps
 	$(MAKE) all
 	./d2ltrain run configs/mlp_fashion.yaml
 
-# The whole suite; tests that run the binary use D2LTRAIN.
+# The whole suite; tests that run the binary use D2LTRAIN. Then the GPU
+# suite once more with the CPU in the GPU's seat, which checks the suite's
+# own logic where there is no GPU (tests/test_gpu.c).
 check-unit: $(BIN) $(TEST_BIN)
 	D2LTRAIN=$(abspath $(BIN)) D2L_ROOT=$(CURDIR) $(TEST_BIN)
+	D2L_GPU_SUITE_ON_CPU=1 CK_RUN_SUITE=gpu $(TEST_BIN)
 
 test: deps
 	$(MAKE) check-unit

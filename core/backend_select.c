@@ -24,9 +24,15 @@ struct backend *backend_select(const char *device, bool allow_tf32, struct err *
         return cpu_backend_create(e);
     if (!strcmp(device, "auto")) {
 #ifdef D2L_CUDA
-        if (cuda_device_count() > 0)
-            return cuda_backend_create(0, allow_tf32, e);
-        fprintf(stderr, "d2ltrain: no usable GPU; training on the CPU\n");
+        if (cuda_device_count() > 0) {
+            struct err why = {0};
+            struct backend *be = cuda_backend_create(0, allow_tf32, &why);
+            if (be)
+                return be;
+            fprintf(stderr, "d2ltrain: %s; training on the CPU\n", why.msg);
+        } else {
+            fprintf(stderr, "d2ltrain: no usable GPU; training on the CPU\n");
+        }
 #endif
         return cpu_backend_create(e);
     }

@@ -143,11 +143,14 @@ static void cuda_release(struct backend *be, void *p)
     CUDA_CHECK(cudaFree(p));
 }
 
-/* Pageable host memory: the copy is staged before cudaMemcpyAsync returns,
- * so src may be reused at once. */
+/* Pageable host memory, which the caller may free on return: CUDA only
+ * says such a copy "may" be staged before cudaMemcpyAsync returns, so wait
+ * for it. Uploads happen at set-up and between epochs, never per step. */
 static void cuda_upload(struct backend *be, void *dst, const void *src, size_t bytes)
 {
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_of(be)->stream));
+    struct cuda_impl *c = cuda_of(be);
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
 }
 
 static void cuda_download(struct backend *be, void *dst, const void *src, size_t bytes)
@@ -295,12 +298,29 @@ extern "C" struct backend *cuda_backend_create(int device_index, bool allow_tf32
         free(be);
         return NULL;
     }
-    CUDA_CHECK(cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device_index));
-    CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-    CUBLAS_CHECK(cublasCreate(&c->cublas));
-    CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream));
-    /* after SetStream, which resets the workspace to cuBLAS's own pool */
-    CUBLAS_CHECK(cublasSetWorkspace(c->cublas, c->cublas_workspace, CUBLAS_WORKSPACE_BYTES));
-    CUBLAS_CHECK(cublasSetMathMode(c->cublas, allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    return be;
+    cudaError_t rc = cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device_index);
+    if (rc == cudaSuccess)
+        rc = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (rc == cudaSuccess && (st = cublasCreate(&c->cublas)) == CUBLAS_STATUS_SUCCESS &&
+        (st = cublasSetStream(c->cublas, c->stream)) == CUBLAS_STATUS_SUCCESS &&
+        /* after SetStream, which resets the workspace to cuBLAS's own pool */
+        (st = cublasSetWorkspace(c->cublas, c->cublas_workspace, CUBLAS_WORKSPACE_BYTES)) == CUBLAS_STATUS_SUCCESS &&
+        (st = cublasSetMathMode(c->cublas, allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) ==
+            CUBLAS_STATUS_SUCCESS)
+        return be;
+    /* A device that will not start is the user's to hear about (and auto's
+     * to pass over), not a crash. The undoing reports nothing more. */
+    cudaGetLastError();
+    err_set(e, EXIT_RUNTIME, "cannot start %s: %s", be->name,
+            rc != cudaSuccess ? cudaGetErrorString(rc) : cublasGetStatusString(st));
+    if (c->cublas)
+        (void)cublasDestroy(c->cublas);
+    if (c->stream)
+        (void)cudaStreamDestroy(c->stream);
+    (void)cudaFree(c->cublas_workspace);
+    cudaGetLastError();
+    free(c);
+    free(be);
+    return NULL;
 }

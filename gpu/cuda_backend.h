@@ -15,8 +15,8 @@ extern "C" {
 
 /* A backend on GPU `device_index`: TF32 tensor-core GEMMs only when
  * allow_tf32 (the spec's `tf32: true`), plain FP32 otherwise. Returns NULL
- * and fills *e (EXIT_RUNTIME) when there is no usable GPU or the index is
- * out of range. */
+ * and fills *e (EXIT_RUNTIME) when there is no usable GPU, the index is
+ * out of range or the device will not start (busy, out of memory). */
 struct backend *cuda_backend_create(int device_index, bool allow_tf32, struct err *e);
 
 /* How many GPUs the CUDA runtime sees; 0 when none (or no driver). */

@@ -10,10 +10,13 @@
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), then ncu's
 #      times for the kernels of the first steps
-#   5. compute-sanitizer memcheck and racecheck on a 1-epoch dropout run,
-#      last, since they are the slowest (150 s cap each; about 6 min in all)
+#   5. compute-sanitizer memcheck and racecheck on a 2-epoch dropout run
+#      (direct and recorded launches), memcheck on the gpu test suite; last,
+#      since they are the slowest (120 s cap each)
 # All checks run even when one fails; a summary table comes last. Logs go to
-# $OUT when set, else build/gpu-check. Exit status 0 only if all passed.
+# build/gpu-check, and with $OUT set (the device tool) also to
+# $OUT/gpu-check-logs.tar.gz and $OUT/summary.txt. Exit status 0 only if all
+# passed.
 #
 # Run from the repository root. Environment: D2LTRAIN (./d2ltrain), TESTS
 # (build/rel-cuda/d2ltrain-tests), D2L_DATA_DIR (build/gpu-data when it exists).
@@ -21,7 +24,7 @@ set -u -o pipefail
 
 D2LTRAIN=${D2LTRAIN:-./d2ltrain}
 TESTS=${TESTS:-build/rel-cuda/d2ltrain-tests}
-LOG=${OUT:-build/gpu-check}
+LOG=build/gpu-check
 if [ -z "${D2L_DATA_DIR:-}" ] && [ -d build/gpu-data ]; then
     D2L_DATA_DIR=build/gpu-data
 fi
@@ -37,6 +40,16 @@ record() {
 }
 
 banner() { printf '\n=== %s\n' "$*"; }
+
+# find_tool NAME PATH...: NAME on the PATH, else the first PATH that exists
+find_tool() {
+    command -v "$1" && return
+    shift
+    for p in "$@"; do
+        [ -x "$p" ] && { echo "$p"; return; }
+    done
+    echo "$1"
+}
 
 banner "machine"
 nvidia-smi 2>&1 | tee "$LOG/nvidia-smi.txt"
@@ -68,7 +81,7 @@ if [ $have_data = 1 ]; then
 fi
 
 banner "gpu test suite"
-if CK_RUN_SUITE=gpu timeout 180 "$TESTS" 2>&1 | tee "$LOG/tests.txt"; then
+if CK_RUN_SUITE=gpu timeout 120 "$TESTS" 2>&1 | tee "$LOG/tests.txt"; then
     if grep -q "SKIP: no GPU" "$LOG/tests.txt"; then
         record "gpu test suite" FAIL "the tests saw no GPU"
     else
@@ -145,7 +158,8 @@ if [ $have_data = 1 ]; then
         echo "wall $start $end" >>"$LOG/bench$r.txt"
     done
     cat "$LOG/bench3.txt"
-    # per-epoch times (the first epoch also records the CUDA graph) and
+    # per-epoch times (epoch 1 runs the steps directly, epoch 2 records the
+    # CUDA graph, later epochs replay it) and
     # whole-process wall time, medians over the three processes
     detail=$(python3 - "$LOG"/bench[123].txt <<'EOF'
 import re, statistics, sys
@@ -175,7 +189,7 @@ EOF
     # Where an epoch goes: the kernels of the first steps, one by one (ncu
     # replays each; --clock-control none leaves the card's clocks alone).
     banner "ncu: kernel times of the first steps"
-    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    NCU=$(find_tool ncu /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu)
     if timeout 120 "$NCU" --clock-control none --launch-count 40 --metrics gpu__time_duration.sum --csv \
         "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --set train.epochs=1 >"$LOG/ncu.csv" 2>"$LOG/ncu.err"; then
         detail=$(python3 - "$LOG/ncu.csv" <<'EOF'
@@ -204,31 +218,48 @@ else
     record "benchmark" FAIL "no Fashion-MNIST data"
 fi
 
-# sanitize TOOL [OPTION...]: one epoch of the dropout model (every layer
-# kind) under compute-sanitizer
-SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+# sanitize LABEL TOOL [OPTION...] -- COMMAND...: COMMAND under compute-sanitizer
+SANITIZER=$(find_tool compute-sanitizer /usr/local/cuda/bin/compute-sanitizer \
+    /usr/local/cuda/compute-sanitizer/compute-sanitizer)
+SANITIZER_CAP=120
 sanitize() {
-    banner "compute-sanitizer $1"
-    local log="$LOG/sanitizer-$1.txt"
-    timeout 150 "$SANITIZER" --tool "$1" --error-exitcode 99 "${@:2}" \
-        "$D2LTRAIN" run configs/dropout_fashion.yaml --device cuda --set train.epochs=1 --quiet >"$log" 2>&1
+    local label=$1 tool=$2 opts=()
+    shift 2
+    while [ "$1" != -- ]; do opts+=("$1"); shift; done
+    shift
+    banner "compute-sanitizer $tool: $label"
+    local log="$LOG/sanitizer-$tool-$label.txt"
+    timeout $SANITIZER_CAP "$SANITIZER" --tool "$tool" --error-exitcode 99 "${opts[@]}" "$@" >"$log" 2>&1
     local rc=$?
     tail -n 15 "$log"
     if [ $rc = 0 ]; then
-        record "sanitizer $1" PASS "$(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+        record "$tool $label" PASS "$(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
     elif [ $rc = 124 ]; then
-        record "sanitizer $1" FAIL "timed out after 150 s"
+        record "$tool $label" FAIL "timed out after $SANITIZER_CAP s"
     else
-        record "sanitizer $1" FAIL "exit $rc: $(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+        record "$tool $label" FAIL "exit $rc: $(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
     fi
 }
+# Two epochs of the dropout model (every layer kind): epoch 1 runs each
+# step directly, epoch 2 records the CUDA graphs and the evaluation
+# replays one, so recorded launches are checked too.
 if [ $have_data = 1 ]; then
-    sanitize memcheck --leak-check full
-    sanitize racecheck
+    train=("$D2LTRAIN" run configs/dropout_fashion.yaml --device cuda --set train.epochs=2 --quiet)
+    sanitize train memcheck --leak-check full -- "${train[@]}"
+    sanitize train racecheck -- "${train[@]}"
 else
     record "sanitizers" FAIL "no Fashion-MNIST data"
 fi
+# The op tests in one process (no fork), so every kernel on every shape
+# and the graph tests run under memcheck.
+sanitize gpu-suite memcheck -- env CK_FORK=no CK_RUN_SUITE=gpu "$TESTS"
 
 banner "summary ($failed failed)"
 printf '%s' "$summary" | tee "$LOG/summary.txt"
+# The device tool brings back at most 8 files from $OUT: the logs travel
+# as one archive, beside the summary.
+if [ -n "${OUT:-}" ]; then
+    tar czf "$OUT/gpu-check-logs.tar.gz" -C "$LOG" .
+    cp "$LOG/summary.txt" "$OUT/summary.txt"
+fi
 [ $failed = 0 ]
