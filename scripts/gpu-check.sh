@@ -91,6 +91,33 @@ else
     record "gpu test suite" FAIL "$(grep -o 'Checks: .*' "$LOG/tests.txt" || echo 'runner failed')"
 fi
 
+# epoch_summary FILE...: epoch 1, the median of epochs 2-10 and the process
+# wall time ("wall START END" lines), medians over the files, and the last
+# --timing line
+epoch_summary() {
+    python3 - "$@" <<'EOF'
+import re, statistics, sys
+first, rest, wall, timing = [], [], [], ""
+for path in sys.argv[1:]:
+    t = []
+    for line in open(path):
+        m = re.match(r"epoch \d+/\d+ .* time ([0-9.]+)s", line)
+        if m:
+            t.append(float(m.group(1)))
+        if line.startswith("wall "):
+            a, b = map(float, line.split()[1:])
+            wall.append(b - a)
+        if line.startswith("timing: "):
+            timing = line.strip()
+    if t:
+        first.append(t[0])
+        rest.append(statistics.median(t[1:]) if len(t) > 1 else float("nan"))
+med = lambda v: statistics.median(v) if v else float("nan")
+print(f"epoch 1 {med(first):.4f} s, median of epochs 2-10 {med(rest) * 1e3:.2f} ms, "
+      f"process {med(wall):.3f} s (medians of {len(wall)} runs); last {timing}")
+EOF
+}
+
 # compare CPU GPU: epoch lines "epoch 3/10 loss 0.5246 train_acc 0.8161 ... time 0.012s"
 compare_runs() {
     python3 - "$1" "$2" <<'EOF'
@@ -161,30 +188,21 @@ if [ $have_data = 1 ]; then
     # per-epoch times (epoch 1 runs the steps directly, epoch 2 records the
     # CUDA graph, later epochs replay it) and
     # whole-process wall time, medians over the three processes
-    detail=$(python3 - "$LOG"/bench[123].txt <<'EOF'
-import re, statistics, sys
-first, rest, wall, timing = [], [], [], ""
-for path in sys.argv[1:]:
-    t = []
-    for line in open(path):
-        m = re.match(r"epoch \d+/\d+ .* time ([0-9.]+)s", line)
-        if m:
-            t.append(float(m.group(1)))
-        if line.startswith("wall "):
-            a, b = map(float, line.split()[1:])
-            wall.append(b - a)
-        if line.startswith("timing: "):
-            timing = line.strip()
-    if t:
-        first.append(t[0])
-        rest.append(statistics.median(t[1:]) if len(t) > 1 else float("nan"))
-med = lambda v: statistics.median(v) if v else float("nan")
-print(f"epoch 1 {med(first):.4f} s, median of epochs 2-10 {med(rest) * 1e3:.2f} ms, "
-      f"process {med(wall):.3f} s (medians of {len(wall)} runs); last {timing}")
-EOF
-)
+    detail=$(epoch_summary "$LOG"/bench[123].txt)
     echo "$detail" | tee "$LOG/bench-summary.txt"
     if [ $rc = 0 ]; then record "benchmark" PASS "$detail"; else record "benchmark" FAIL "exit $rc"; fi
+
+    # The same with TF32 GEMMs: how much of an epoch the FP32 GEMMs take.
+    start=$(date +%s.%N)
+    timeout 60 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing --set tf32=true \
+        >"$LOG/bench-tf32.txt" 2>&1
+    rc=$?
+    echo "wall $start $(date +%s.%N)" >>"$LOG/bench-tf32.txt"
+    if [ $rc = 0 ]; then
+        record "benchmark tf32" PASS "$(epoch_summary "$LOG/bench-tf32.txt")"
+    else
+        record "benchmark tf32" FAIL "exit $rc (bench-tf32.txt)"
+    fi
 
     # Where an epoch goes: the kernels of the first steps, one by one (ncu
     # replays each; --clock-control none leaves the card's clocks alone).
@@ -259,6 +277,7 @@ printf '%s' "$summary" | tee "$LOG/summary.txt"
 # The device tool brings back at most 8 files from $OUT: the logs travel
 # as one archive, beside the summary.
 if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT"
     tar czf "$OUT/gpu-check-logs.tar.gz" -C "$LOG" .
     cp "$LOG/summary.txt" "$OUT/summary.txt"
 fi

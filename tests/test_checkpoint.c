@@ -10,7 +10,7 @@
 #include "tmpdir.h"
 
 /* in -> linear(hidden) -> relu -> linear(3) [-> relu -> linear(2)] */
-static void build(struct model *m, struct spec *s, int hidden, bool deeper)
+static void build(struct model *m, struct spec *s, struct backend *be, int hidden, bool deeper)
 {
     memset(s, 0, sizeof *s);
     strcpy(s->path, "checkpoint");
@@ -22,7 +22,7 @@ static void build(struct model *m, struct spec *s, int hidden, bool deeper)
     s->n_layers = deeper ? 5 : 3;
     s->weight_init = (struct init_spec){INIT_ZEROS, 0, 0};
     struct err e = {0};
-    ck_assert_msg(model_build(m, s, test_cpu_backend(), 5, 4, &e) == 0, "model_build: %s", e.msg);
+    ck_assert_msg(model_build(m, s, be, 5, 4, &e) == 0, "model_build: %s", e.msg);
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -47,9 +47,10 @@ static void assert_refused(const char *path, const struct model *m, const char *
 START_TEST(checkpoint_round_trip_and_damage)
 {
     tmp_dir_make("ckpt");
+    struct backend *be = test_cpu_backend();
     struct spec s;
     struct model m;
-    build(&m, &s, 4, false);
+    build(&m, &s, be, 4, false);
     ck_assert_uint_eq(m.n_params, 4 * 5 + 4 + 3 * 4 + 3);
     float *params = malloc(m.n_params * sizeof *params), *back = calloc(m.n_params, sizeof *back);
     for (size_t i = 0; i < m.n_params; i++)
@@ -81,9 +82,9 @@ START_TEST(checkpoint_round_trip_and_damage)
 
     struct spec s2;
     struct model wider, deeper;
-    build(&wider, &s2, 6, false);
+    build(&wider, &s2, be, 6, false);
     assert_refused(path, &wider, "tensor '0.weight' has shape [4,5]; the spec's model needs [6,5]");
-    build(&deeper, &s2, 4, true);
+    build(&deeper, &s2, be, 4, true);
     assert_refused(path, &deeper, "no tensor '4.weight'");
     f = fopen(tmp_path("deep.safetensors"), "wb");
     float *deep_params = calloc(deeper.n_params, sizeof *deep_params);
@@ -100,6 +101,7 @@ START_TEST(checkpoint_round_trip_and_damage)
     model_free(&m);
     model_free(&wider);
     model_free(&deeper);
+    be->destroy(be);
     tmp_dir_remove();
 }
 END_TEST
