@@ -27,7 +27,10 @@ static void print_help(FILE *f)
         fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(f, "\nexamples:\n  d2ltrain run configs/mlp_fashion.yaml\n"
                "  d2ltrain run configs/linreg.yaml --set optimizer.sgd.lr=0.3 --set train.epochs=5\n"
-               "  d2ltrain kfold configs/kaggle_house.yaml\n  d2ltrain fetch kaggle_house_train\n");
+               "  d2ltrain kfold configs/kaggle_house.yaml\n"
+               "  d2ltrain run configs/mlp_fashion.yaml --out out/mlp\n"
+               "  d2ltrain predict configs/mlp_fashion.yaml --checkpoint out/mlp/model.safetensors\n"
+               "  d2ltrain fetch kaggle_house_train\n");
 }
 
 int main(int argc, char **argv)

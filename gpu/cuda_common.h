@@ -30,6 +30,7 @@ struct cuda_impl {
     struct cuda_graph_slot graphs[CUDA_GRAPH_SLOTS];
     int n_graphs;       /* slots in use */
     long n_recorded;    /* graphs recorded so far; the next goes to slot n_recorded % SLOTS */
+    bool direct;        /* D2L_CUDA_GRAPHS=0: graph_run always calls the body directly */
     char name[16]; /* "cuda:N" */
 };
 

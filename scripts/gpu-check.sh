@@ -41,6 +41,16 @@ record() {
 
 banner() { printf '\n=== %s\n' "$*"; }
 
+# The whole script stays within BUDGET seconds (default 330, so that a
+# 15-minute lease has room for a rerun): the slow, optional steps (ncu, the
+# sanitizers) get what is left, capped, and are skipped when under 20 s is.
+BUDGET=${BUDGET:-330}
+# cap MAX: seconds a step may take, at most MAX; 0 when too little is left
+cap() {
+    local left=$((BUDGET - SECONDS))
+    if [ $left -lt 20 ]; then echo 0; elif [ $left -lt "$1" ]; then echo $left; else echo "$1"; fi
+}
+
 # find_tool NAME PATH...: NAME on the PATH, else the first PATH that exists
 find_tool() {
     command -v "$1" && return
@@ -70,6 +80,11 @@ for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-
     fi
 done
 
+have_kaggle=1
+for f in kaggle_house_pred_train.csv kaggle_house_pred_test.csv; do
+    [ -s "${D2L_DATA_DIR:-$HOME/.cache/d2ltrain}/$f" ] || have_kaggle=0
+done
+
 # The CPU halves of the parity runs take longest: start them now, in the
 # background, and compare once the GPU halves are done.
 configs="softmax_fashion mlp_fashion dropout_fashion"
@@ -78,6 +93,10 @@ if [ $have_data = 1 ]; then
         OPENBLAS_NUM_THREADS=4 timeout 300 "$D2LTRAIN" run "configs/$c.yaml" --device cpu --quiet \
             >"$LOG/$c.cpu.txt" 2>&1 &
     done
+fi
+if [ $have_kaggle = 1 ]; then
+    OPENBLAS_NUM_THREADS=1 timeout 300 "$D2LTRAIN" kfold configs/kaggle_house.yaml --device cpu --quiet \
+        >"$LOG/kfold.cpu.txt" 2>&1 &
 fi
 
 banner "gpu test suite"
@@ -158,8 +177,18 @@ banner "training parity: cuda runs"
 if [ $have_data = 1 ]; then
     for c in $configs; do
         timeout 120 "$D2LTRAIN" run "configs/$c.yaml" --device cuda --quiet >"$LOG/$c.cuda.txt" 2>&1
-        echo "$c cuda: exit $?"
+        rc=$?
+        echo "$c cuda: exit $rc"
         cat "$LOG/$c.cuda.txt"
+        if [ $rc != 0 ]; then
+            # graphs or kernels? the same run with every step launched directly
+            D2L_CUDA_GRAPHS=0 timeout 120 "$D2LTRAIN" run "configs/$c.yaml" --device cuda --quiet \
+                >"$LOG/$c.cuda-nographs.txt" 2>&1
+            rc=$?
+            echo "$c cuda without graphs: exit $rc"
+            tail -n 3 "$LOG/$c.cuda-nographs.txt"
+            record "$c without graphs" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "exit $rc (the run with graphs failed)"
+        fi
     done
     wait # the CPU runs
     for c in $configs; do
@@ -173,6 +202,32 @@ if [ $have_data = 1 ]; then
     done
 else
     record "parity" FAIL "no Fashion-MNIST data"
+fi
+
+# Kaggle 5-fold (Adam, 330 features, five models on one GPU): the averages
+# within 1e-3 relative of the CPU's.
+banner "k-fold parity: kaggle_house"
+if [ $have_kaggle = 1 ]; then
+    timeout 120 "$D2LTRAIN" kfold configs/kaggle_house.yaml --device cuda --quiet >"$LOG/kfold.cuda.txt" 2>&1
+    wait
+    cat "$LOG/kfold.cpu.txt" "$LOG/kfold.cuda.txt"
+    detail=$(python3 - "$LOG/kfold.cpu.txt" "$LOG/kfold.cuda.txt" <<'EOF'
+import re, sys
+def avg(path):
+    m = re.search(r"avg train_\w+ ([0-9.]+), avg valid_\w+ ([0-9.]+)", open(path).read())
+    return tuple(map(float, m.groups())) if m else None
+cpu, gpu = avg(sys.argv[1]), avg(sys.argv[2])
+if not cpu or not gpu:
+    print(f"no averages: cpu {cpu}, gpu {gpu}"); sys.exit(1)
+rel = max(abs(g - c) / c for c, g in zip(cpu, gpu))
+print(f"avg train/valid gpu {gpu[0]:.6f}/{gpu[1]:.6f} cpu {cpu[0]:.6f}/{cpu[1]:.6f} (rel {rel:.1e})")
+sys.exit(rel > 1e-3)
+EOF
+)
+    krc=$?
+    record "parity kfold kaggle" "$([ $krc = 0 ] && echo PASS || echo FAIL)" "$detail"
+else
+    record "parity kfold kaggle" FAIL "no Kaggle CSVs in ${D2L_DATA_DIR:-the cache} (carry build/gpu-data)"
 fi
 
 banner "benchmark: mlp_fashion on cuda, 10 epochs, 3 processes"
@@ -192,6 +247,18 @@ if [ $have_data = 1 ]; then
     echo "$detail" | tee "$LOG/bench-summary.txt"
     if [ $rc = 0 ]; then record "benchmark" PASS "$detail"; else record "benchmark" FAIL "exit $rc"; fi
 
+    # Without graphs: what recording the epoch saves.
+    start=$(date +%s.%N)
+    D2L_CUDA_GRAPHS=0 timeout 60 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing \
+        >"$LOG/bench-nographs.txt" 2>&1
+    rc=$?
+    echo "wall $start $(date +%s.%N)" >>"$LOG/bench-nographs.txt"
+    if [ $rc = 0 ]; then
+        record "benchmark no graphs" PASS "$(epoch_summary "$LOG/bench-nographs.txt")"
+    else
+        record "benchmark no graphs" FAIL "exit $rc (bench-nographs.txt)"
+    fi
+
     # The same with TF32 GEMMs: how much of an epoch the FP32 GEMMs take.
     start=$(date +%s.%N)
     timeout 60 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing --set tf32=true \
@@ -204,11 +271,15 @@ if [ $have_data = 1 ]; then
         record "benchmark tf32" FAIL "exit $rc (bench-tf32.txt)"
     fi
 
-    # Where an epoch goes: the kernels of the first steps, one by one (ncu
-    # replays each; --clock-control none leaves the card's clocks alone).
-    banner "ncu: kernel times of the first steps"
+    # Where an epoch goes: 40 kernels after the first 200 (a few steps into
+    # epoch 1), one by one (ncu replays each; --clock-control none leaves the
+    # card's clocks alone).
+    banner "ncu: kernel times a few steps in"
     NCU=$(find_tool ncu /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu)
-    if timeout 120 "$NCU" --clock-control none --launch-count 40 --metrics gpu__time_duration.sum --csv \
+    ncu_cap=$(cap 90)
+    if [ "$ncu_cap" = 0 ]; then
+        record "ncu kernel times" FAIL "skipped: the ${BUDGET} s budget is spent"
+    elif timeout "$ncu_cap" "$NCU" --clock-control none --launch-skip 200 --launch-count 40 --metrics gpu__time_duration.sum --csv \
         "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --set train.epochs=1 >"$LOG/ncu.csv" 2>"$LOG/ncu.err"; then
         detail=$(python3 - "$LOG/ncu.csv" <<'EOF'
 import csv, sys
@@ -239,21 +310,25 @@ fi
 # sanitize LABEL TOOL [OPTION...] -- COMMAND...: COMMAND under compute-sanitizer
 SANITIZER=$(find_tool compute-sanitizer /usr/local/cuda/bin/compute-sanitizer \
     /usr/local/cuda/compute-sanitizer/compute-sanitizer)
-SANITIZER_CAP=120
 sanitize() {
     local label=$1 tool=$2 opts=()
     shift 2
     while [ "$1" != -- ]; do opts+=("$1"); shift; done
     shift
     banner "compute-sanitizer $tool: $label"
-    local log="$LOG/sanitizer-$tool-$label.txt"
-    timeout $SANITIZER_CAP "$SANITIZER" --tool "$tool" --error-exitcode 99 "${opts[@]}" "$@" >"$log" 2>&1
+    local log="$LOG/sanitizer-$tool-$label.txt" limit
+    limit=$(cap 120)
+    if [ "$limit" = 0 ]; then
+        record "$tool $label" FAIL "skipped: the ${BUDGET} s budget is spent"
+        return
+    fi
+    timeout "$limit" "$SANITIZER" --tool "$tool" --error-exitcode 99 "${opts[@]}" "$@" >"$log" 2>&1
     local rc=$?
     tail -n 15 "$log"
     if [ $rc = 0 ]; then
         record "$tool $label" PASS "$(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
     elif [ $rc = 124 ]; then
-        record "$tool $label" FAIL "timed out after $SANITIZER_CAP s"
+        record "$tool $label" FAIL "timed out after $limit s"
     else
         record "$tool $label" FAIL "exit $rc: $(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
     fi
@@ -272,7 +347,7 @@ fi
 # and the graph tests run under memcheck.
 sanitize gpu-suite memcheck -- env CK_FORK=no CK_RUN_SUITE=gpu "$TESTS"
 
-banner "summary ($failed failed)"
+banner "summary ($failed failed, ${SECONDS} s)"
 printf '%s' "$summary" | tee "$LOG/summary.txt"
 # The device tool brings back at most 8 files from $OUT: the logs travel
 # as one archive, beside the summary.
