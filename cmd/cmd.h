@@ -31,9 +31,10 @@ struct run_options {
 };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
- * [--cacert FILE] [--mirror URL] [--quiet] [--timing]`; prints usage on --help
- * (returns -1 then). */
-int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, struct err *e);
+ * [--cacert FILE] [--mirror URL] [--quiet] [--timing]` (and --checkpoint
+ * for predict). Returns -1 to go on, or the command's exit status: 0 after
+ * printing usage for --help, 2 after reporting a usage error. */
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage);
 
 /* An experiment ready to train: spec, data, backend. */
 struct experiment {

@@ -39,12 +39,11 @@ static int write_metrics(const char *dir, const struct fold_result *res, int k, 
 int cmd_kfold(int argc, char **argv)
 {
     double started = clock_seconds();
-    struct err e = {0};
     struct run_options o;
-    if (parse_run_options(&o, argc, argv, usage, &e) < 0)
-        return 0;
-    if (e.code)
-        return report_error(&e);
+    int status = parse_run_options(&o, argc, argv, usage);
+    if (status >= 0)
+        return status;
+    struct err e = {0};
     struct experiment x;
     struct fold_result *res = NULL;
     int k = 0;

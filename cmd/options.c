@@ -22,7 +22,7 @@ static bool is_option(const char *arg, const char *name)
     return !strncmp(arg, name, len) && (arg[len] == '\0' || arg[len] == '=');
 }
 
-int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, struct err *e)
+static int parse(struct run_options *o, int argc, char **argv, const char *usage, struct err *e)
 {
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
@@ -79,6 +79,14 @@ int parse_run_options(struct run_options *o, int argc, char **argv, const char *
     if (!e->code && !o->spec_path)
         err_set(e, EXIT_USAGE, "missing the spec file (see --help)");
     return e->code;
+}
+
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage)
+{
+    struct err e = {0};
+    if (parse(o, argc, argv, usage, &e) < 0)
+        return 0; /* --help */
+    return e.code ? report_error(&e) : -1;
 }
 
 int report_error(const struct err *e)

@@ -22,14 +22,15 @@ static const char usage[] =
 int cmd_predict(int argc, char **argv)
 {
     double started = clock_seconds();
-    struct err e = {0};
     struct run_options o;
-    if (parse_run_options(&o, argc, argv, usage, &e) < 0)
-        return 0;
-    if (!e.code && !o.checkpoint)
+    int status = parse_run_options(&o, argc, argv, usage);
+    if (status >= 0)
+        return status;
+    struct err e = {0};
+    if (!o.checkpoint) {
         err_set(&e, EXIT_USAGE, "predict needs --checkpoint FILE (the model.safetensors of a run --out)");
-    if (e.code)
         return report_error(&e);
+    }
     struct experiment x;
     struct model m = {0};
     float *params = NULL, *out = NULL;

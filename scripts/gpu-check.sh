@@ -3,16 +3,18 @@
 # 13, sm_90). It builds nothing: that machine lacks libyaml and jansson, so
 # the binary, the test runner and the data are made on a developer machine
 # and carried along (docs/GPU.md says how):
-#   1. nvidia-smi and `d2ltrain info`
+#   1. nvidia-smi and `d2ltrain info` (and any shared library not found)
 #   2. the gpu test suite: every backend op against the CPU backend
 #   3. training parity, --device cpu vs cuda, for softmax, mlp and dropout:
 #      per-epoch loss within 1e-3 relative, final accuracies within 0.005
+#      (a failed GPU run is repeated with D2L_CUDA_GRAPHS=0); Kaggle k-fold
+#      averages within 1e-3 relative
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
-#      (three processes, medians; --timing splits start-up), then ncu's
-#      times for the kernels of the first steps
+#      (three processes, medians; --timing splits start-up), once without
+#      graphs and once with TF32, then ncu's times for 40 kernels
 #   5. compute-sanitizer memcheck and racecheck on a 2-epoch dropout run
 #      (direct and recorded launches), memcheck on the gpu test suite; last,
-#      since they are the slowest (120 s cap each)
+#      since they are the slowest (120 s cap each, within BUDGET)
 # All checks run even when one fails; a summary table comes last. Logs go to
 # build/gpu-check, and with $OUT set (the device tool) also to
 # $OUT/gpu-check-logs.tar.gz and $OUT/summary.txt. Exit status 0 only if all
@@ -137,6 +139,22 @@ print(f"epoch 1 {med(first):.4f} s, median of epochs 2-10 {med(rest) * 1e3:.2f} 
 EOF
 }
 
+# timed_run LOG [VAR=VALUE...] -- [ARG...]: one mlp_fashion process on the
+# GPU (10 epochs, --timing), its output and a "wall START END" line in LOG;
+# returns its exit status
+timed_run() {
+    local log=$1 vars=() start rc
+    shift
+    while [ "$1" != -- ]; do vars+=("$1"); shift; done
+    shift
+    start=$(date +%s.%N)
+    env "${vars[@]}" timeout 60 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing "$@" \
+        >"$log" 2>&1
+    rc=$?
+    echo "wall $start $(date +%s.%N)" >>"$log"
+    return $rc
+}
+
 # compare CPU GPU: epoch lines "epoch 3/10 loss 0.5246 train_acc 0.8161 ... time 0.012s"
 compare_runs() {
     python3 - "$1" "$2" <<'EOF'
@@ -234,10 +252,7 @@ banner "benchmark: mlp_fashion on cuda, 10 epochs, 3 processes"
 if [ $have_data = 1 ]; then
     rc=0
     for r in 1 2 3; do
-        start=$(date +%s.%N)
-        timeout 120 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing >"$LOG/bench$r.txt" 2>&1 || rc=$?
-        end=$(date +%s.%N)
-        echo "wall $start $end" >>"$LOG/bench$r.txt"
+        timed_run "$LOG/bench$r.txt" -- || rc=$?
     done
     cat "$LOG/bench3.txt"
     # per-epoch times (epoch 1 runs the steps directly, epoch 2 records the
@@ -247,28 +262,17 @@ if [ $have_data = 1 ]; then
     echo "$detail" | tee "$LOG/bench-summary.txt"
     if [ $rc = 0 ]; then record "benchmark" PASS "$detail"; else record "benchmark" FAIL "exit $rc"; fi
 
-    # Without graphs: what recording the epoch saves.
-    start=$(date +%s.%N)
-    D2L_CUDA_GRAPHS=0 timeout 60 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing \
-        >"$LOG/bench-nographs.txt" 2>&1
-    rc=$?
-    echo "wall $start $(date +%s.%N)" >>"$LOG/bench-nographs.txt"
-    if [ $rc = 0 ]; then
+    # Without graphs: what recording the epoch saves; with TF32 GEMMs: what
+    # the FP32 GEMMs weigh.
+    if timed_run "$LOG/bench-nographs.txt" D2L_CUDA_GRAPHS=0 --; then
         record "benchmark no graphs" PASS "$(epoch_summary "$LOG/bench-nographs.txt")"
     else
-        record "benchmark no graphs" FAIL "exit $rc (bench-nographs.txt)"
+        record "benchmark no graphs" FAIL "exit $? (bench-nographs.txt)"
     fi
-
-    # The same with TF32 GEMMs: how much of an epoch the FP32 GEMMs take.
-    start=$(date +%s.%N)
-    timeout 60 "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --timing --set tf32=true \
-        >"$LOG/bench-tf32.txt" 2>&1
-    rc=$?
-    echo "wall $start $(date +%s.%N)" >>"$LOG/bench-tf32.txt"
-    if [ $rc = 0 ]; then
+    if timed_run "$LOG/bench-tf32.txt" -- --set tf32=true; then
         record "benchmark tf32" PASS "$(epoch_summary "$LOG/bench-tf32.txt")"
     else
-        record "benchmark tf32" FAIL "exit $rc (bench-tf32.txt)"
+        record "benchmark tf32" FAIL "exit $? (bench-tf32.txt)"
     fi
 
     # Where an epoch goes: 40 kernels after the first 200 (a few steps into
