@@ -106,11 +106,58 @@ START_TEST(checkpoint_round_trip_and_damage)
 }
 END_TEST
 
+/* Random damage (a few bytes changed, or the file cut short) gives the
+ * parameters or an error naming the file, never a crash: under ASan in CI
+ * this is a memory-safety check of the reader. */
+START_TEST(checkpoint_random_damage_is_refused_or_read)
+{
+    tmp_dir_make("ckpt");
+    struct backend *be = test_cpu_backend();
+    struct spec s;
+    struct model m;
+    build(&m, &s, be, 4, true);
+    float *params = calloc(m.n_params, sizeof *params);
+    char *path = strdup(tmp_path("model.safetensors"));
+    FILE *f = fopen(path, "wb");
+    struct err e = {0};
+    ck_assert_int_eq(checkpoint_write(f, &m, params, &e), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    size_t len;
+    char *bytes = read_all(path, &len);
+    char *damaged = malloc(len);
+    uint64_t rng = 7;
+    int refused = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        memcpy(damaged, bytes, len);
+        size_t keep = len;
+        if (trial % 4 == 0)
+            keep = test_rand_u64(&rng) % len;
+        int flips = 1 + (int)(test_rand_u64(&rng) % 4);
+        for (int i = 0; i < flips && keep > 0; i++) /* mostly in the header, where the parsing is */
+            damaged[test_rand_u64(&rng) % (keep < 200 ? keep : 200)] = (char)test_rand_u64(&rng);
+        const char *p = tmp_write("damaged", damaged, keep);
+        struct err de = {0};
+        int rc = checkpoint_read(p, &m, params, &de);
+        ck_assert_msg(rc == 0 || (rc == EXIT_DATA && strstr(de.msg, p)), "trial %d: rc %d: %s", trial, rc, de.msg);
+        refused += rc != 0;
+    }
+    ck_assert_int_gt(refused, 200); /* most damage is noticed */
+    free(damaged);
+    free(bytes);
+    free(path);
+    free(params);
+    model_free(&m);
+    be->destroy(be);
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_checkpoint(void)
 {
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("checkpoint");
     tcase_add_test(tc, checkpoint_round_trip_and_damage);
+    tcase_add_test(tc, checkpoint_random_damage_is_refused_or_read);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -203,6 +203,43 @@ START_TEST(test_gzip_members_and_size_field)
 }
 END_TEST
 
+/* Random damage to a gzip IDX file gives the pixels or an error naming the
+ * file, never a crash (a memory-safety check under ASan in CI). */
+START_TEST(test_random_damage_is_refused_or_read)
+{
+    tmp_dir_make("idx");
+    const char *whole = write_images("whole.gz", 1, 20, 28, 20 * 784);
+    FILE *f = fopen(whole, "rb");
+    ck_assert_ptr_nonnull(f);
+    uint8_t bytes[8192], damaged[8192];
+    size_t len = fread(bytes, 1, sizeof bytes, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_uint_lt(len, sizeof bytes);
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    int refused = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        memcpy(damaged, bytes, len);
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        size_t keep = trial % 4 == 0 ? (size_t)(state >> 33) % len : len;
+        for (int i = 0; i < 3 && keep > 0; i++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            damaged[(state >> 33) % keep] ^= (uint8_t)(1u << (state >> 60) % 8);
+        }
+        const char *path = tmp_write("damaged.gz", damaged, keep);
+        uint8_t *px;
+        size_t n, rows, cols;
+        struct err e = {0};
+        int rc = idx_read_images(path, &px, &n, &rows, &cols, &e);
+        ck_assert_msg(rc == 0 || (rc == EXIT_DATA && strstr(e.msg, path)), "trial %d: rc %d: %s", trial, rc, e.msg);
+        if (rc == 0)
+            free(px);
+        refused += rc != 0;
+    }
+    ck_assert_int_gt(refused, 300); /* gzip's CRC catches nearly all of it */
+    tmp_dir_remove();
+}
+END_TEST
+
 static int load_small(const uint8_t *labels, uint32_t n_labels, uint32_t side,
                       struct data_split *s, struct err *e)
 {
@@ -311,6 +348,7 @@ Suite *suite_idx(void)
     tcase_add_test(tc, test_images_damaged);
     tcase_add_test(tc, test_labels);
     tcase_add_test(tc, test_gzip_members_and_size_field);
+    tcase_add_test(tc, test_random_damage_is_refused_or_read);
     tcase_add_test(tc, test_fashion_mnist_small);
     tcase_add_test(tc, test_fashion_mnist_debian);
     suite_add_tcase(s, tc);
