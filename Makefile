@@ -15,8 +15,9 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -
 CFLAGS  += $(shell pkg-config --cflags yaml-0.1 libcurl openssl jansson zlib check 2>/dev/null)
 CFLAGS  += -I/usr/include/x86_64-linux-gnu/openblas-pthread
 # libyaml, jansson and libdeflate are linked statically: the GPU machine lacks them.
-LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -ldeflate -Wl,-Bdynamic -lcurl -lcrypto -lz -lopenblas -lpthread -lm
-TEST_LDLIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt
+LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -ldeflate -Wl,-Bdynamic -lcurl -lcrypto -lopenblas -lpthread -lm
+# zlib only writes the tests' gzip files.
+TEST_LDLIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt -lz
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -56,8 +56,12 @@ struct model;
 /* d2l's predict_ch3 line: the first test examples' true and predicted
  * class names (classifiers with named classes and labels only). */
 int print_first_predictions(const struct experiment *x, struct model *m, struct err *e);
-/* DIR/submission.csv, Kaggle's Id,SalePrice, for an unlabelled test set. */
-int write_submission(const char *dir, const struct experiment *x, struct model *m, struct err *e);
+/* Outputs of m for every row of test, [n, out_width], malloc'd; NULL after
+ * setting *e. */
+float *predict_test_set(struct model *m, const struct dataset *test, struct err *e);
+/* DIR/submission.csv, Kaggle's Id,SalePrice (the row number without ids),
+ * from outputs [n, width] of an unlabelled test set. */
+int write_submission(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
 /* DIR/predictions.csv: row,predicted[,true] from outputs [n, width]. */
 int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
 /* "test_acc A (N examples)", "test_rmse R (N examples)" or, without labels,

@@ -5,7 +5,7 @@
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <yaml.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "cmd.h"
 #ifdef D2L_CUDA
@@ -20,8 +20,9 @@ int cmd_info(int argc, char **argv)
 #else
     printf("build: CPU backend only (built without nvcc)\n");
 #endif
-    printf("libyaml %s, libcurl %s, %s, zlib %s, jansson %s\n", yaml_get_version_string(),
-           curl_version_info(CURLVERSION_NOW)->version, OpenSSL_version(OPENSSL_VERSION), zlibVersion(),
+    const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+    printf("libyaml %s, libcurl %s, %s, libdeflate %s, jansson %s\n", yaml_get_version_string(),
+           curl && curl->version ? curl->version : "?", OpenSSL_version(OPENSSL_VERSION), LIBDEFLATE_VERSION_STRING,
            jansson_version_str());
     printf("OpenBLAS: %s (%d threads)\n", openblas_get_config(), openblas_get_num_threads());
 #ifdef D2L_CUDA

@@ -28,10 +28,12 @@ static int write_metrics(const char *dir, const struct fold_result *res, int k, 
     struct outfile o;
     if (outfile_open(&o, dir, "metrics.jsonl", e))
         return e->code;
-    for (int f = 0; f < k; f++)
-        for (int i = 0; i < epochs; i++)
-            report_epoch_json(o.f, &res[f].epochs[i], f + 1);
-    outfile_commit(&o, e);
+    for (int f = 0; f < k && !e->code; f++)
+        for (int i = 0; i < epochs && !e->code; i++)
+            if (report_epoch_json(o.f, &res[f].epochs[i], f + 1))
+                err_set(e, EXIT_RUNTIME, "cannot encode fold %d's metrics for %s", f + 1, o.path);
+    if (!e->code)
+        outfile_commit(&o, e);
     outfile_abort(&o);
     return e->code;
 }

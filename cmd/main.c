@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../data/download.h"
 #include "cmd.h"
 
 struct subcommand {
@@ -43,9 +44,16 @@ int main(int argc, char **argv)
         printf("d2ltrain %s\n", D2LTRAIN_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        if (!strcmp(argv[1], subcommands[i].name))
-            return subcommands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        if (strcmp(argv[1], subcommands[i].name))
+            continue;
+        struct err e = {0};
+        if (download_global_init(&e))
+            return report_error(&e);
+        int status = subcommands[i].run(argc - 1, argv + 1);
+        download_global_cleanup();
+        return status;
+    }
     fprintf(stderr, "d2ltrain: error: unknown command '%s' (see d2ltrain --help)\n", argv[1]);
     return EXIT_USAGE;
 }

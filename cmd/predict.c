@@ -14,8 +14,8 @@ static const char usage[] =
     "SPEC describes and applies it to the spec's test set: accuracy (or RMSE) when the\n"
     "test set has labels, and the first predictions of a classifier.\n"
     "  --checkpoint FILE  the model.safetensors to load (required)\n"
-    "  --out DIR          write DIR/predictions.csv (row,predicted[,true]); for an\n"
-    "                     unlabelled tabular test set DIR/submission.csv, as run writes\n"
+    "  --out DIR          write DIR/predictions.csv (row,predicted,true); for an\n"
+    "                     unlabelled test set DIR/submission.csv, as run writes it\n"
     "  --device D, --set KEY=VAL, --data-dir DIR, --mirror URL, --cacert FILE, --quiet,\n"
     "  --timing: as for run (the spec and --set must describe the saved model)\n";
 
@@ -43,26 +43,25 @@ int cmd_predict(int argc, char **argv)
     }
     if (model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e))
         goto done;
-    if (!(params = malloc(m.n_params * sizeof *params)) ||
-        !(out = malloc(test->n * (size_t)m.out_width * sizeof *out))) {
-        err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters, %zu predictions", m.n_params, test->n);
+    if (!(params = malloc(m.n_params * sizeof *params))) {
+        err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters", m.n_params);
         goto done;
     }
     if (checkpoint_read(o.checkpoint, &m, params, &e))
         goto done;
     x.be->upload(x.be, m.params, params, m.n_params * sizeof *params);
     double predict_start = clock_seconds();
-    if (model_predict(&m, test, out, &e))
+    if (!(out = predict_test_set(&m, test, &e)))
         goto done;
     double predict_seconds = clock_seconds() - predict_start;
     print_test_metric(test, out, m.out_width);
     if (print_first_predictions(&x, &m, &e))
         goto done;
     if (o.out_dir) {
-        if (!test->y && test->ids)
-            write_submission(o.out_dir, &x, &m, &e);
-        else
+        if (test->y)
             write_predictions_csv(o.out_dir, test, out, m.out_width, &e);
+        else /* as run writes it */
+            write_submission(o.out_dir, test, out, m.out_width, &e);
     }
     if (!e.code && o.timing)
         experiment_print_timing(&x, "predicting", predict_seconds, started);

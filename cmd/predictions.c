@@ -32,21 +32,30 @@ int print_first_predictions(const struct experiment *x, struct model *m, struct 
     return 0;
 }
 
-int write_submission(const char *dir, const struct experiment *x, struct model *m, struct err *e)
+float *predict_test_set(struct model *m, const struct dataset *test, struct err *e)
 {
-    const struct dataset *test = &x->data.test;
-    float *pred = malloc(test->n * m->out_width * sizeof *pred + 1);
-    if (!pred)
-        return err_set(e, EXIT_RUNTIME, "out of memory: %zu predictions", test->n);
+    float *out = malloc(test->n * (size_t)m->out_width * sizeof *out + 1);
+    if (!out) {
+        err_set(e, EXIT_RUNTIME, "out of memory: %zu predictions", test->n);
+        return NULL;
+    }
+    if (model_predict(m, test, out, e)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+int write_submission(const char *dir, const struct dataset *test, const float *out, int width, struct err *e)
+{
     struct outfile o = {0};
-    if (!model_predict(m, test, pred, e) && !outfile_open(&o, dir, "submission.csv", e)) {
+    if (!outfile_open(&o, dir, "submission.csv", e)) {
         fprintf(o.f, "Id,SalePrice\n");
         for (size_t i = 0; i < test->n; i++)
-            fprintf(o.f, "%d,%.6g\n", test->ids ? test->ids[i] : (int)i, pred[i * m->out_width]);
+            fprintf(o.f, "%d,%.6g\n", test->ids ? test->ids[i] : (int)i, out[i * width]);
         outfile_commit(&o, e);
     }
     outfile_abort(&o);
-    free(pred);
     return e->code;
 }
 

@@ -27,6 +27,7 @@ static const char usage[] =
 
 struct run_ctx {
     struct outfile metrics;
+    bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
     struct epoch_report *epochs; /* for curves.svg */
 };
 
@@ -34,8 +35,8 @@ static void on_epoch(const struct epoch_report *r, void *arg)
 {
     struct run_ctx *c = arg;
     report_epoch_line(stdout, r, "");
-    if (c->metrics.f)
-        report_epoch_json(c->metrics.f, r, -1);
+    if (c->metrics.f && report_epoch_json(c->metrics.f, r, -1))
+        c->metrics_failed = true;
     if (c->epochs)
         c->epochs[r->epoch - 1] = *r;
 }
@@ -95,8 +96,13 @@ static int write_outputs(const char *dir, const struct experiment *x, struct mod
     if (!e->code && !outfile_open(&o, dir, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
         outfile_commit(&o, e);
     outfile_abort(&o);
-    if (!e->code && x->data.test.n > 0 && !x->data.test.y)
-        write_submission(dir, x, m, e);
+    const struct dataset *test = &x->data.test;
+    if (!e->code && test->n > 0 && !test->y) {
+        float *out = predict_test_set(m, test, e);
+        if (out)
+            write_submission(dir, test, out, m->out_width, e);
+        free(out);
+    }
     return e->code;
 }
 
@@ -133,6 +139,10 @@ int cmd_run(int argc, char **argv)
     print_symmetry(&m, params);
     if (print_first_predictions(&x, &m, &e))
         goto done;
+    if (ctx.metrics_failed) {
+        err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
+        goto done;
+    }
     if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
         write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);
     if (!e.code && o.timing)

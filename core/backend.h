@@ -2,8 +2,8 @@
  * optimizers call only these ops; the CPU backend (core/cpu_backend.c) and
  * the CUDA backend (gpu/) implement them. All pointers handed to ops are
  * "device" memory from alloc() (plain host memory on the CPU backend).
- * Matrices are row-major float32. Ops are asynchronous on a device; only
- * download() waits.
+ * Matrices are row-major float32. Ops are asynchronous on a device;
+ * upload() and download() wait for their copy.
  *
  * Scalars that change from step to step (the optimizer step count, which
  * also numbers dropout masks) live in device memory (`const uint64_t *step`)

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* safetensors' own limit on the JSON header */
 #define HEADER_MAX ((uint64_t)100 << 20)
@@ -78,7 +79,7 @@ static int check_entry(const char *path, json_t *entry, const struct tensor *t, 
     json_t *shape = NULL;
     json_int_t b = -1, end = -1;
     if (!json_is_object(entry) ||
-        json_unpack(entry, "{s:s, s:o, s:[II]}", "dtype", &dtype, "shape", &shape, "data_offsets", &b, &end))
+        json_unpack(entry, "{s:s, s:o, s:[II!]}", "dtype", &dtype, "shape", &shape, "data_offsets", &b, &end))
         return err_set(e, EXIT_DATA, "%s: tensor '%s': expected dtype, shape and data_offsets", path, t->name);
     if (strcmp(dtype, "F32"))
         return err_set(e, EXIT_DATA, "%s: tensor '%s' is %s; d2ltrain reads F32", path, t->name, dtype);
@@ -125,6 +126,11 @@ static int read_tensors(const char *path, FILE *f, json_t *header, uint64_t data
             return err_set(e, EXIT_DATA, "%s: no tensor '%s' (the spec's model has %d tensors)", path, t[i].name, n);
         if (check_entry(path, entry, &t[i], data_len, &begin[i], e))
             return e->code;
+        for (int j = 0; j < i; j++) /* safetensors forbids overlapping tensors */
+            if (begin[i] < begin[j] + tensor_count(&t[j]) * sizeof(float) &&
+                begin[j] < begin[i] + tensor_count(&t[i]) * sizeof(float))
+                return err_set(e, EXIT_DATA, "%s: tensors '%s' and '%s' overlap in the data", path, t[j].name,
+                               t[i].name);
     }
     const char *key;
     json_t *value;
@@ -154,22 +160,32 @@ int checkpoint_read(const char *path, const struct model *m, float *params, stru
     char *text = NULL;
     json_t *header = NULL;
     unsigned char size_le[8];
-    off_t file_len = -1;
-    if (fseeko(f, 0, SEEK_END) || (file_len = ftello(f)) < 0 || fseeko(f, 0, SEEK_SET) ||
-        fread(size_le, 1, 8, f) != 8) {
-        err_set(e, EXIT_DATA, "%s: not a safetensors file: shorter than its 8-byte header size", path);
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        err_set(e, EXIT_DATA, "%s: not a regular file (a model.safetensors from run --out?)", path);
+        goto done;
+    }
+    uint64_t file_len = (uint64_t)st.st_size;
+    if (fread(size_le, 1, 8, f) != 8) {
+        err_set(e, EXIT_DATA, "%s: %s", path,
+                ferror(f) ? strerror(errno) : "not a safetensors file: shorter than its 8-byte header size");
         goto done;
     }
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; i--)
         header_len = header_len << 8 | size_le[i];
-    if (header_len > HEADER_MAX || header_len > (uint64_t)file_len - 8) {
-        err_set(e, EXIT_DATA, "%s: not a safetensors file: header size %llu in a %lld-byte file", path,
-                (unsigned long long)header_len, (long long)file_len);
+    if (header_len > HEADER_MAX || header_len > file_len - 8) {
+        err_set(e, EXIT_DATA, "%s: not a safetensors file: header size %llu in a %llu-byte file", path,
+                (unsigned long long)header_len, (unsigned long long)file_len);
         goto done;
     }
-    if (!(text = malloc(header_len + 1)) || fread(text, 1, header_len, f) != header_len) {
-        err_set(e, EXIT_DATA, "%s: cannot read the %llu-byte header", path, (unsigned long long)header_len);
+    if (!(text = malloc(header_len + 1))) {
+        err_set(e, EXIT_RUNTIME, "out of memory: a %llu-byte checkpoint header", (unsigned long long)header_len);
+        goto done;
+    }
+    if (fread(text, 1, header_len, f) != header_len) {
+        err_set(e, EXIT_DATA, "%s: cannot read the %llu-byte header: %s", path, (unsigned long long)header_len,
+                ferror(f) ? strerror(errno) : "file ends early");
         goto done;
     }
     json_error_t je;
@@ -180,7 +196,7 @@ int checkpoint_read(const char *path, const struct model *m, float *params, stru
         goto done;
     }
     uint64_t data_start = 8 + header_len;
-    read_tensors(path, f, header, data_start, (uint64_t)file_len - data_start, m, params, e);
+    read_tensors(path, f, header, data_start, file_len - data_start, m, params, e);
 done:
     json_decref(header);
     free(text);

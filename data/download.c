@@ -379,12 +379,24 @@ static int download_with(const struct download *d, const struct fetch_options *o
     }
 }
 
-int download_verified(const struct download *d, const struct fetch_options *o, struct err *e)
+int download_global_init(struct err *e)
 {
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK)
         return err_set(e, EXIT_DATA, "libcurl: cannot initialise: %s", curl_easy_strerror(rc));
-    download_with(d, o, e);
+    return 0;
+}
+
+void download_global_cleanup(void)
+{
     curl_global_cleanup();
+}
+
+int download_verified(const struct download *d, const struct fetch_options *o, struct err *e)
+{
+    if (download_global_init(e))
+        return e->code;
+    download_with(d, o, e);
+    download_global_cleanup();
     return e->code;
 }

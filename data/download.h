@@ -19,4 +19,10 @@ struct download {
  * hash mismatch the part is deleted and the error names both hashes. */
 int download_verified(const struct download *d, const struct fetch_options *o, struct err *e);
 
+/* libcurl's process-wide set-up, once, before any thread starts (main does
+ * it: the data may then load on a thread of its own); each download's own
+ * init/cleanup pair only counts references after that. */
+int download_global_init(struct err *e);
+void download_global_cleanup(void);
+
 #endif

@@ -48,7 +48,7 @@ static int make_split(struct idx_job *images, struct idx_job *labels, struct dat
     }
     float *y = malloc(n * sizeof *y);
     if (!y)
-        return err_set(e, EXIT_DATA, "%s: out of memory for %zu labels", labels->path, n);
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu labels", labels->path, n);
     for (size_t i = 0; i < n; i++) {
         if (labels->data[i] >= FASHION_MNIST_CLASSES) {
             free(y);

@@ -20,7 +20,8 @@
  * byte to tell that there is more than the header promises. */
 #define IDX_MAX_FILE ((size_t)IDX_MAX_BYTES + IDX_MAX_HEADER + 1)
 
-/* The whole file, in one malloc'd buffer (NULL for an empty file). */
+/* The whole file, in one malloc'd buffer (NULL for an empty file). A
+ * regular file is read at its size; anything else (a pipe) until its end. */
 static int read_whole(const char *path, uint8_t **out, size_t *len, struct err *e)
 {
     *out = NULL;
@@ -33,22 +34,44 @@ static int read_whole(const char *path, uint8_t **out, size_t *len, struct err *
         err_set(e, EXIT_DATA, "%s: cannot stat: %s", path, strerror(errno));
         goto done;
     }
-    if ((uint64_t)st.st_size > IDX_MAX_FILE) {
+    bool regular = S_ISREG(st.st_mode);
+    if (regular && (uint64_t)st.st_size > IDX_MAX_FILE) {
         err_set(e, EXIT_DATA, "%s: %lld bytes, more than any IDX file (%zu)", path, (long long)st.st_size,
                 IDX_MAX_FILE);
         goto done;
     }
-    size_t size = (size_t)st.st_size;
-    if (size && !(*out = malloc(size))) {
-        err_set(e, EXIT_DATA, "%s: out of memory for %zu bytes", path, size);
+    size_t cap = regular ? (size_t)st.st_size : (size_t)1 << 20;
+    if (cap && !(*out = malloc(cap))) {
+        err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, cap);
         goto done;
     }
-    while (*len < size) {
-        ssize_t r = read(fd, *out + *len, size - *len);
+    for (;;) {
+        if (*len == cap) {
+            if (regular)
+                break; /* what stat promised */
+            if (cap >= IDX_MAX_FILE) {
+                err_set(e, EXIT_DATA, "%s: more than %zu bytes, more than any IDX file", path, IDX_MAX_FILE);
+                break;
+            }
+            size_t bigger_cap = cap < IDX_MAX_FILE / 2 ? 2 * cap : IDX_MAX_FILE;
+            uint8_t *bigger = realloc(*out, bigger_cap);
+            if (!bigger) {
+                err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, bigger_cap);
+                break;
+            }
+            *out = bigger;
+            cap = bigger_cap;
+        }
+        ssize_t r = read(fd, *out + *len, cap - *len);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0) {
-            err_set(e, EXIT_DATA, "%s: read error: %s", path, r ? strerror(errno) : "file shrank while reading");
+        if (r < 0) {
+            err_set(e, EXIT_DATA, "%s: read error: %s", path, strerror(errno));
+            break;
+        }
+        if (r == 0) {
+            if (regular)
+                err_set(e, EXIT_DATA, "%s: file shrank while reading", path);
             break;
         }
         *len += (size_t)r;
@@ -58,6 +81,7 @@ done:
     if (e->code) {
         free(*out);
         *out = NULL;
+        *len = 0;
     }
     return e->code;
 }
@@ -90,7 +114,7 @@ static int gunzip(const char *path, const uint8_t *in, size_t in_len, uint8_t **
     *out_len = 0;
     struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
     if (!d)
-        return err_set(e, EXIT_DATA, "%s: out of memory for a gzip decompressor", path);
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory for a gzip decompressor", path);
     size_t cap = in_len >= 4 ? (size_t)le32(in + in_len - 4) + 1 : 1;
     size_t most = in_len < IDX_MAX_FILE / 1032 ? 1032 * in_len + 64 : IDX_MAX_FILE;
     cap = cap < most ? cap : most;
@@ -102,7 +126,7 @@ static int gunzip(const char *path, const uint8_t *in, size_t in_len, uint8_t **
             break;
         }
         if (!buf && !(buf = malloc(cap))) {
-            err_set(e, EXIT_DATA, "%s: out of memory for %zu bytes", path, cap);
+            err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, cap);
             break;
         }
         size_t in_used = 0, out_used = 0;
@@ -115,7 +139,7 @@ static int gunzip(const char *path, const uint8_t *in, size_t in_len, uint8_t **
             cap = cap < IDX_MAX_FILE / 2 ? 2 * cap : IDX_MAX_FILE;
             uint8_t *bigger = realloc(buf, cap);
             if (!bigger)
-                err_set(e, EXIT_DATA, "%s: out of memory for %zu bytes", path, cap);
+                err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, cap);
             else
                 buf = bigger;
         } else if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {

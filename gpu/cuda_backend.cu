@@ -300,13 +300,9 @@ extern "C" struct backend *cuda_backend_create(int device_index, bool allow_tf32
     snprintf(c->name, sizeof c->name, "cuda:%d", device_index);
     be->name = c->name;
 
-    c->cublas_workspace = cuda_alloc(be, CUBLAS_WORKSPACE_BYTES, e);
-    if (!c->cublas_workspace) {
-        free(c);
-        free(be);
-        return NULL;
-    }
-    cudaError_t rc = cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device_index);
+    cudaError_t rc = cudaMalloc(&c->cublas_workspace, CUBLAS_WORKSPACE_BYTES);
+    if (rc == cudaSuccess)
+        rc = cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device_index);
     if (rc == cudaSuccess)
         rc = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
@@ -326,7 +322,8 @@ extern "C" struct backend *cuda_backend_create(int device_index, bool allow_tf32
         (void)cublasDestroy(c->cublas);
     if (c->stream)
         (void)cudaStreamDestroy(c->stream);
-    (void)cudaFree(c->cublas_workspace);
+    if (c->cublas_workspace)
+        (void)cudaFree(c->cublas_workspace);
     cudaGetLastError();
     free(c);
     free(be);

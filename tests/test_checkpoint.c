@@ -35,6 +35,19 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
+/* A safetensors file with the given header and `data` zero bytes after it. */
+static const char *write_safetensors(const char *name, const char *header, size_t data)
+{
+    size_t len = strlen(header);
+    char *bytes = calloc(1, 8 + len + data);
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (char)((uint64_t)len >> (8 * i));
+    memcpy(bytes + 8, header, len);
+    const char *path = tmp_write(name, bytes, 8 + len + data);
+    free(bytes);
+    return path;
+}
+
 static void assert_refused(const char *path, const struct model *m, const char *needle)
 {
     float *params = calloc(m->n_params, sizeof *params);
@@ -79,6 +92,24 @@ START_TEST(checkpoint_round_trip_and_damage)
     edited[8] = '[';
     assert_refused(tmp_write("json", edited, len), &m, "header is not a JSON object");
     assert_refused(tmp_path("missing"), &m, "cannot open");
+    assert_refused(tmp_path("."), &m, "not a regular file");
+
+    /* hand-made headers: the model's four tensors take 80 + 16 + 48 + 12 bytes */
+    static const char rest[] = "\"2.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[96,144]},"
+                               "\"2.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[144,156]}}";
+    char header[512];
+    snprintf(header, sizeof header,
+             "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[4,5],\"data_offsets\":[0,80]},"
+             "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[80,96]},%s", rest);
+    ck_assert_msg(checkpoint_read(write_safetensors("hand", header, 156), &m, back, &e) == 0, "%s", e.msg);
+    snprintf(header, sizeof header,
+             "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[4,5],\"data_offsets\":[0,80]},"
+             "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[64,80]},%s", rest);
+    assert_refused(write_safetensors("overlap", header, 156), &m, "tensors '0.weight' and '0.bias' overlap");
+    snprintf(header, sizeof header,
+             "{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[4,5],\"data_offsets\":[0,80,1]},"
+             "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[80,96]},%s", rest);
+    assert_refused(write_safetensors("three", header, 156), &m, "tensor '0.weight': expected dtype, shape and");
 
     struct spec s2;
     struct model wider, deeper;
