@@ -32,17 +32,19 @@ epoch_median() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 start=$(date +%s.%N)
-"$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet --set train.epochs="$epochs" >"$out/d2ltrain.txt"
+"$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet --timing --set train.epochs="$epochs" \
+    >"$out/d2ltrain.txt" 2>"$out/d2ltrain.err"
 end=$(date +%s.%N)
 ours=$(epoch_median "$out/d2ltrain.txt")
 tail -n 1 "$out/d2ltrain.txt"
 printf 'd2ltrain cpu: %s s/epoch, whole run %.2f s (%s epochs, data loading included)\n' "$ours" "$(echo "$end - $start" | bc)" "$epochs"
+grep '^timing:' "$out/d2ltrain.err" || true
 
 if command -v perf >/dev/null && perf record -q -o "$out/perf.data" "$bin" run configs/mlp_fashion.yaml --device cpu \
     --data-dir "$cache" --quiet --set train.epochs=3 >/dev/null 2>&1; then
     perf report -i "$out/perf.data" --sort sym --stdio 2>/dev/null | awk '
         /^ +[0-9.]+%/ { p = $1; sub("%", "", p); total += p;
-                        if ($0 ~ /sgemm/) gemm += p; else if ($0 ~ /inflate|crc32|adler/) load += p;
+                        if ($0 ~ /sgemm/) gemm += p; else if ($0 ~ /deflate|inflate|crc32/) load += p;
                         else if ($0 ~ /\[k\]/) kernel += p; else rest[$NF] += p }
         END { printf "where the time goes (3 epochs, perf samples): SGEMM %.1f%%, gzip inflate %.1f%%, kernel %.1f%%, other %.1f%%\n",
                      gemm, load, kernel, total - gemm - load - kernel;
