@@ -108,9 +108,10 @@ struct backend {
      * momentum != 0, as torch.optim.SGD. */
     void (*sgd_step)(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
                      float momentum, float weight_decay);
-    /* torch.optim.Adam (L2 added to the gradient), t = *step + 1. */
+    /* torch.optim.Adam (L2 added to the gradient), t = *step + 1; the betas
+     * in double, as torch computes 1 - beta and beta^t. */
     void (*adam_step)(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                      float lr, float beta1, float beta2, float eps, float weight_decay,
+                      float lr, double beta1, double beta2, float eps, float weight_decay,
                       const uint64_t *step);
 };
 

@@ -281,11 +281,11 @@ static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v,
 }
 
 static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
-                          float beta1, float beta2, float eps, float weight_decay, const uint64_t *step)
+                          double beta1, double beta2, float eps, float weight_decay, const uint64_t *step)
 {
-    float correction1 = adam_correction(beta1, *step), correction2 = adam_correction(beta2, *step);
+    struct adam_scalars a = adam_scalars_at(lr, beta1, beta2, eps, weight_decay, *step);
     for (size_t i = 0; i < n; i++)
-        adam_update(&p[i], g[i], &m[i], &v[i], lr, beta1, beta2, eps, weight_decay, correction1, correction2);
+        adam_update(&p[i], g[i], &m[i], &v[i], &a);
 }
 
 struct backend *cpu_backend_create(struct err *e)

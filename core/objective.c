@@ -47,7 +47,7 @@ static void update_range(struct model *m, const struct optim_spec *o, size_t off
         be->sgd_step(be, m->params + off, m->grads + off, m->opt_m + off, n, (float)o->lr, (float)o->momentum, wd);
     else
         be->adam_step(be, m->params + off, m->grads + off, m->opt_m + off, m->opt_v + off, n, (float)o->lr,
-                      (float)o->beta1, (float)o->beta2, (float)o->eps, wd, step);
+                      o->beta1, o->beta2, (float)o->eps, wd, step);
 }
 
 void optim_step(struct model *m, const struct optim_spec *o, const uint64_t *step)

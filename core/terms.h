@@ -53,21 +53,38 @@ TERM_FN void sgd_update(float *p, float g, float *v, float lr, float momentum, f
     *p -= lr * d;
 }
 
-/* Adam's bias correction 1 - beta^t for t = step + 1, in double as torch. */
-TERM_FN float adam_correction(float beta, uint64_t step)
+/* Adam's per-step scalars as torch.optim.Adam has them: the betas and
+ * 1 - beta computed in double and rounded once to float (torch passes
+ * Python floats to float32 kernels), and the bias corrections 1 - beta^t
+ * for t = step + 1 in double. */
+struct adam_scalars {
+    float lr, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay, correction1, correction2;
+};
+
+TERM_FN struct adam_scalars adam_scalars_at(float lr, double beta1, double beta2, float eps, float weight_decay,
+                                            uint64_t step)
 {
-    return (float)(1 - pow((double)beta, (double)(step + 1)));
+    double t = (double)(step + 1);
+    struct adam_scalars a = {lr,
+                             (float)beta1,
+                             (float)beta2,
+                             (float)(1 - beta1),
+                             (float)(1 - beta2),
+                             eps,
+                             weight_decay,
+                             (float)(1 - pow(beta1, t)),
+                             (float)(1 - pow(beta2, t))};
+    return a;
 }
 
 /* torch.optim.Adam on one parameter, weight decay added to the gradient. */
-TERM_FN void adam_update(float *p, float g, float *m, float *v, float lr, float beta1, float beta2, float eps,
-                         float weight_decay, float correction1, float correction2)
+TERM_FN void adam_update(float *p, float g, float *m, float *v, const struct adam_scalars *a)
 {
-    float d = g + weight_decay * *p;
-    *m = beta1 * *m + (1 - beta1) * d;
-    *v = beta2 * *v + (1 - beta2) * d * d;
-    float mhat = *m / correction1, vhat = *v / correction2;
-    *p -= lr * mhat / (sqrtf(vhat) + eps);
+    float d = g + a->weight_decay * *p;
+    *m = a->beta1 * *m + a->one_minus_beta1 * d;
+    *v = a->beta2 * *v + a->one_minus_beta2 * d * d;
+    float mhat = *m / a->correction1, vhat = *v / a->correction2;
+    *p -= a->lr * mhat / (sqrtf(vhat) + a->eps);
 }
 
 #endif

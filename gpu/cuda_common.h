@@ -175,7 +175,7 @@ void cuda_penalty(struct backend *be, bool l1, float *grad, double *acc, const f
 void cuda_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
                    float momentum, float weight_decay);
 void cuda_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                    float lr, float beta1, float beta2, float eps, float weight_decay,
+                    float lr, double beta1, double beta2, float eps, float weight_decay,
                     const uint64_t *step);
 
 #endif

@@ -20,20 +20,17 @@ void cuda_sgd_step(struct backend *be, float *p, const float *g, float *v, size_
 }
 
 /* t = *step + 1 is read on the device so a recorded step replays right;
- * the bias corrections are computed in double and rounded to float, as the
- * CPU backend does. */
-__global__ void adam_kernel(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                            float beta1, float beta2, float eps, float weight_decay,
-                            const uint64_t *step)
+ * the scalars are the CPU backend's (core/terms.h). */
+__global__ void adam_kernel(float *p, const float *g, float *m, float *v, size_t n, float lr, double beta1,
+                            double beta2, float eps, float weight_decay, const uint64_t *step)
 {
-    float correction1 = adam_correction(beta1, *step), correction2 = adam_correction(beta2, *step);
+    struct adam_scalars a = adam_scalars_at(lr, beta1, beta2, eps, weight_decay, *step);
     GRID_STRIDE(i, n)
-        adam_update(&p[i], g[i], &m[i], &v[i], lr, beta1, beta2, eps, weight_decay, correction1,
-                    correction2);
+        adam_update(&p[i], g[i], &m[i], &v[i], &a);
 }
 
 void cuda_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                    float lr, float beta1, float beta2, float eps, float weight_decay,
+                    float lr, double beta1, double beta2, float eps, float weight_decay,
                     const uint64_t *step)
 {
     struct cuda_impl *c = cuda_of(be);
