@@ -29,9 +29,11 @@ CFLAGS  += -DD2L_CUDA -I$(CUDA)/include
 NVFLAGS ?= -O3 -std=c++17 -Xcompiler -fPIC \
            -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
            -gencode arch=compute_90,code=compute_90
+NVFLAGS += -DD2L_CUDA_LIB_DIR='"$(CUDA)/lib64"'
 GPU_SRC := $(wildcard gpu/*.cu)
 GPU_OBJ := $(GPU_SRC:%.cu=$(BUILD)/%.o)
-LDLIBS  += -L$(CUDA)/lib64 -lcudart -lcublas -Wl,-rpath,$(CUDA)/lib64 -lstdc++
+# cuBLAS is opened with dlopen when a GPU backend starts (gpu/cublas_lib.h).
+LDLIBS  += -L$(CUDA)/lib64 -lcudart -ldl -Wl,-rpath,$(CUDA)/lib64 -lstdc++
 endif
 
 LIB_SRC  := $(wildcard core/*.c data/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))

@@ -46,7 +46,7 @@ void cublas_fail(cublasStatus_t st, const char *call, const char *file, int line
                        : st == CUBLAS_STATUS_INVALID_VALUE ? "a GEMM got a bad shape or leading dimension"
                                                            : "rerun with CUDA_LAUNCH_BLOCKING=1 to find the failing op";
     fprintf(stderr, "d2ltrain: CUDA error at %s:%d: %s: %s (%s)\n", file, line, call,
-            cublasGetStatusString(st), hint);
+            cublas_status_string(st), hint);
     exit(EXIT_RUNTIME);
 }
 
@@ -84,16 +84,18 @@ extern "C" void cuda_print_info(FILE *out)
     int runtime = 0, driver = 0, blas[3] = {0, 0, 0};
     cudaError_t rc_runtime = cudaRuntimeGetVersion(&runtime);
     cudaError_t rc_driver = cudaDriverGetVersion(&driver);
-    bool blas_ok = cublasGetProperty(MAJOR_VERSION, &blas[0]) == CUBLAS_STATUS_SUCCESS &&
-                   cublasGetProperty(MINOR_VERSION, &blas[1]) == CUBLAS_STATUS_SUCCESS &&
-                   cublasGetProperty(PATCH_LEVEL, &blas[2]) == CUBLAS_STATUS_SUCCESS;
+    struct err why = {0};
+    const struct cublas_lib *lib = cublas_lib(&why);
+    bool blas_ok = lib && lib->get_property(MAJOR_VERSION, &blas[0]) == CUBLAS_STATUS_SUCCESS &&
+                   lib->get_property(MINOR_VERSION, &blas[1]) == CUBLAS_STATUS_SUCCESS &&
+                   lib->get_property(PATCH_LEVEL, &blas[2]) == CUBLAS_STATUS_SUCCESS;
     fprintf(out, "cuda: ");
     print_version(out, "runtime", rc_runtime, runtime);
     print_version(out, ", driver", rc_driver, driver);
     if (blas_ok)
         fprintf(out, ", cuBLAS %d.%d.%d\n", blas[0], blas[1], blas[2]);
     else
-        fprintf(out, ", cuBLAS unknown\n");
+        fprintf(out, ", cuBLAS unknown (%s)\n", lib ? "no version" : why.msg);
 
     int n = 0;
     cudaError_t rc = cudaGetDeviceCount(&n);
@@ -210,7 +212,7 @@ static void cuda_destroy(struct backend *be)
     for (int i = 0; i < c->n_graphs; i++)
         if (c->graphs[i].exec)
             CUDA_CHECK(cudaGraphExecDestroy(c->graphs[i].exec));
-    CUBLAS_CHECK(cublasDestroy(c->cublas));
+    CUBLAS_CHECK(c->blas->destroy(c->cublas));
     CUDA_CHECK(cudaFree(c->cublas_workspace));
     CUDA_CHECK(cudaStreamDestroy(c->stream));
     free(c);
@@ -300,26 +302,34 @@ extern "C" struct backend *cuda_backend_create(int device_index, bool allow_tf32
     snprintf(c->name, sizeof c->name, "cuda:%d", device_index);
     be->name = c->name;
 
+    struct err why = {0};
+    if (!(c->blas = cublas_lib(&why))) {
+        err_set(e, EXIT_RUNTIME, "cannot start %s: %s", be->name, why.msg);
+        free(c);
+        free(be);
+        return NULL;
+    }
+    const struct cublas_lib *blas = c->blas;
     cudaError_t rc = cudaMalloc(&c->cublas_workspace, CUBLAS_WORKSPACE_BYTES);
     if (rc == cudaSuccess)
         rc = cudaDeviceGetAttribute(&c->sm_count, cudaDevAttrMultiProcessorCount, device_index);
     if (rc == cudaSuccess)
         rc = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
-    if (rc == cudaSuccess && (st = cublasCreate(&c->cublas)) == CUBLAS_STATUS_SUCCESS &&
-        (st = cublasSetStream(c->cublas, c->stream)) == CUBLAS_STATUS_SUCCESS &&
+    if (rc == cudaSuccess && (st = blas->create(&c->cublas)) == CUBLAS_STATUS_SUCCESS &&
+        (st = blas->set_stream(c->cublas, c->stream)) == CUBLAS_STATUS_SUCCESS &&
         /* after SetStream, which resets the workspace to cuBLAS's own pool */
-        (st = cublasSetWorkspace(c->cublas, c->cublas_workspace, CUBLAS_WORKSPACE_BYTES)) == CUBLAS_STATUS_SUCCESS &&
-        (st = cublasSetMathMode(c->cublas, allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) ==
+        (st = blas->set_workspace(c->cublas, c->cublas_workspace, CUBLAS_WORKSPACE_BYTES)) == CUBLAS_STATUS_SUCCESS &&
+        (st = blas->set_math_mode(c->cublas, allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) ==
             CUBLAS_STATUS_SUCCESS)
         return be;
     /* A device that will not start is the user's to hear about (and auto's
      * to pass over), not a crash. The undoing reports nothing more. */
     cudaGetLastError();
     err_set(e, EXIT_RUNTIME, "cannot start %s: %s", be->name,
-            rc != cudaSuccess ? cudaGetErrorString(rc) : cublasGetStatusString(st));
+            rc != cudaSuccess ? cudaGetErrorString(rc) : blas->status_string(st));
     if (c->cublas)
-        (void)cublasDestroy(c->cublas);
+        (void)blas->destroy(c->cublas);
     if (c->stream)
         (void)cudaStreamDestroy(c->stream);
     if (c->cublas_workspace)

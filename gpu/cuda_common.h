@@ -4,8 +4,9 @@
 #ifndef D2L_CUDA_COMMON_H
 #define D2L_CUDA_COMMON_H
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
+
+#include "cublas_lib.h"
 
 extern "C" {
 #include "../core/backend.h"
@@ -25,6 +26,7 @@ struct cuda_impl {
     int device;
     int sm_count;
     cudaStream_t stream;
+    const struct cublas_lib *blas; /* the loaded cuBLAS entry points */
     cublasHandle_t cublas;
     void *cublas_workspace; /* fixed, so cuBLAS never allocates inside a capture */
     struct cuda_graph_slot graphs[CUDA_GRAPH_SLOTS];

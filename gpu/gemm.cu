@@ -13,6 +13,6 @@ void cuda_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int
         return;
     cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasSgemm(cuda_of(be)->cublas, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta,
-                             c, ldc));
+    struct cuda_impl *impl = cuda_of(be);
+    CUBLAS_CHECK(impl->blas->sgemm(impl->cublas, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
 }

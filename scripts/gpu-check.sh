@@ -99,6 +99,8 @@ done
 "$D2LTRAIN" info 2>&1 | tee "$LOG/info.txt"
 grep -q "CUDA backend compiled in" "$LOG/info.txt" ||
     record "build" FAIL "$D2LTRAIN was built without CUDA (no nvcc where it was built)"
+grep -q ", cuBLAS [0-9]" "$LOG/info.txt" ||
+    record "cuBLAS" FAIL "$(grep -o 'cuBLAS unknown.*' "$LOG/info.txt") (it is opened with dlopen)"
 
 have_data=1
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do

@@ -948,7 +948,7 @@ START_TEST(gpu_alloc_too_big)
 END_TEST
 
 /* Runs without a GPU too: asking for one that is not there is an error
- * with a reason, never a crash. */
+ * with a reason, never a crash; and cuBLAS loads. */
 START_TEST(gpu_missing_device_reported)
 {
     int n = cuda_device_count();
@@ -969,6 +969,9 @@ START_TEST(gpu_missing_device_reported)
     cuda_print_info(f);
     ck_assert_int_eq(fclose(f), 0);
     ck_assert_msg(strstr(text, "cuda: runtime "), "%s", text);
+    /* cuBLAS is opened with dlopen: every entry point found, GPU or not */
+    const char *blas = strstr(text, ", cuBLAS ");
+    ck_assert_msg(blas && blas[9] >= '1' && blas[9] <= '9', "cuBLAS did not load: %s", text);
     ck_assert_msg(n > 0 ? strstr(text, "cuda:0: ") != NULL : strstr(text, "no GPU: ") != NULL, "%s", text);
     free(text);
 }
