@@ -1,8 +1,9 @@
 /* cuBLAS, opened with dlopen when a CUDA backend first needs it rather than
  * linked: loading libcublas and libcublasLt takes ~0.2 s (measured on the
  * developer VM: `d2ltrain --version` 0.21 s linked, 0.02 s without), which a
- * CPU run of a CUDA build should not pay, and which a GPU run pays on the
- * main thread while the data loads on another (cmd/experiment.c). */
+ * CPU run of a CUDA build should not pay, and which a GPU run pays on a
+ * thread of its own while the CUDA context is created (cuda_backend.cu) and
+ * the data loads (cmd/experiment.c). */
 #ifndef D2L_CUBLAS_LIB_H
 #define D2L_CUBLAS_LIB_H
 

@@ -1,5 +1,6 @@
 /* The CUDA backend's life cycle: device choice, stream and cuBLAS handle,
  * device memory, CUDA graphs, the op table, error reporting and `info`. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,6 +255,13 @@ static const struct backend cuda_ops = {
 /* Device selection and its failures are the user's to fix (no GPU, wrong
  * index, busy device), so they come back through *e; so does an allocation
  * failure. */
+static void *load_cublas(void *unused)
+{
+    struct err ignored = {0}; /* cuda_backend_create asks again and reports */
+    cublas_lib(&ignored);
+    return NULL;
+}
+
 static bool pick_device(int device_index, struct err *e)
 {
     int n = 0;
@@ -269,9 +277,15 @@ static bool pick_device(int device_index, struct err *e)
                 n, n == 1 ? "" : "s", n - 1);
         return false;
     }
+    /* Creating the context and loading cuBLAS take a few hundred
+     * milliseconds each and need nothing of each other. */
+    pthread_t loader;
+    bool loading = !pthread_create(&loader, NULL, load_cublas, NULL);
     rc = cudaSetDevice(device_index);
     if (rc == cudaSuccess)
         rc = cudaFree(NULL); /* creates the context now, so its failure is reported here */
+    if (loading)
+        pthread_join(loader, NULL);
     if (rc != cudaSuccess) {
         cudaGetLastError();
         err_set(e, EXIT_RUNTIME, "cannot use GPU cuda:%d: %s", device_index, cudaGetErrorString(rc));
