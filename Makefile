@@ -43,7 +43,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(BUILD)/d2ltrain
 TEST_BIN := $(BUILD)/d2ltrain-tests
 
-.PHONY: all deps run test test-san check-unit bench clean d2ltrain
+.PHONY: all deps run test test-san check-unit bench gpu-carry clean d2ltrain
 # ./d2ltrain is a copy of the last flavour built (CPU-only or CUDA, each in
 # its own build directory).
 all: d2ltrain
@@ -98,6 +98,15 @@ $(BUILD)/bench_ops: scripts/bench_ops.c $(LIB_OBJ)
 bench: deps
 	$(MAKE) all $(BUILD)/bench_ops
 	BENCH_OPS=$(BUILD)/bench_ops scripts/bench.sh
+
+# What scripts/gpu-check.sh needs on the GPU machine, which cannot build:
+# the CUDA binary, the test runner and the data (docs/GPU.md).
+gpu-carry: deps
+	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests
+	install -d build/gpu-data
+	install -m 644 /usr/share/datasets/fashion-mnist/*-ubyte.gz build/gpu-data/
+	if [ -d ../shared/data/kaggle_house ]; then install -m 644 ../shared/data/kaggle_house/*.csv build/gpu-data/; fi
+	@du -sh d2ltrain build/rel-cuda/d2ltrain-tests build/gpu-data
 
 clean:
 	rm -rf build d2ltrain
