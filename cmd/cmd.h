@@ -26,7 +26,8 @@ struct run_options {
     int n_sets;
     const char *out_dir;
     const char *checkpoint; /* predict only */
-    bool timing; /* --timing: where the time went, on stderr */
+    bool timing;    /* --timing: where the time went, on stderr */
+    double started; /* clock_seconds() when the command began, for --timing */
     struct fetch_options fetch;
 };
 

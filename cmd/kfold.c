@@ -40,7 +40,6 @@ static int write_metrics(const char *dir, const struct fold_result *res, int k, 
 
 int cmd_kfold(int argc, char **argv)
 {
-    double started = clock_seconds();
     struct run_options o;
     int status = parse_run_options(&o, argc, argv, usage);
     if (status >= 0)
@@ -76,7 +75,7 @@ int cmd_kfold(int argc, char **argv)
     if (o.out_dir)
         write_metrics(o.out_dir, res, k, x.spec.epochs, &e);
     if (!e.code && o.timing)
-        experiment_print_timing(&x, "folds", folds_seconds, started);
+        experiment_print_timing(&x, "folds", folds_seconds, o.started);
 done:
     if (res)
         kfold_results_free(res, k);

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/clock.h"
 #include "cmd.h"
 
 /* The value of `--name value` or `--name=value`; advances *i. */
@@ -83,9 +84,12 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
 
 int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage)
 {
+    double started = clock_seconds();
     struct err e = {0};
-    if (parse(o, argc, argv, usage, &e) < 0)
-        return 0; /* --help */
+    int help = parse(o, argc, argv, usage, &e) < 0;
+    o->started = started;
+    if (help)
+        return 0;
     return e.code ? report_error(&e) : -1;
 }
 

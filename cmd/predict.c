@@ -21,7 +21,6 @@ static const char usage[] =
 
 int cmd_predict(int argc, char **argv)
 {
-    double started = clock_seconds();
     struct run_options o;
     int status = parse_run_options(&o, argc, argv, usage);
     if (status >= 0)
@@ -64,7 +63,7 @@ int cmd_predict(int argc, char **argv)
             write_submission(o.out_dir, test, out, m.out_width, &e);
     }
     if (!e.code && o.timing)
-        experiment_print_timing(&x, "predicting", predict_seconds, started);
+        experiment_print_timing(&x, "predicting", predict_seconds, o.started);
 done:
     free(params);
     free(out);

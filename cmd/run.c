@@ -108,7 +108,6 @@ static int write_outputs(const char *dir, const struct experiment *x, struct mod
 
 int cmd_run(int argc, char **argv)
 {
-    double started = clock_seconds();
     struct run_options o;
     int status = parse_run_options(&o, argc, argv, usage);
     if (status >= 0)
@@ -146,7 +145,7 @@ int cmd_run(int argc, char **argv)
     if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
         write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);
     if (!e.code && o.timing)
-        experiment_print_timing(&x, "training", train_seconds, started);
+        experiment_print_timing(&x, "training", train_seconds, o.started);
 done:
     outfile_abort(&ctx.metrics);
     free(ctx.epochs);
