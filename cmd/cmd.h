@@ -63,7 +63,8 @@ float *predict_test_set(struct model *m, const struct dataset *test, struct err 
 /* DIR/submission.csv, Kaggle's Id,SalePrice (the row number without ids),
  * from outputs [n, width] of an unlabelled test set. */
 int write_submission(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
-/* DIR/predictions.csv: row,predicted[,true] from outputs [n, width]. */
+/* DIR/predictions.csv: row,predicted,true from outputs [n, width] of a
+ * labelled test set. */
 int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
 /* "test_acc A (N examples)", "test_rmse R (N examples)" or, without labels,
  * how many predictions were made. */

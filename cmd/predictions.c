@@ -8,6 +8,15 @@
 #include "../core/train.h"
 #include "cmd.h"
 
+/* The first maximal logit, as torch.argmax. */
+static int argmax(const float *z, int width)
+{
+    int best = 0;
+    for (int c = 1; c < width; c++)
+        best = z[c] > z[best] ? c : best;
+    return best;
+}
+
 /* d2l's predict_ch3: the first test images' true and predicted labels. */
 int print_first_predictions(const struct experiment *x, struct model *m, struct err *e)
 {
@@ -21,13 +30,9 @@ int print_first_predictions(const struct experiment *x, struct model *m, struct 
     if (m->out_width > 64 || model_predict(m, &head, logits, e))
         return e->code;
     printf("predictions (true -> predicted):");
-    for (size_t i = 0; i < head.n; i++) {
-        const float *z = logits + i * m->out_width;
-        int best = 0;
-        for (int c = 1; c < m->out_width; c++)
-            best = z[c] > z[best] ? c : best;
-        printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]], test->class_names[best]);
-    }
+    for (size_t i = 0; i < head.n; i++)
+        printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]],
+               test->class_names[argmax(logits + i * m->out_width, m->out_width)]);
     printf("\n");
     return 0;
 }
@@ -59,15 +64,10 @@ int write_submission(const char *dir, const struct dataset *test, const float *o
     return e->code;
 }
 
-/* The predicted class (first maximal logit, as torch.argmax) or value. */
+/* The predicted class or value. */
 static double predicted(const float *z, int width, bool classify)
 {
-    if (!classify)
-        return z[0];
-    int best = 0;
-    for (int c = 1; c < width; c++)
-        best = z[c] > z[best] ? c : best;
-    return best;
+    return classify ? argmax(z, width) : z[0];
 }
 
 int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width,
@@ -77,13 +77,9 @@ int write_predictions_csv(const char *dir, const struct dataset *test, const flo
     struct outfile o = {0};
     if (outfile_open(&o, dir, "predictions.csv", e))
         return e->code;
-    fprintf(o.f, "row,predicted%s\n", test->y ? ",true" : "");
-    for (size_t i = 0; i < test->n; i++) {
-        fprintf(o.f, "%zu,%.9g", i, predicted(out + i * width, width, classify));
-        if (test->y)
-            fprintf(o.f, ",%.9g", test->y[i * test->y_width]);
-        fputc('\n', o.f);
-    }
+    fprintf(o.f, "row,predicted,true\n");
+    for (size_t i = 0; i < test->n; i++)
+        fprintf(o.f, "%zu,%.9g,%.9g\n", i, predicted(out + i * width, width, classify), test->y[i * test->y_width]);
     outfile_commit(&o, e);
     outfile_abort(&o);
     return e->code;

@@ -31,8 +31,6 @@ struct trainer {
     int graph_keys; /* first of this trainer's three graph keys */
     /* set for the evaluation body */
     const struct device_set *eval_set;
-    /* set for single-step replays */
-    size_t replay_start;
 };
 
 void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch)
@@ -79,16 +77,21 @@ static int upload_set(struct backend *be, struct device_set *d, const struct dat
     return 0;
 }
 
-static void gather_batch(struct trainer *t, const struct device_set *d, const int32_t *idx, int rows)
+/* The inputs of rows idx[0..rows) into xb, as float. */
+static void gather_x(struct backend *be, float *xb, const struct device_set *d, const int32_t *idx, int rows)
 {
-    struct backend *be = t->be;
     const struct dataset *h = d->host;
     if (h->x_type == X_U8)
-        be->gather_u8(be, t->xb, d->x, idx, rows, (int)h->d, h->x_scale);
+        be->gather_u8(be, xb, d->x, idx, rows, (int)h->d, h->x_scale);
     else
-        be->gather_f32(be, t->xb, d->x, idx, rows, (int)h->d);
+        be->gather_f32(be, xb, d->x, idx, rows, (int)h->d);
+}
+
+static void gather_batch(struct trainer *t, const struct device_set *d, const int32_t *idx, int rows)
+{
+    gather_x(t->be, t->xb, d, idx, rows);
     if (d->y)
-        be->gather_f32(be, t->yb, d->y, idx, rows, h->y_width);
+        t->be->gather_f32(t->be, t->yb, d->y, idx, rows, d->host->y_width);
 }
 
 static int batch_rows(const struct trainer *t, size_t start, size_t n)
@@ -315,10 +318,7 @@ int model_predict(struct model *m, const struct dataset *ds, float *out, struct 
     uint64_t *no_step = NULL; /* eval mode draws no dropout masks */
     for (size_t start = 0; start < ds->n; start += b) {
         int rows = (int)(ds->n - start < b ? ds->n - start : b);
-        if (ds->x_type == X_U8)
-            be->gather_u8(be, xb, d.x, iota + start, rows, (int)ds->d, ds->x_scale);
-        else
-            be->gather_f32(be, xb, d.x, iota + start, rows, (int)ds->d);
+        gather_x(be, xb, &d, iota + start, rows);
         const float *y = model_forward(m, xb, rows, false, no_step);
         be->download(be, out + start * m->out_width, y, (size_t)rows * m->out_width * sizeof *out);
     }

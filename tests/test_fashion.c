@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "tmpdir.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -178,8 +179,9 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
 {
     if (!have_fashion_mnist())
         return;
-    char dir[] = "/tmp/d2l-predict-XXXXXX", args[1024];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tmp_dir_make("predict");
+    char dir[192], args[1024];
+    snprintf(dir, sizeof dir, "%s", tmp_path("out")); /* run --out makes it */
     const char *common = "configs/mlp_fashion.yaml --quiet --set train.epochs=1";
     snprintf(args, sizeof args, "run %s --data-dir '%s/build/test-data' --out %s", common, repo_root(), dir);
     struct proc_result r = run_d2ltrain(args);
@@ -239,9 +241,7 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
     ck_assert_msg(strstr(r.err, "tensor '1.weight' has shape [256,784]; the spec's model needs [10,784]"), "%s",
                   r.err);
     proc_result_free(&r);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    r = run_shell(args);
-    proc_result_free(&r);
+    tmp_dir_remove();
 }
 END_TEST
 

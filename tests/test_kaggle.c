@@ -10,6 +10,7 @@
 
 #include "../core/kfold.h"
 #include "proc.h"
+#include "tmpdir.h"
 
 /* k-fold split on n rows whose single feature is the row number. */
 static void check_split(size_t n, int k, const int32_t *order)
@@ -120,10 +121,11 @@ END_TEST
 /* d2l's train_and_pred, then the same model again through predict. */
 START_TEST(train_and_pred_writes_the_submission)
 {
-    char common[2048], args[4096], dir[] = "/tmp/d2l-kaggle-XXXXXX";
+    char common[2048], args[4096], dir[192];
     if (!kaggle_mirror(common, sizeof common))
         return;
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tmp_dir_make("kaggle");
+    snprintf(dir, sizeof dir, "%s", tmp_path("out")); /* run --out makes it */
     snprintf(args, sizeof args, "run configs/kaggle_house.yaml %s --out %s", common, dir);
     struct proc_result r = run_d2ltrain(args);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
@@ -164,9 +166,7 @@ START_TEST(train_and_pred_writes_the_submission)
     r = run_shell(args);
     ck_assert_msg(r.status == 0, "predict's submission differs from run's: %s", r.out);
     proc_result_free(&r);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    r = run_shell(args);
-    proc_result_free(&r);
+    tmp_dir_remove();
 }
 END_TEST
 
