@@ -173,38 +173,22 @@ static void tiny_build(struct tiny *t, enum optim_kind kind, double wd, bool dec
 /* The first Adam step: d / (|d| + eps) times lr (m and v bias-corrected to d, d^2). */
 static double adam_first_step(double p, double d, double lr, double eps) { return p - lr * d / (fabs(d) + eps); }
 
-START_TEST(optim_step_sgd_decay_bias)
+/* Weight decay 0.1 on the weights, and on the biases only with
+ * decay_bias: SGD's step and Adam's first step on each parameter. */
+START_TEST(optim_step_decay_bias)
 {
+    static const enum optim_kind kinds[2] = {OPT_SGD, OPT_ADAM};
+    enum optim_kind kind = kinds[_i];
     for (int decay_bias = 0; decay_bias < 2; decay_bias++) {
         struct tiny t;
-        tiny_build(&t, OPT_SGD, 0.1, decay_bias);
+        tiny_build(&t, kind, 0.1, decay_bias);
         uint64_t step = 0;
         optim_step(&t.m, &t.s.optim, &step);
         float got[8];
         be->download(be, got, t.m.params, sizeof got);
         for (int j = 0; j < 8; j++) {
-            double wd = j < 6 || decay_bias ? 0.1 : 0;
-            double want = t.p0[j] - 0.1 * (t.g[j] + wd * t.p0[j]);
-            ck_assert_msg(test_rel_err(got[j], want, 1.0) < 1e-6, "decay_bias=%d param %d: %.8g want %.8g",
-                          decay_bias, j, got[j], want);
-        }
-        model_free(&t.m);
-    }
-}
-END_TEST
-
-START_TEST(optim_step_adam_decay_bias)
-{
-    for (int decay_bias = 0; decay_bias < 2; decay_bias++) {
-        struct tiny t;
-        tiny_build(&t, OPT_ADAM, 0.1, decay_bias);
-        uint64_t step = 0;
-        optim_step(&t.m, &t.s.optim, &step);
-        float got[8];
-        be->download(be, got, t.m.params, sizeof got);
-        for (int j = 0; j < 8; j++) {
-            double wd = j < 6 || decay_bias ? 0.1 : 0;
-            double want = adam_first_step(t.p0[j], t.g[j] + wd * t.p0[j], 0.1, 1e-8);
+            double wd = j < 6 || decay_bias ? 0.1 : 0, d = t.g[j] + wd * t.p0[j];
+            double want = kind == OPT_SGD ? t.p0[j] - 0.1 * d : adam_first_step(t.p0[j], d, 0.1, 1e-8);
             ck_assert_msg(test_rel_err(got[j], want, 1.0) < 1e-6, "decay_bias=%d param %d: %.8g want %.8g",
                           decay_bias, j, got[j], want);
         }
@@ -240,8 +224,7 @@ Suite *suite_optim(void)
     tcase_add_test(tc, sgd_momentum_with_weight_decay);
     tcase_add_loop_test(tc, adam_three_steps, 0, (int)(sizeof adam_cases / sizeof adam_cases[0]));
     tcase_add_test(tc, adam_reads_step_from_memory);
-    tcase_add_test(tc, optim_step_sgd_decay_bias);
-    tcase_add_test(tc, optim_step_adam_decay_bias);
+    tcase_add_loop_test(tc, optim_step_decay_bias, 0, 2); /* SGD, Adam */
     tcase_add_test(tc, optim_step_no_decay);
     suite_add_tcase(s, tc);
     return s;
