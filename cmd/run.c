@@ -29,6 +29,7 @@ struct run_ctx {
     struct outfile metrics;
     bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
     struct epoch_report *epochs; /* for curves.svg */
+    struct epoch_report last;    /* for --timing */
 };
 
 static void on_epoch(const struct epoch_report *r, void *arg)
@@ -39,6 +40,7 @@ static void on_epoch(const struct epoch_report *r, void *arg)
         c->metrics_failed = true;
     if (c->epochs)
         c->epochs[r->epoch - 1] = *r;
+    c->last = *r;
 }
 
 /* d2l 3.2 ends by comparing the learned parameters with the truth. */
@@ -144,8 +146,12 @@ int cmd_run(int argc, char **argv)
     }
     if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
         write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);
-    if (!e.code && o.timing)
+    if (!e.code && o.timing) {
         experiment_print_timing(&x, "training", train_seconds, o.started);
+        fprintf(stderr, "timing: last epoch %.2f ms: training steps %.2f ms, evaluation %.2f ms\n",
+                ctx.last.seconds * 1e3, ctx.last.steps_seconds * 1e3,
+                (ctx.last.seconds - ctx.last.steps_seconds) * 1e3);
+    }
 done:
     outfile_abort(&ctx.metrics);
     free(ctx.epochs);

@@ -278,7 +278,8 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
         t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
         read_acc(&t, acc);
         struct epoch_report r = {.epoch = epoch, .epochs = s->epochs, .train_acc = NAN, .test_acc = NAN,
-                                 .test_loss = NAN, .train_log_rmse = NAN, .test_log_rmse = NAN};
+                                 .test_loss = NAN, .train_log_rmse = NAN, .test_log_rmse = NAN,
+                                 .steps_seconds = clock_seconds() - t0};
         r.loss = acc[ACC_LOSS] / acc[ACC_COUNT];
         r.penalty = acc[ACC_PENALTY] / acc[ACC_COUNT];
         if (!isfinite(r.loss)) {

@@ -17,6 +17,7 @@ struct epoch_report {
     double train_log_rmse, test_log_rmse;
     double penalty;    /* mean explicit penalty over the epoch */
     double seconds;
+    double steps_seconds; /* of seconds, until the training steps' metrics were read; the rest is evaluation */
 };
 
 typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);

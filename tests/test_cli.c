@@ -86,6 +86,15 @@ START_TEST(timing_reports_the_phases)
                      4);
     ck_assert(data >= 0 && device >= 0 && train >= 0 && total > 0);
     ck_assert(total + 0.001 >= train && total + 0.001 >= data); /* printed to the millisecond */
+    /* the last epoch: its training steps and its evaluation add up to it */
+    line = strstr(r.err, "timing: last epoch ");
+    ck_assert_msg(line, "%s", r.err);
+    double epoch_ms, steps_ms, eval_ms;
+    ck_assert_int_eq(sscanf(line, "timing: last epoch %lf ms: training steps %lf ms, evaluation %lf ms", &epoch_ms,
+                            &steps_ms, &eval_ms),
+                     3);
+    ck_assert(steps_ms > 0 && eval_ms >= 0 && epoch_ms <= train * 1e3 + 1);
+    ck_assert_double_eq_tol(steps_ms + eval_ms, epoch_ms, 0.02); /* printed to 0.01 ms */
     proc_result_free(&r);
 }
 END_TEST
