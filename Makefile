@@ -100,13 +100,25 @@ bench: deps
 	BENCH_OPS=$(BUILD)/bench_ops scripts/bench.sh
 
 # What scripts/gpu-check.sh needs on the GPU machine, which cannot build:
-# the CUDA binary, the test runner and the data (docs/GPU.md).
+# the CUDA binary, the test runner, the data and, as one xz archive (OpenBLAS
+# alone is 36 MB of the 64 MiB a call may carry), the shared libraries they
+# load beyond glibc, which the script links in only where that machine
+# lacks them (docs/GPU.md).
+GPU_CARRY_LIBS := build/gpu-data/shared-libs.tar.xz
 gpu-carry: deps
 	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests
 	install -d build/gpu-data
 	install -m 644 /usr/share/datasets/fashion-mnist/*-ubyte.gz build/gpu-data/
 	if [ -d ../shared/data/kaggle_house ]; then install -m 644 ../shared/data/kaggle_house/*.csv build/gpu-data/; fi
+	$(MAKE) $(GPU_CARRY_LIBS)
 	@du -sh d2ltrain build/rel-cuda/d2ltrain-tests build/gpu-data
+
+$(GPU_CARRY_LIBS): build/rel-cuda/d2ltrain build/rel-cuda/d2ltrain-tests
+	rm -rf build/gpu-libs && mkdir -p build/gpu-libs
+	for lib in $$(ldd $^ | awk '$$2 == "=>" && $$3 ~ /^\// { print $$3 }' | sort -u \
+	              | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv)\.so'); do \
+	    cp -L $$lib build/gpu-libs/ || exit 1; done
+	tar cJf $@.tmp -C build/gpu-libs . && mv $@.tmp $@
 
 clean:
 	rm -rf build d2ltrain

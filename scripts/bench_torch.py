@@ -2,11 +2,15 @@
 """The d2l MLP (784-256-ReLU-10, normal(0, 0.01) init, SGD lr 0.1, batch
 256) in PyTorch on the same Fashion-MNIST files, for scripts/bench.sh.
 
-  bench_torch.py DIR resident EPOCHS   data as two tensors in memory, batches
-                                       by indexing with a random permutation
-  bench_torch.py DIR d2l EPOCHS        d2l's loader: a Dataset yielding one
-                                       image at a time (ToTensor's /255),
-                                       DataLoader(shuffle=True, num_workers=4)
+  bench_torch.py DIR resident EPOCHS [DEVICE]   data as two tensors in memory
+                                       (on DEVICE), batches by indexing with a
+                                       random permutation
+  bench_torch.py DIR d2l EPOCHS [DEVICE]        d2l's loader: a Dataset yielding
+                                       one image at a time (ToTensor's /255),
+                                       DataLoader(shuffle=True, num_workers=4),
+                                       each batch copied to DEVICE
+DEVICE is cpu (the default) or cuda; on cuda the per-batch float() reads
+synchronise, as d2l's Accumulator does.
 
 Prints one line per epoch: `epoch N loss L train_acc A test_acc T time S`
 (time covers training and the test-set evaluation, like d2ltrain's)."""
@@ -49,6 +53,7 @@ class OneImageAtATime(torch.utils.data.Dataset):
 
 def main():
     directory, mode, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    device = torch.device(sys.argv[4] if len(sys.argv) > 4 else "cpu")
     torch.manual_seed(42)
     torch.set_num_threads(2)
     xtr, ytr, xte, yte = load(directory)
@@ -57,6 +62,7 @@ def main():
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.01)
             nn.init.zeros_(m.bias)
+    net.to(device)
     loss = nn.CrossEntropyLoss(reduction="none")
     trainer = torch.optim.SGD(net.parameters(), lr=0.1)
     batch = 256
@@ -64,10 +70,11 @@ def main():
         train_iter = torch.utils.data.DataLoader(OneImageAtATime(xtr, ytr), batch, shuffle=True, num_workers=4)
         test_iter = torch.utils.data.DataLoader(OneImageAtATime(xte, yte), batch, shuffle=False, num_workers=4)
     else:
-        xtr_f, xte_f = xtr.float().div(255), xte.float().div(255)
+        xtr_f, xte_f = xtr.to(device).float().div(255), xte.to(device).float().div(255)
+        ytr, yte = ytr.to(device), yte.to(device)
 
         def train_batches():
-            order = torch.randperm(len(ytr))
+            order = torch.randperm(len(ytr), device=device)
             for s in range(0, len(ytr), batch):
                 idx = order[s : s + batch]
                 yield xtr_f[idx], ytr[idx]
@@ -81,6 +88,7 @@ def main():
         net.train()
         total_loss = correct = count = 0.0
         for x, y in (train_iter if mode == "d2l" else train_batches()):
+            x, y = x.to(device), y.to(device)
             y_hat = net(x)
             l = loss(y_hat, y)
             trainer.zero_grad()
@@ -93,6 +101,7 @@ def main():
         test_correct = 0.0
         with torch.no_grad():
             for x, y in (test_iter if mode == "d2l" else test_batches()):
+                x, y = x.to(device), y.to(device)
                 test_correct += float((net(x).argmax(1) == y).sum())
         elapsed = time.perf_counter() - t0
         print(f"epoch {epoch} loss {total_loss / count:.4f} train_acc {correct / count:.4f} "

@@ -5,16 +5,19 @@
 # and carried along (docs/GPU.md says how):
 #   1. nvidia-smi and `d2ltrain info` (and any shared library not found)
 #   2. the gpu test suite: every backend op against the CPU backend
-#   3. training parity, --device cpu vs cuda, for softmax, mlp and dropout:
+#   3. training parity, --device cpu vs cuda, for softmax, mlp and dropout
+#      (at lr 0.1, and at the book's 0.5 against the CPU's own spread):
 #      per-epoch loss within 1e-3 relative, final accuracies within 0.005
 #      (a failed GPU run is repeated with D2L_CUDA_GRAPHS=0); Kaggle k-fold
 #      averages within 1e-3 relative
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), once without
-#      graphs and once with TF32, then ncu's times for 40 kernels
-#   5. compute-sanitizer memcheck and racecheck on a 2-epoch dropout run
-#      (direct and recorded launches), memcheck on the gpu test suite; last,
-#      since they are the slowest (120 s cap each, within BUDGET)
+#      graphs and once with TF32; the same model in PyTorch on the same card
+#      (data resident, and d2l's DataLoader program); ncu's times for 40 kernels
+#   5. compute-sanitizer: memcheck on a 2-epoch dropout run (direct and
+#      recorded launches), racecheck (our kernels) on 1 epoch of it, both on
+#      the gpu test suite; last, since they are the slowest (120 s cap each,
+#      within BUDGET)
 # All checks run even when one fails; a summary table comes last. Logs go to
 # build/gpu-check, and with $OUT set (the device tool) also to
 # $OUT/gpu-check-logs.tar.gz and $OUT/summary.txt. Exit status 0 only if all
@@ -89,6 +92,42 @@ find_tool() {
 
 banner "machine"
 nvidia-smi 2>&1 | tee "$LOG/nvidia-smi.txt"
+
+# Shared libraries this machine lacks (OpenBLAS, libcurl, ...) come from the
+# archive `make gpu-carry` put beside the data: only those, one symbolic link
+# each, so that the machine's own libraries stay in use. A carried library
+# may need another the machine lacks, hence the rounds.
+ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
+missing_libs() { ldd "$D2LTRAIN" "$TESTS" 2>/dev/null | awk '$2 == "=>" && $3 == "not" { print $1 }' | sort -u; }
+carried=$PWD/build/gpu-libs-carried
+linked=$PWD/build/gpu-libs-linked
+if [ -n "$(missing_libs)" ] && [ -f "$DATA_DIR/shared-libs.tar.xz" ]; then
+    rm -rf "$carried" "$linked"
+    mkdir -p "$carried" "$linked"
+    python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$DATA_DIR/shared-libs.tar.xz" "$carried"
+    export LD_LIBRARY_PATH=$linked${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    for _ in 1 2 3 4 5 6; do
+        added=0
+        for lib in $(missing_libs); do
+            if [ -f "$carried/$lib" ] && [ ! -e "$linked/$lib" ]; then
+                ln -s "$carried/$lib" "$linked/$lib"
+                added=1
+            fi
+        done
+        [ $added = 0 ] && break
+    done
+    echo "carried shared libraries in use:" "$linked"/*
+fi
+# cuBLAS is opened with dlopen (by soname, then in the build's CUDA lib64):
+# where neither finds it, use the copy in Python's nvidia wheels, if any.
+if ! ldconfig -p | grep -q 'libcublas\.so\.13 ' && [ ! -e /usr/local/cuda/lib64/libcublas.so.13 ]; then
+    cublas=$(find /usr /opt -name 'libcublas.so.13' -print -quit 2>/dev/null)
+    if [ -n "$cublas" ]; then
+        echo "cuBLAS from $cublas"
+        LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${cublas%/*}
+        export LD_LIBRARY_PATH
+    fi
+fi
 for f in "$D2LTRAIN" "$TESTS"; do
     if [ ! -x "$f" ]; then
         record "binary $f" FAIL "missing: build it on a developer machine and carry it (docs/GPU.md)"
@@ -114,16 +153,34 @@ for f in kaggle_house_pred_train.csv kaggle_house_pred_test.csv; do
     [ -s "$DATA_DIR/$f" ] || have_kaggle=0
 done
 
-# The CPU halves of the parity runs take longest: start them now, in the
-# background, and compare once the GPU halves are done.
-configs="softmax_fashion mlp_fashion dropout_fashion"
+# The parity runs: a name, and the spec with its overrides. At the book's
+# lr 0.5 the dropout model's trajectory amplifies rounding: two CPU runs
+# that differ only in OpenBLAS's thread count drift apart by up to 8e-3 per
+# epoch (docs/GPU.md), so no float32 implementation can meet 1e-3 there.
+# dropout_lr0.1 (d2l's MLP rate) holds dropout to the strict bound; the
+# book's run is held to the CPU's own spread, measured here by a second CPU
+# run on one OpenBLAS thread (dropout.cpu1).
+runs="softmax mlp dropout_lr0.1 dropout"
+declare -A run_args=(
+    [softmax]="configs/softmax_fashion.yaml"
+    [mlp]="configs/mlp_fashion.yaml"
+    [dropout_lr0.1]="configs/dropout_fashion.yaml --set optimizer.sgd.lr=0.1"
+    [dropout]="configs/dropout_fashion.yaml"
+)
+# The CPU halves take longest: start them now, in the background, and
+# compare once the GPU halves are done.
 declare -A cpu_pid
 if [ $have_data = 1 ]; then
-    for c in $configs; do
-        OPENBLAS_NUM_THREADS=4 timeout 300 "$D2LTRAIN" run "configs/$c.yaml" --device cpu --quiet \
-            >"$LOG/$c.cpu.txt" 2>&1 &
-        cpu_pid[$c]=$!
+    for r in $runs; do
+        # shellcheck disable=SC2086 # run_args holds words
+        OPENBLAS_NUM_THREADS=4 timeout 300 "$D2LTRAIN" run ${run_args[$r]} --device cpu --quiet \
+            >"$LOG/$r.cpu.txt" 2>&1 &
+        cpu_pid[$r]=$!
     done
+    # shellcheck disable=SC2086
+    OPENBLAS_NUM_THREADS=1 timeout 300 "$D2LTRAIN" run ${run_args[dropout]} --device cpu --quiet \
+        >"$LOG/dropout.cpu1.txt" 2>&1 &
+    cpu_pid[dropout.cpu1]=$!
 fi
 if [ $have_kaggle = 1 ]; then
     OPENBLAS_NUM_THREADS=1 timeout 300 "$D2LTRAIN" kfold configs/kaggle_house.yaml --device cpu --quiet \
@@ -159,7 +216,7 @@ for path in sys.argv[1:]:
             a, b = map(float, line.split()[1:])
             wall.append(b - a)
         if line.startswith("timing: "):
-            timing = line.strip()
+            timing = (timing + " | " if timing.startswith("timing: ") and not line.startswith("timing: data") else "") + line.strip()
     if t:
         first.append(t[0])
         rest.append(statistics.median(t[1:]) if len(t) > 1 else float("nan"))
@@ -185,9 +242,12 @@ timed_run() {
     return $rc
 }
 
-# compare CPU GPU: epoch lines "epoch 3/10 loss 0.5246 train_acc 0.8161 ... time 0.012s"
+# compare_runs CPU GPU [CPU2]: epoch lines "epoch 3/10 loss 0.5246 train_acc
+# 0.8161 ... time 0.012s". The GPU's loss within 1e-3 relative of the CPU's
+# every epoch, final accuracies within 0.005; with CPU2, a second CPU run,
+# within twice the two CPU runs' own spread where that is larger.
 compare_runs() {
-    python3 - "$1" "$2" <<'EOF'
+    python3 - "$@" <<'EOF'
 import re, sys
 
 def epochs(path):
@@ -199,56 +259,73 @@ def epochs(path):
             rows.append(dict(zip(words[::2], map(float, words[1::2]))))
     return rows
 
+def rel(a, b):
+    return abs(a - b) / max(abs(b), 1e-12)
+
 cpu, gpu = epochs(sys.argv[1]), epochs(sys.argv[2])
+cpu2 = epochs(sys.argv[3]) if len(sys.argv) > 3 else None
 bad = []
-if not cpu or len(cpu) != len(gpu):
-    bad.append(f"epochs: cpu {len(cpu)}, gpu {len(gpu)}")
+if not cpu or len(cpu) != len(gpu) or (cpu2 is not None and len(cpu2) != len(cpu)):
+    bad.append(f"epochs: cpu {len(cpu)}, gpu {len(gpu)}" + (f", cpu2 {len(cpu2)}" if cpu2 is not None else ""))
+keys = [k for k in ("train_acc", "test_acc") if cpu and gpu and k in cpu[-1] and k in gpu[-1]]
+loss_bound, acc_bound, spread = 1e-3, 0.005, ""
+if cpu2 and not bad:
+    loss_spread = max(rel(c2["loss"], c["loss"]) for c, c2 in zip(cpu, cpu2))
+    acc_spread = max([abs(cpu2[-1][k] - cpu[-1][k]) for k in keys] + [0.0])
+    loss_bound, acc_bound = max(loss_bound, 2 * loss_spread), max(acc_bound, 2 * acc_spread)
+    spread = f"; cpu vs cpu2 spread: loss rel {loss_spread:.1e}, acc {acc_spread:.4f}"
 worst = 0.0
 for i, (c, g) in enumerate(zip(cpu, gpu), 1):
-    rel = abs(g["loss"] - c["loss"]) / max(abs(c["loss"]), 1e-12)
-    worst = max(worst, rel)
-    if rel > 1e-3:
-        bad.append(f"epoch {i} loss cpu {c['loss']} gpu {g['loss']} (rel {rel:.2g})")
-for key in ("train_acc", "test_acc"):
-    if cpu and gpu and key in cpu[-1]:
-        d = abs(gpu[-1][key] - cpu[-1][key])
-        if d > 0.005:
-            bad.append(f"final {key} cpu {cpu[-1][key]} gpu {gpu[-1][key]}")
-final = " ".join(f"{k} {gpu[-1][k]:.4f}/{cpu[-1][k]:.4f}" for k in ("train_acc", "test_acc")
-                 if gpu and cpu and k in gpu[-1] and k in cpu[-1])
-print(("; ".join(bad) if bad else f"max loss rel {worst:.1e}, gpu/cpu {final}"))
+    r = rel(g["loss"], c["loss"])
+    worst = max(worst, r)
+    if r > loss_bound:
+        bad.append(f"epoch {i} loss cpu {c['loss']} gpu {g['loss']} (rel {r:.2g})")
+for key in keys:
+    d = abs(gpu[-1][key] - cpu[-1][key])
+    if d > acc_bound:
+        bad.append(f"final {key} cpu {cpu[-1][key]} gpu {gpu[-1][key]}")
+final = " ".join(f"{k} {gpu[-1][k]:.4f}/{cpu[-1][k]:.4f}" for k in keys)
+print(("; ".join(bad) if bad else f"max loss rel {worst:.1e}, gpu/cpu {final}") +
+      f" (bounds {loss_bound:.1e}, {acc_bound:.4f}{spread})")
 sys.exit(1 if bad else 0)
 EOF
 }
 
 banner "training parity: cuda runs"
 if [ $have_data = 1 ]; then
-    for c in $configs; do
-        timeout "$(cap 120)" "$D2LTRAIN" run "configs/$c.yaml" --device cuda --quiet >"$LOG/$c.cuda.txt" 2>&1
+    for r in $runs; do
+        # shellcheck disable=SC2086
+        timeout "$(cap 120)" "$D2LTRAIN" run ${run_args[$r]} --device cuda --quiet >"$LOG/$r.cuda.txt" 2>&1
         rc=$?
-        echo "$c cuda: exit $rc"
-        cat "$LOG/$c.cuda.txt"
+        echo "$r cuda: exit $rc"
+        cat "$LOG/$r.cuda.txt"
         if [ $rc != 0 ]; then
             # graphs or kernels? the same run with every step launched directly
-            D2L_CUDA_GRAPHS=0 timeout "$(cap 120)" "$D2LTRAIN" run "configs/$c.yaml" --device cuda --quiet \
-                >"$LOG/$c.cuda-nographs.txt" 2>&1
+            # shellcheck disable=SC2086
+            D2L_CUDA_GRAPHS=0 timeout "$(cap 120)" "$D2LTRAIN" run ${run_args[$r]} --device cuda --quiet \
+                >"$LOG/$r.cuda-nographs.txt" 2>&1
             rc=$?
-            echo "$c cuda without graphs: exit $rc"
-            tail -n 3 "$LOG/$c.cuda-nographs.txt"
-            record "$c without graphs" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "exit $rc (the run with graphs failed)"
+            echo "$r cuda without graphs: exit $rc"
+            tail -n 3 "$LOG/$r.cuda-nographs.txt"
+            record "$r without graphs" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "exit $rc (the run with graphs failed)"
         fi
     done
-    for c in $configs; do
-        banner "$c cpu"
-        wait "${cpu_pid[$c]}"
+    for r in $runs; do
+        banner "$r cpu"
+        wait "${cpu_pid[$r]}"
         rc=$?
-        cat "$LOG/$c.cpu.txt"
+        cat "$LOG/$r.cpu.txt"
+        second=()
+        if [ "$r" = dropout ]; then
+            wait "${cpu_pid[dropout.cpu1]}" || rc=$?
+            second=("$LOG/dropout.cpu1.txt")
+        fi
         if [ $rc != 0 ]; then
-            record "parity $c" FAIL "the CPU run failed (exit $rc, $c.cpu.txt)"
-        elif detail=$(compare_runs "$LOG/$c.cpu.txt" "$LOG/$c.cuda.txt"); then
-            record "parity $c" PASS "$detail"
+            record "parity $r" FAIL "a CPU run failed (exit $rc, $r.cpu*.txt)"
+        elif detail=$(compare_runs "$LOG/$r.cpu.txt" "$LOG/$r.cuda.txt" "${second[@]}"); then
+            record "parity $r" PASS "$detail"
         else
-            record "parity $c" FAIL "$detail"
+            record "parity $r" FAIL "$detail"
         fi
     done
 else
@@ -308,14 +385,44 @@ if [ $have_data = 1 ]; then
         record "benchmark tf32" FAIL "exit $? (bench-tf32.txt)"
     fi
 
+    # The same model in PyTorch on the same card (the machine's python3
+    # holds it): data resident on the GPU, and d2l's DataLoader program.
+    banner "PyTorch on the same card"
+    if ! torch_version=$(LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH python3 -c 'import torch; assert torch.cuda.is_available(); print(torch.__version__)' 2>"$LOG/torch.err"); then
+        record "pytorch baseline" SKIP "no CUDA PyTorch here ($(tail -n 1 "$LOG/torch.err"))"
+    elif time_left; then
+        for mode in resident d2l; do
+            epochs=$([ $mode = resident ] && echo 10 || echo 3)
+            if LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH timeout "$(cap 60)" python3 scripts/bench_torch.py "$DATA_DIR" $mode "$epochs" cuda \
+                >"$LOG/torch-$mode.txt" 2>&1; then
+                cat "$LOG/torch-$mode.txt"
+                detail=$(python3 - "$LOG/torch-$mode.txt" "$LOG/bench-summary.txt" "$torch_version" <<'EOF'
+import re, statistics, sys
+t = [float(m.group(1)) for m in re.finditer(r"^epoch \d+ .* time ([0-9.]+)s", open(sys.argv[1]).read(), re.M)]
+ours = float(re.search(r"median of epochs 2-10 ([0-9.]+) ms", open(sys.argv[2]).read()).group(1))
+theirs = statistics.median(t[1:]) * 1e3
+print(f"torch {sys.argv[3]}: {theirs:.1f} ms/epoch (median of epochs 2-{len(t)}), "
+      f"d2ltrain {ours:.2f} ms: {theirs / ours:.0f}x")
+EOF
+)
+                record "pytorch $mode" PASS "$detail"
+            else
+                record "pytorch $mode" FAIL "exit $? (torch-$mode.txt)"
+            fi
+        done
+    else
+        record "pytorch baseline" SKIP "the ${BUDGET} s budget is spent"
+    fi
+
     # Where an epoch goes: 40 kernels after the first 200 (a few steps into
     # epoch 1), one by one (ncu replays each; --clock-control none leaves the
-    # card's clocks alone).
+    # card's clocks alone, --cache-control none keeps the caches warm, as in
+    # a graph replay).
     banner "ncu: kernel times a few steps in"
     NCU=$(find_tool ncu /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu)
     if ! time_left; then
         record "ncu kernel times" SKIP "the ${BUDGET} s budget is spent"
-    elif timeout "$(cap 90)" "$NCU" --clock-control none --launch-skip 200 --launch-count 40 --metrics gpu__time_duration.sum --csv \
+    elif timeout "$(cap 90)" "$NCU" --clock-control none --cache-control none --launch-skip 200 --launch-count 40 --metrics gpu__time_duration.sum --csv \
         "$D2LTRAIN" run configs/mlp_fashion.yaml --device cuda --quiet --set train.epochs=1 >"$LOG/ncu.csv" 2>"$LOG/ncu.err"; then
         detail=$(python3 - "$LOG/ncu.csv" <<'EOF'
 import csv, sys
@@ -357,25 +464,32 @@ sanitize() {
         record "$tool $label" SKIP "the ${BUDGET} s budget is spent"
         return
     fi
-    limit=$(cap 120)
+    limit=$(cap "${SANITIZE_CAP:-120}")
     timeout "$limit" "$SANITIZER" --tool "$tool" --error-exitcode 99 "${opts[@]}" "$@" >"$log" 2>&1
     local rc=$?
     tail -n 15 "$log"
     if [ $rc = 0 ]; then
-        record "$tool $label" PASS "$(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+        record "$tool $label" PASS "$(grep -o '[A-Z]* SUMMARY: .*' "$log" | tail -n 1)"
     elif [ $rc = 124 ]; then
         record "$tool $label" FAIL "timed out after $limit s"
     else
-        record "$tool $label" FAIL "exit $rc: $(grep -o 'ERROR SUMMARY: .*' "$log" | tail -n 1)"
+        record "$tool $label" FAIL "exit $rc: $(grep -o '[A-Z]* SUMMARY: .*' "$log" | tail -n 1)"
     fi
 }
 # Two epochs of the dropout model (every layer kind): epoch 1 runs each
 # step directly, epoch 2 records the CUDA graphs and launches them, so
-# recorded launches are checked too.
+# recorded launches are checked too. racecheck looks at our kernels only
+# (all named *_kernel; cuBLAS's are NVIDIA's) and costs a fixed time per
+# launch: the op tests (every kernel on every shape) take seconds, but one
+# epoch at batch 256 (~3000 launches) had not finished in 120 s. So one
+# epoch runs at batch 6000 (10 steps, the same kernels, larger shapes), and
+# the book's batch-256 epoch last, with whatever time is left.
+ours=(--kernel-name kns=_kernel)
 if [ $have_data = 1 ]; then
     train=("$D2LTRAIN" run configs/dropout_fashion.yaml --device cuda --set train.epochs=2 --quiet)
     sanitize train memcheck --leak-check full -- "${train[@]}"
-    sanitize train racecheck -- "${train[@]}"
+    sanitize train-1-epoch-b6000 racecheck "${ours[@]}" -- "${train[@]}" --set train.epochs=1 --set data.batch_size=6000
+    sanitize gpu-suite racecheck "${ours[@]}" --report-api-errors no -- env CK_FORK=no CK_RUN_SUITE=gpu "$TESTS"
 else
     record "sanitizers" FAIL "no Fashion-MNIST data"
 fi
@@ -383,6 +497,9 @@ fi
 # and the graph tests run under memcheck; the suite's deliberate API errors
 # (a 1 TiB allocation, a GPU index past the last) are not reported.
 sanitize gpu-suite memcheck --report-api-errors no -- env CK_FORK=no CK_RUN_SUITE=gpu "$TESTS"
+if [ $have_data = 1 ]; then
+    SANITIZE_CAP=600 sanitize train-1-epoch-b256 racecheck "${ours[@]}" -- "${train[@]}" --set train.epochs=1
+fi
 
 banner "summary ($failed failed, ${SECONDS} s)"
 printf '%s' "$summary"
