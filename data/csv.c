@@ -31,7 +31,9 @@ static int read_file(const char *path, char **data, size_t *len, struct err *e)
     int read_failed = buf && ferror(f);
     if (fclose(f) != 0 || read_failed || !buf) {
         free(buf);
-        return err_set(e, EXIT_DATA, "%s: %s", path, buf ? "read error" : "out of memory");
+        if (!buf)
+            return err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, cap * 2);
+        return err_set(e, EXIT_DATA, "%s: read error", path);
     }
     *data = buf;
     *len = n;
@@ -82,7 +84,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 static int parse_field(struct csv_parser *ps, struct err *e)
 {
     if (grow((void **)&ps->fields, &ps->cap_fields, ps->n_fields + 1, sizeof *ps->fields))
-        return err_set(e, EXIT_DATA, "%s: out of memory", ps->path);
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory", ps->path);
     ps->fields[ps->n_fields++] = ps->out + ps->o;
     const char *in = ps->in;
     if (ps->i < ps->len && in[ps->i] == '"') {
@@ -169,7 +171,7 @@ static int parse_records(struct csv_parser *ps, int *n_cols, struct err *e)
                            record_line, *n_cols, got);
         }
         if (grow((void **)&ps->lines, &ps->cap_records, ps->n_records + 1, sizeof *ps->lines))
-            return err_set(e, EXIT_DATA, "%s: out of memory", ps->path);
+            return err_set(e, EXIT_RUNTIME, "%s: out of memory", ps->path);
         ps->lines[ps->n_records++] = record_line;
     }
     if (ps->n_records == 0)
@@ -190,7 +192,7 @@ int csv_read(const char *path, struct csv_table *t, struct err *e)
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
         ps.i = ps.line_start = 3;
     int n_cols = 0;
-    int rc = ps.out ? parse_records(&ps, &n_cols, e) : err_set(e, EXIT_DATA, "%s: out of memory", path);
+    int rc = ps.out ? parse_records(&ps, &n_cols, e) : err_set(e, EXIT_RUNTIME, "%s: out of memory", path);
     free(data);
     if (rc) {
         free(ps.fields);

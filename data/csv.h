@@ -21,7 +21,8 @@ struct csv_table {
 
 /* Reads PATH. Errors (EXIT_DATA) name the file and line, and the column
  * where one is known: "FILE:LINE: expected N fields, got M",
- * "FILE:LINE:COL: unterminated quoted field", "FILE: empty (no header row)".
+ * "FILE:LINE:COL: unterminated quoted field", "FILE: empty (no header row)";
+ * out of memory is EXIT_RUNTIME, "FILE: out of memory ...".
  * On error *t is left empty (csv_free is safe). */
 int csv_read(const char *path, struct csv_table *t, struct err *e);
 

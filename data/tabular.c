@@ -75,7 +75,7 @@ static int map_columns(struct source *s, const struct preprocess_spec *p, int ne
         return err_set(e, EXIT_DATA, "%s: no label column '%s'", s->path, p->label_column);
     s->features = malloc((size_t)s->t.n_cols * sizeof *s->features);
     if (!s->features)
-        return err_set(e, EXIT_DATA, "%s: out of memory", s->path);
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory", s->path);
     s->n_features = 0;
     for (int j = 0; j < s->t.n_cols; j++)
         if (j != s->id_col && j != s->label_col)
@@ -108,7 +108,7 @@ static int read_labels(const struct source *s, float **y, struct err *e)
     size_t n = s->t.n_rows;
     *y = malloc((n ? n : 1) * sizeof **y);
     if (!*y)
-        return err_set(e, EXIT_DATA, "%s: out of memory", s->path);
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory", s->path);
     for (size_t i = 0; i < n; i++) {
         const char *cell = csv_cell(&s->t, i, s->label_col);
         double v;
@@ -125,7 +125,7 @@ static int read_ids(const struct source *s, int32_t **ids, struct err *e)
     size_t n = s->t.n_rows;
     *ids = malloc((n ? n : 1) * sizeof **ids);
     if (!*ids)
-        return err_set(e, EXIT_DATA, "%s: out of memory", s->path);
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory", s->path);
     for (size_t i = 0; i < n; i++) {
         const char *cell = csv_cell(&s->t, i, s->id_col);
         char *end;
@@ -340,7 +340,7 @@ int tabular_load_info(const char *train_csv, const char *test_csv,
          encode_split(&a, cols, 0, p, (size_t)names.n_features, &out->train) ||
          (test_csv && encode_split(&a, cols, a.n_train, p, (size_t)names.n_features, &out->test));
     if (rc)
-        rc = err_set(e, EXIT_DATA, "%s: out of memory", train_csv);
+        rc = err_set(e, EXIT_RUNTIME, "%s: out of memory", train_csv);
 
 done:
     for (int k = 0; k < n_cols; k++)

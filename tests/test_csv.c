@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../data/csv.h"
 #include "tmpdir.h"
@@ -123,6 +126,45 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Out of memory is a runtime failure (exit 1, as README says), not bad
+ * data: a child process whose address space may grow by only 32 MiB reads a
+ * 64 MiB file (sparse, so nothing is written). AddressSanitizer reserves
+ * terabytes of address space and aborts on a failed allocation, so the
+ * sanitizer pass skips this; the plain pass runs it. */
+START_TEST(test_out_of_memory_is_a_runtime_error)
+{
+#ifndef __SANITIZE_ADDRESS__
+    tmp_dir_make("csv");
+    const char *path = tmp_write("big.csv", "a,b\n", 4);
+    ck_assert_int_eq(truncate(path, 64 << 20), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        unsigned long pages = 0;
+        FILE *statm = fopen("/proc/self/statm", "r");
+        if (!statm || fscanf(statm, "%lu", &pages) != 1)
+            _exit(2);
+        fclose(statm);
+        rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (32 << 20);
+        struct rlimit r = {limit, limit};
+        if (setrlimit(RLIMIT_AS, &r))
+            _exit(3);
+        struct csv_table t;
+        struct err e = {0};
+        int rc = csv_read(path, &t, &e);
+        /* the exit status says what happened: 0 is the expected error */
+        _exit(rc == EXIT_RUNTIME && strstr(e.msg, path) && strstr(e.msg, "out of memory for") ? 0 : 10 + rc);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child exited %d (10 + csv_read's return; 2, 3: set-up failed; -1: killed)",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    tmp_dir_remove();
+#endif
+}
+END_TEST
+
 Suite *suite_csv(void)
 {
     Suite *s = suite_create("csv");
@@ -131,6 +173,7 @@ Suite *suite_csv(void)
     tcase_add_test(tc, test_line_endings);
     tcase_add_test(tc, test_header_only);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_out_of_memory_is_a_runtime_error);
     suite_add_tcase(s, tc);
     return s;
 }
