@@ -18,7 +18,7 @@ int cmd_fetch(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
-/* Options shared by run and kfold. */
+/* Options shared by run, kfold and predict. */
 struct run_options {
     const char *spec_path;
     const char *device; /* NULL: the spec's */
@@ -32,10 +32,11 @@ struct run_options {
 };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
- * [--cacert FILE] [--mirror URL] [--quiet] [--timing]` (and --checkpoint
- * for predict). Returns -1 to go on, or the command's exit status: 0 after
- * printing usage for --help, 2 after reporting a usage error. */
-int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage);
+ * [--cacert FILE] [--mirror URL] [--quiet] [--timing]`, and --checkpoint
+ * where the command takes one (predict). Returns -1 to go on, or the
+ * command's exit status: 0 after printing usage for --help, 2 after
+ * reporting a usage error. */
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, bool takes_checkpoint);
 
 /* An experiment ready to train: spec, data, backend. */
 struct experiment {
@@ -55,7 +56,10 @@ void experiment_print_timing(const struct experiment *x, const char *work, doubl
 /* cmd/predictions.c: what a trained model says about x's test set. */
 struct model;
 /* d2l's predict_ch3 line: the first test examples' true and predicted
- * class names (classifiers with named classes and labels only). */
+ * class names (classifiers with named classes and labels only), from the
+ * outputs [n, width] for test's rows... */
+void print_predicted_labels(const struct dataset *test, const float *out, int width);
+/* ...or, for run, which has none, computed for the shown rows alone. */
 int print_first_predictions(const struct experiment *x, struct model *m, struct err *e);
 /* Outputs of m for every row of test, [n, out_width], malloc'd; NULL after
  * setting *e. */

@@ -23,7 +23,8 @@ static bool is_option(const char *arg, const char *name)
     return !strncmp(arg, name, len) && (arg[len] == '\0' || arg[len] == '=');
 }
 
-static int parse(struct run_options *o, int argc, char **argv, const char *usage, struct err *e)
+static int parse(struct run_options *o, int argc, char **argv, const char *usage, bool takes_checkpoint,
+                 struct err *e)
 {
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
@@ -68,7 +69,7 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
             o->fetch.cacert = v;
         else if (!strcmp(name, "--mirror"))
             o->fetch.mirror = v;
-        else if (!strcmp(name, "--checkpoint") && strcmp(argv[0], "predict"))
+        else if (!strcmp(name, "--checkpoint") && !takes_checkpoint)
             return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
         else if (!strcmp(name, "--checkpoint"))
             o->checkpoint = v;
@@ -82,11 +83,11 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
     return e->code;
 }
 
-int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage)
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, bool takes_checkpoint)
 {
     double started = clock_seconds();
     struct err e = {0};
-    int help = parse(o, argc, argv, usage, &e) < 0;
+    int help = parse(o, argc, argv, usage, takes_checkpoint, &e) < 0;
     o->started = started;
     if (help)
         return 0;

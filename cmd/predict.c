@@ -22,7 +22,7 @@ static const char usage[] =
 int cmd_predict(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage);
+    int status = parse_run_options(&o, argc, argv, usage, true);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -54,8 +54,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     double predict_seconds = clock_seconds() - predict_start;
     print_test_metric(test, out, m.out_width);
-    if (print_first_predictions(&x, &m, &e))
-        goto done;
+    print_predicted_labels(test, out, m.out_width);
     if (o.out_dir) {
         if (test->y)
             write_predictions_csv(o.out_dir, test, out, m.out_width, &e);

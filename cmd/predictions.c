@@ -17,23 +17,37 @@ static int argmax(const float *z, int width)
     return best;
 }
 
-/* d2l's predict_ch3: the first test images' true and predicted labels. */
+enum { SHOWN_PREDICTIONS = 6 };
+
+static bool has_named_labels(const struct dataset *test)
+{
+    return test->class_names && test->y && test->n > 0;
+}
+
+void print_predicted_labels(const struct dataset *test, const float *out, int width)
+{
+    if (!has_named_labels(test))
+        return;
+    size_t shown = test->n < SHOWN_PREDICTIONS ? test->n : SHOWN_PREDICTIONS;
+    printf("predictions (true -> predicted):");
+    for (size_t i = 0; i < shown; i++)
+        printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]],
+               test->class_names[argmax(out + i * width, width)]);
+    printf("\n");
+}
+
 int print_first_predictions(const struct experiment *x, struct model *m, struct err *e)
 {
     const struct dataset *test = &x->data.test;
-    if (!test->class_names || !test->y || test->n == 0)
+    if (!has_named_labels(test))
         return 0;
-    enum { SHOWN = 6 };
-    struct dataset head = *test;
-    head.n = test->n < SHOWN ? test->n : SHOWN;
-    float logits[SHOWN * 64];
-    if (m->out_width > 64 || model_predict(m, &head, logits, e))
+    struct dataset head = *test; /* the model runs on the shown rows only */
+    head.n = test->n < SHOWN_PREDICTIONS ? test->n : SHOWN_PREDICTIONS;
+    float *out = predict_test_set(m, &head, e);
+    if (!out)
         return e->code;
-    printf("predictions (true -> predicted):");
-    for (size_t i = 0; i < head.n; i++)
-        printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]],
-               test->class_names[argmax(logits + i * m->out_width, m->out_width)]);
-    printf("\n");
+    print_predicted_labels(test, out, m->out_width);
+    free(out);
     return 0;
 }
 

@@ -111,7 +111,7 @@ static int write_outputs(const char *dir, const struct experiment *x, struct mod
 int cmd_run(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage);
+    int status = parse_run_options(&o, argc, argv, usage, false);
     if (status >= 0)
         return status;
     struct err e = {0};
