@@ -106,15 +106,13 @@ bench: deps
 # lacks them (docs/GPU.md).
 GPU_CARRY_LIBS := build/gpu-data/shared-libs.tar.xz
 gpu-carry: deps
-	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests
-	install -d build/gpu-data
+	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests $(GPU_CARRY_LIBS)
 	install -m 644 /usr/share/datasets/fashion-mnist/*-ubyte.gz build/gpu-data/
 	if [ -d ../shared/data/kaggle_house ]; then install -m 644 ../shared/data/kaggle_house/*.csv build/gpu-data/; fi
-	$(MAKE) $(GPU_CARRY_LIBS)
 	@du -sh d2ltrain build/rel-cuda/d2ltrain-tests build/gpu-data
 
 $(GPU_CARRY_LIBS): build/rel-cuda/d2ltrain build/rel-cuda/d2ltrain-tests
-	rm -rf build/gpu-libs && mkdir -p build/gpu-libs
+	rm -rf build/gpu-libs && mkdir -p build/gpu-libs $(dir $@)
 	for lib in $$(ldd $^ | awk '$$2 == "=>" && $$3 ~ /^\// { print $$3 }' | sort -u \
 	              | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv)\.so'); do \
 	    cp -L $$lib build/gpu-libs/ || exit 1; done

@@ -208,7 +208,7 @@ epoch_summary() {
 import re, statistics, sys
 first, rest, wall, timing = [], [], [], ""
 for path in sys.argv[1:]:
-    t = []
+    t, timing_lines = [], []
     for line in open(path):
         m = re.match(r"epoch \d+/\d+ .* time ([0-9.]+)s", line)
         if m:
@@ -217,7 +217,9 @@ for path in sys.argv[1:]:
             a, b = map(float, line.split()[1:])
             wall.append(b - a)
         if line.startswith("timing: "):
-            timing = (timing + " | " if timing.startswith("timing: ") and not line.startswith("timing: data") else "") + line.strip()
+            timing_lines.append(line.strip())
+    if timing_lines:  # the last file's
+        timing = " | ".join(timing_lines)
     if t:
         first.append(t[0])
         rest.append(statistics.median(t[1:]) if len(t) > 1 else float("nan"))
