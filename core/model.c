@@ -109,6 +109,11 @@ void model_free(struct model *m)
     memset(m, 0, sizeof *m);
 }
 
+static enum activation activation_of(enum layer_kind k)
+{
+    return k == LAYER_RELU ? ACT_RELU : k == LAYER_SIGMOID ? ACT_SIGMOID : ACT_TANH;
+}
+
 const float *model_forward(struct model *m, const float *x, int rows, bool training, const uint64_t *step)
 {
     struct backend *be = m->be;
@@ -128,13 +133,9 @@ const float *model_forward(struct model *m, const float *x, int rows, bool train
                 be->bias_add(be, l->buf, m->params + l->b_off, rows, l->out);
             break;
         case LAYER_RELU:
-            be->act_forward(be, ACT_RELU, l->buf, in, n);
-            break;
         case LAYER_SIGMOID:
-            be->act_forward(be, ACT_SIGMOID, l->buf, in, n);
-            break;
         case LAYER_TANH:
-            be->act_forward(be, ACT_TANH, l->buf, in, n);
+            be->act_forward(be, activation_of(l->kind), l->buf, in, n);
             break;
         case LAYER_DROPOUT: /* active only in training, as nn.Dropout */
             if (training && l->p > 0)
@@ -149,11 +150,6 @@ const float *model_forward(struct model *m, const float *x, int rows, bool train
         in = l->y;
     }
     return in;
-}
-
-static enum activation activation_of(enum layer_kind k)
-{
-    return k == LAYER_RELU ? ACT_RELU : k == LAYER_SIGMOID ? ACT_SIGMOID : ACT_TANH;
 }
 
 void model_backward(struct model *m, const float *x, int rows)
