@@ -5,17 +5,9 @@
 #include <stdlib.h>
 
 #include "../core/outfile.h"
+#include "../core/terms.h"
 #include "../core/train.h"
 #include "cmd.h"
-
-/* The first maximal logit, as torch.argmax. */
-static int argmax(const float *z, int width)
-{
-    int best = 0;
-    for (int c = 1; c < width; c++)
-        best = z[c] > z[best] ? c : best;
-    return best;
-}
 
 enum { SHOWN_PREDICTIONS = 6 };
 
@@ -32,7 +24,7 @@ void print_predicted_labels(const struct dataset *test, const float *out, int wi
     printf("predictions (true -> predicted):");
     for (size_t i = 0; i < shown; i++)
         printf("%s %s -> %s", i ? "," : "", test->class_names[(int)test->y[i]],
-               test->class_names[argmax(out + i * width, width)]);
+               test->class_names[argmax_row(out + i * width, width)]);
     printf("\n");
 }
 
@@ -81,7 +73,7 @@ int write_submission(const char *dir, const struct dataset *test, const float *o
 /* The predicted class or value. */
 static double predicted(const float *z, int width, bool classify)
 {
-    return classify ? argmax(z, width) : z[0];
+    return classify ? argmax_row(z, width) : z[0];
 }
 
 int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width,

@@ -159,16 +159,6 @@ static void cpu_softmax_backward(struct backend *be, float *din, const float *ou
     }
 }
 
-/* torch.argmax: the first index of the maximum. */
-static int argmax_row(const float *z, int cols)
-{
-    int best = 0;
-    for (int c = 1; c < cols; c++)
-        if (z[c] > z[best])
-            best = c;
-    return best;
-}
-
 static void cpu_cross_entropy(struct backend *be, float *dlogits, double *acc, const float *logits,
                               const float *labels, int rows, int cols, float grad_scale)
 {

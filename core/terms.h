@@ -14,6 +14,17 @@
 #define TERM_FN static inline
 #endif
 
+/* torch.argmax of one row: the first index of the maximum. Training's
+ * accuracy and predict's labels break ties the same way through it. */
+TERM_FN int argmax_row(const float *z, int cols)
+{
+    int best = 0;
+    for (int c = 1; c < cols; c++)
+        if (z[c] > z[best])
+            best = c;
+    return best;
+}
+
 /* Loss of one residual d = pred - target and its derivative: MSE is
  * nn.MSELoss, SQUARED d2l's squared_loss, HUBER nn.HuberLoss(delta), L1
  * nn.L1Loss. */
