@@ -100,16 +100,20 @@ bench: deps
 	BENCH_OPS=$(BUILD)/bench_ops scripts/bench.sh
 
 # What scripts/gpu-check.sh needs on the GPU machine, which cannot build:
-# the CUDA binary, the test runner, the data and, as one xz archive (OpenBLAS
+# the CUDA binary, the test runner, racecheck's control (race_canary), the
+# data and, as one xz archive (OpenBLAS
 # alone is 36 MB of the 64 MiB a call may carry), the shared libraries they
 # load beyond glibc, which the script links in only where that machine
 # lacks them (docs/GPU.md).
 GPU_CARRY_LIBS := build/gpu-data/shared-libs.tar.xz
 gpu-carry: deps
-	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests $(GPU_CARRY_LIBS)
+	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests build/rel-cuda/race_canary $(GPU_CARRY_LIBS)
 	install -m 644 /usr/share/datasets/fashion-mnist/*-ubyte.gz build/gpu-data/
 	if [ -d ../shared/data/kaggle_house ]; then install -m 644 ../shared/data/kaggle_house/*.csv build/gpu-data/; fi
-	@du -sh d2ltrain build/rel-cuda/d2ltrain-tests build/gpu-data
+	@du -sh d2ltrain build/rel-cuda/d2ltrain-tests build/rel-cuda/race_canary build/gpu-data
+
+$(BUILD)/race_canary: scripts/race_canary.cu
+	$(NVCC) $(NVFLAGS) -o $@ $< -Xlinker -rpath,$(CUDA)/lib64
 
 $(GPU_CARRY_LIBS): build/rel-cuda/d2ltrain build/rel-cuda/d2ltrain-tests
 	rm -rf build/gpu-libs && mkdir -p build/gpu-libs $(dir $@)

@@ -61,7 +61,10 @@ void cublas_fail(cublasStatus_t st, const char *call, const char *file, int line
             cublas_fail(st_, #call, __FILE__, __LINE__);                                          \
     } while (0)
 
-/* Launches a kernel on the backend's stream and checks the launch. */
+/* Launches a kernel on the backend's stream and checks the launch. Every
+ * kernel of ours is named d2l_*_kernel: the prefix lets tools pick ours out
+ * (compute-sanitizer --kernel-name kns=d2l_), since cuBLAS's names contain
+ * "_kernel" too. */
 #define CUDA_LAUNCH(kernel, blocks, c, ...)                                                       \
     do {                                                                                          \
         kernel<<<(blocks), CUDA_THREADS, 0, (c)->stream>>>(__VA_ARGS__);                          \

@@ -4,17 +4,17 @@
  * in-place is fine, so none is __restrict__. */
 #include "cuda_common.h"
 
-__global__ void fill_kernel(float *x, float value, size_t n)
+__global__ void d2l_fill_kernel(float *x, float value, size_t n)
 {
     GRID_STRIDE(i, n) x[i] = value;
 }
 
-__global__ void fill_f64_kernel(double *x, double value, size_t n)
+__global__ void d2l_fill_f64_kernel(double *x, double value, size_t n)
 {
     GRID_STRIDE(i, n) x[i] = value;
 }
 
-__global__ void step_advance_kernel(uint64_t *step)
+__global__ void d2l_step_advance_kernel(uint64_t *step)
 {
     *step += 1;
 }
@@ -23,24 +23,24 @@ void cuda_fill(struct backend *be, float *x, float value, size_t n)
 {
     struct cuda_impl *c = cuda_of(be);
     if (n)
-        CUDA_LAUNCH(fill_kernel, cuda_blocks(c, n, CUDA_THREADS), c, x, value, n);
+        CUDA_LAUNCH(d2l_fill_kernel, cuda_blocks(c, n, CUDA_THREADS), c, x, value, n);
 }
 
 void cuda_fill_f64(struct backend *be, double *x, double value, size_t n)
 {
     struct cuda_impl *c = cuda_of(be);
     if (n)
-        CUDA_LAUNCH(fill_f64_kernel, cuda_blocks(c, n, CUDA_THREADS), c, x, value, n);
+        CUDA_LAUNCH(d2l_fill_f64_kernel, cuda_blocks(c, n, CUDA_THREADS), c, x, value, n);
 }
 
 void cuda_step_advance(struct backend *be, uint64_t *step)
 {
     struct cuda_impl *c = cuda_of(be);
-    step_advance_kernel<<<1, 1, 0, c->stream>>>(step);
-    cuda_fail_if(cudaGetLastError(), "launch step_advance_kernel", __FILE__, __LINE__);
+    d2l_step_advance_kernel<<<1, 1, 0, c->stream>>>(step);
+    cuda_fail_if(cudaGetLastError(), "launch d2l_step_advance_kernel", __FILE__, __LINE__);
 }
 
-__global__ void bias_add_kernel(float *out, const float *bias, size_t n, int cols)
+__global__ void d2l_bias_add_kernel(float *out, const float *bias, size_t n, int cols)
 {
     GRID_STRIDE(i, n) out[i] += bias[i % cols];
 }
@@ -50,13 +50,13 @@ void cuda_bias_add(struct backend *be, float *out, const float *bias, int rows, 
     struct cuda_impl *c = cuda_of(be);
     size_t n = (size_t)rows * cols;
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(bias_add_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, bias, n, cols);
+        CUDA_LAUNCH(d2l_bias_add_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, bias, n, cols);
 }
 
 /* Column sums without atomics, so the result does not depend on timing: a
  * block takes 32 columns; its 8 warps sum interleaved rows (coalesced, one
  * column per lane) and warp 0 adds the 8 partial sums in a fixed order. */
-__global__ void bias_grad_kernel(float *dbias, const float *dout, int rows, int cols)
+__global__ void d2l_bias_grad_kernel(float *dbias, const float *dout, int rows, int cols)
 {
     __shared__ double partial[CUDA_WARPS][32];
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -79,10 +79,10 @@ void cuda_bias_grad(struct backend *be, float *dbias, const float *dout, int row
     struct cuda_impl *c = cuda_of(be);
     if (cols <= 0)
         return;
-    CUDA_LAUNCH(bias_grad_kernel, (unsigned)((cols + 31) / 32), c, dbias, dout, rows, cols);
+    CUDA_LAUNCH(d2l_bias_grad_kernel, (unsigned)((cols + 31) / 32), c, dbias, dout, rows, cols);
 }
 
-__global__ void act_forward_kernel(enum activation act, float *out, const float *in, size_t n)
+__global__ void d2l_act_forward_kernel(enum activation act, float *out, const float *in, size_t n)
 {
     GRID_STRIDE(i, n)
     {
@@ -102,8 +102,8 @@ __global__ void act_forward_kernel(enum activation act, float *out, const float 
 }
 
 /* The derivative from the output: relu out > 0, sigmoid s(1-s), tanh 1-t^2. */
-__global__ void act_backward_kernel(enum activation act, float *din, const float *out,
-                                    const float *dout, size_t n)
+__global__ void d2l_act_backward_kernel(enum activation act, float *din, const float *out,
+                                        const float *dout, size_t n)
 {
     GRID_STRIDE(i, n)
     {
@@ -126,7 +126,7 @@ void cuda_act_forward(struct backend *be, enum activation act, float *out, const
 {
     struct cuda_impl *c = cuda_of(be);
     if (n)
-        CUDA_LAUNCH(act_forward_kernel, cuda_blocks(c, n, CUDA_THREADS), c, act, out, in, n);
+        CUDA_LAUNCH(d2l_act_forward_kernel, cuda_blocks(c, n, CUDA_THREADS), c, act, out, in, n);
 }
 
 void cuda_act_backward(struct backend *be, enum activation act, float *din, const float *out,
@@ -134,14 +134,14 @@ void cuda_act_backward(struct backend *be, enum activation act, float *din, cons
 {
     struct cuda_impl *c = cuda_of(be);
     if (n)
-        CUDA_LAUNCH(act_backward_kernel, cuda_blocks(c, n, CUDA_THREADS), c, act, din, out, dout, n);
+        CUDA_LAUNCH(d2l_act_backward_kernel, cuda_blocks(c, n, CUDA_THREADS), c, act, din, out, dout, n);
 }
 
 /* The step is read on the device, so a recorded graph draws new masks on
  * every replay; dropout_uniform is the CPU's own function. */
-__global__ void dropout_kernel(float *out, float *mask, const float *in, size_t n, float p,
-                               float keep_scale, uint64_t seed, uint32_t layer_id,
-                               const uint64_t *step)
+__global__ void d2l_dropout_kernel(float *out, float *mask, const float *in, size_t n, float p,
+                                   float keep_scale, uint64_t seed, uint32_t layer_id,
+                                   const uint64_t *step)
 {
     uint64_t s = *step;
     GRID_STRIDE(i, n)
@@ -158,11 +158,11 @@ void cuda_dropout_forward(struct backend *be, float *out, float *mask, const flo
     struct cuda_impl *c = cuda_of(be);
     float keep_scale = 1.0f / (1.0f - p);
     if (n)
-        CUDA_LAUNCH(dropout_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, mask, in, n, p,
+        CUDA_LAUNCH(d2l_dropout_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, mask, in, n, p,
                     keep_scale, seed, layer_id, step);
 }
 
-__global__ void mul_kernel(float *out, const float *a, const float *b, size_t n)
+__global__ void d2l_mul_kernel(float *out, const float *a, const float *b, size_t n)
 {
     GRID_STRIDE(i, n) out[i] = a[i] * b[i];
 }
@@ -171,13 +171,13 @@ void cuda_mul(struct backend *be, float *out, const float *a, const float *b, si
 {
     struct cuda_impl *c = cuda_of(be);
     if (n)
-        CUDA_LAUNCH(mul_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, a, b, n);
+        CUDA_LAUNCH(d2l_mul_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, a, b, n);
 }
 
 /* One thread per output element: consecutive threads read consecutive
  * bytes of one source row. */
-__global__ void gather_u8_kernel(float *out, const uint8_t *x, const int32_t *idx, size_t n, int cols,
-                                 float scale)
+__global__ void d2l_gather_u8_kernel(float *out, const uint8_t *x, const int32_t *idx, size_t n, int cols,
+                                     float scale)
 {
     GRID_STRIDE(i, n)
     {
@@ -186,7 +186,7 @@ __global__ void gather_u8_kernel(float *out, const uint8_t *x, const int32_t *id
     }
 }
 
-__global__ void gather_f32_kernel(float *out, const float *x, const int32_t *idx, size_t n, int cols)
+__global__ void d2l_gather_f32_kernel(float *out, const float *x, const int32_t *idx, size_t n, int cols)
 {
     GRID_STRIDE(i, n)
     {
@@ -201,7 +201,7 @@ void cuda_gather_u8(struct backend *be, float *out, const uint8_t *x, const int3
     struct cuda_impl *c = cuda_of(be);
     size_t n = (size_t)rows * cols;
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(gather_u8_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, x, idx, n, cols, scale);
+        CUDA_LAUNCH(d2l_gather_u8_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, x, idx, n, cols, scale);
 }
 
 void cuda_gather_f32(struct backend *be, float *out, const float *x, const int32_t *idx, int rows,
@@ -210,5 +210,5 @@ void cuda_gather_f32(struct backend *be, float *out, const float *x, const int32
     struct cuda_impl *c = cuda_of(be);
     size_t n = (size_t)rows * cols;
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(gather_f32_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, x, idx, n, cols);
+        CUDA_LAUNCH(d2l_gather_f32_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, x, idx, n, cols);
 }

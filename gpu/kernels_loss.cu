@@ -5,9 +5,9 @@
 #include "cuda_common.h"
 #include "../core/terms.h"
 
-__global__ void regression_loss_kernel(enum regression_loss kind, float *dpred, double *acc,
-                                       const float *pred, const float *target, size_t n, int rows,
-                                       float delta, float grad_scale)
+__global__ void d2l_regression_loss_kernel(enum regression_loss kind, float *dpred, double *acc,
+                                           const float *pred, const float *target, size_t n, int rows,
+                                           float delta, float grad_scale)
 {
     double loss = 0;
     GRID_STRIDE(i, n)
@@ -29,11 +29,11 @@ void cuda_regression_loss(struct backend *be, enum regression_loss kind, float *
     struct cuda_impl *c = cuda_of(be);
     size_t n = (size_t)rows * cols;
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(regression_loss_kernel, cuda_blocks(c, n, CUDA_THREADS), c, kind, dpred, acc, pred,
+        CUDA_LAUNCH(d2l_regression_loss_kernel, cuda_blocks(c, n, CUDA_THREADS), c, kind, dpred, acc, pred,
                     target, n, rows, delta, grad_scale);
 }
 
-__global__ void log_sq_error_kernel(double *acc, const float *pred, const float *target, size_t n)
+__global__ void d2l_log_sq_error_kernel(double *acc, const float *pred, const float *target, size_t n)
 {
     double sum = 0;
     GRID_STRIDE(i, n)
@@ -48,14 +48,14 @@ void cuda_log_sq_error(struct backend *be, double *acc, const float *pred, const
 {
     struct cuda_impl *c = cuda_of(be);
     if (n > 0)
-        CUDA_LAUNCH(log_sq_error_kernel, cuda_blocks(c, (size_t)n, CUDA_THREADS), c, acc, pred, target,
+        CUDA_LAUNCH(d2l_log_sq_error_kernel, cuda_blocks(c, (size_t)n, CUDA_THREADS), c, acc, pred, target,
                     (size_t)n);
 }
 
 /* lambda * (l1: sum |w| | l2: sum w^2 / 2) * count_scale into the
  * accumulator; lambda * (sign(w) | w) * grad_scale added to grad. */
-__global__ void penalty_kernel(bool l1, float *grad, double *acc, const float *w, size_t n,
-                               float lambda, float grad_scale, float count_scale)
+__global__ void d2l_penalty_kernel(bool l1, float *grad, double *acc, const float *w, size_t n,
+                                   float lambda, float grad_scale, float count_scale)
 {
     double sum = 0;
     GRID_STRIDE(i, n)
@@ -81,6 +81,6 @@ void cuda_penalty(struct backend *be, bool l1, float *grad, double *acc, const f
 {
     struct cuda_impl *c = cuda_of(be);
     if (n)
-        CUDA_LAUNCH(penalty_kernel, cuda_blocks(c, n, CUDA_THREADS), c, l1, grad, acc, w, n, lambda,
+        CUDA_LAUNCH(d2l_penalty_kernel, cuda_blocks(c, n, CUDA_THREADS), c, l1, grad, acc, w, n, lambda,
                     grad_scale, count_scale);
 }

@@ -42,7 +42,7 @@ static unsigned row_blocks(const struct cuda_impl *c, int rows)
     return cuda_blocks(c, (size_t)rows, CUDA_WARPS);
 }
 
-__global__ void softmax_forward_kernel(float *out, const float *in, int rows, int cols)
+__global__ void d2l_softmax_forward_kernel(float *out, const float *in, int rows, int cols)
 {
     int lane = threadIdx.x % 32;
     FOR_WARP_ROWS(r, rows)
@@ -64,8 +64,8 @@ __global__ void softmax_forward_kernel(float *out, const float *in, int rows, in
     }
 }
 
-__global__ void softmax_backward_kernel(float *din, const float *out, const float *dout, int rows,
-                                        int cols)
+__global__ void d2l_softmax_backward_kernel(float *din, const float *out, const float *dout, int rows,
+                                            int cols)
 {
     int lane = threadIdx.x % 32;
     FOR_WARP_ROWS(r, rows)
@@ -84,7 +84,7 @@ void cuda_softmax_forward(struct backend *be, float *out, const float *in, int r
 {
     struct cuda_impl *c = cuda_of(be);
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(softmax_forward_kernel, row_blocks(c, rows), c, out, in, rows, cols);
+        CUDA_LAUNCH(d2l_softmax_forward_kernel, row_blocks(c, rows), c, out, in, rows, cols);
 }
 
 void cuda_softmax_backward(struct backend *be, float *din, const float *out, const float *dout,
@@ -92,7 +92,7 @@ void cuda_softmax_backward(struct backend *be, float *din, const float *out, con
 {
     struct cuda_impl *c = cuda_of(be);
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(softmax_backward_kernel, row_blocks(c, rows), c, din, out, dout, rows, cols);
+        CUDA_LAUNCH(d2l_softmax_backward_kernel, row_blocks(c, rows), c, din, out, dout, rows, cols);
 }
 
 /* Adds a classification batch's loss, correct count and rows. */
@@ -105,8 +105,8 @@ __device__ inline void accumulate_classification(double *acc, double loss, doubl
 }
 
 /* loss = logsumexp(z) - z[y]; grad = (softmax(z) - onehot(y)) * scale. */
-__global__ void cross_entropy_kernel(float *dlogits, double *acc, const float *logits,
-                                     const float *labels, int rows, int cols, float grad_scale)
+__global__ void d2l_cross_entropy_kernel(float *dlogits, double *acc, const float *logits,
+                                         const float *labels, int rows, int cols, float grad_scale)
 {
     int lane = threadIdx.x % 32;
     double loss = 0, correct = 0;
@@ -135,8 +135,8 @@ __global__ void cross_entropy_kernel(float *dlogits, double *acc, const float *l
 }
 
 /* loss = -log p[y]; grad = -scale / p[y] at the label, 0 elsewhere. */
-__global__ void nll_kernel(float *dprobs, double *acc, const float *probs, const float *labels,
-                           int rows, int cols, float grad_scale)
+__global__ void d2l_nll_kernel(float *dprobs, double *acc, const float *probs, const float *labels,
+                               int rows, int cols, float grad_scale)
 {
     int lane = threadIdx.x % 32;
     double loss = 0, correct = 0;
@@ -164,7 +164,7 @@ void cuda_cross_entropy(struct backend *be, float *dlogits, double *acc, const f
 {
     struct cuda_impl *c = cuda_of(be);
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(cross_entropy_kernel, row_blocks(c, rows), c, dlogits, acc, logits, labels, rows,
+        CUDA_LAUNCH(d2l_cross_entropy_kernel, row_blocks(c, rows), c, dlogits, acc, logits, labels, rows,
                     cols, grad_scale);
 }
 
@@ -173,6 +173,6 @@ void cuda_nll(struct backend *be, float *dprobs, double *acc, const float *probs
 {
     struct cuda_impl *c = cuda_of(be);
     if (rows > 0 && cols > 0)
-        CUDA_LAUNCH(nll_kernel, row_blocks(c, rows), c, dprobs, acc, probs, labels, rows, cols,
+        CUDA_LAUNCH(d2l_nll_kernel, row_blocks(c, rows), c, dprobs, acc, probs, labels, rows, cols,
                     grad_scale);
 }
