@@ -55,11 +55,8 @@ int cmd_kfold(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "out of memory");
         goto done;
     }
-    /* Each fold gets its own backend of the kind just selected. */
-    char device[32];
-    snprintf(device, sizeof device, "%s", x.be->name);
     double folds_start = clock_seconds();
-    if (kfold_run(&x.spec, device, &x.data.train, res, &e))
+    if (kfold_run(&x.spec, x.be, &x.data.train, res, &e))
         goto done;
     double folds_seconds = clock_seconds() - folds_start;
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));

@@ -7,7 +7,10 @@
  *
  * Scalars that change from step to step (the optimizer step count, which
  * also numbers dropout masks) live in device memory (`const uint64_t *step`)
- * so that a recorded sequence of ops (graph_run) can be replayed unchanged. */
+ * so that a recorded sequence of ops (graph_run) can be replayed unchanged.
+ *
+ * A GPU backend (one device, one stream) is used by the thread that made
+ * it; the CPU backend holds no state, so threads may share it. */
 #ifndef D2L_BACKEND_H
 #define D2L_BACKEND_H
 

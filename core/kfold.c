@@ -56,7 +56,7 @@ enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *al
 
 struct kfold_job {
     const struct spec *s;
-    const char *device;
+    struct backend *be;
     const struct dataset *all;
     const int32_t *order;
     struct fold_result *results;
@@ -71,7 +71,7 @@ static void collect_epoch(const struct epoch_report *r, void *arg)
     res->epochs[r->epoch - 1] = *r;
 }
 
-static int train_fold(struct kfold_job *job, struct backend *be, int fold, struct err *e)
+static int train_fold(struct kfold_job *job, int fold, struct err *e)
 {
     const struct spec *s = job->s;
     struct dataset train = {0}, valid = {0};
@@ -79,7 +79,7 @@ static int train_fold(struct kfold_job *job, struct backend *be, int fold, struc
     struct fold_result *res = &job->results[fold];
     enum kfold_metric metric = kfold_metric_of(s, job->all);
     if (!kfold_split(job->all, s->kfold.k, fold, job->order, &train, &valid, e) &&
-        !model_build(&m, s, be, (int)train.d, s->data.batch_size, e))
+        !model_build(&m, s, job->be, (int)train.d, s->data.batch_size, e))
         train_model(&m, s, &train, &valid, metric == KFOLD_LOG_RMSE, collect_epoch, res, e);
     if (!e->code) {
         const struct epoch_report *last = &res->epochs[s->epochs - 1];
@@ -98,15 +98,13 @@ static int train_fold(struct kfold_job *job, struct backend *be, int fold, struc
     return e->code;
 }
 
+/* Takes folds until none is left or one fails. */
 static void *kfold_worker(void *arg)
 {
     struct kfold_job *job = arg;
     struct err e = {0};
-    struct backend *be = backend_select(job->device, job->s->tf32, &e);
-    for (int fold; be && !e.code && (fold = atomic_fetch_add(&job->next_fold, 1)) < job->s->kfold.k;)
-        train_fold(job, be, fold, &e);
-    if (be)
-        be->destroy(be);
+    for (int fold; !e.code && (fold = atomic_fetch_add(&job->next_fold, 1)) < job->s->kfold.k;)
+        train_fold(job, fold, &e);
     if (e.code) {
         pthread_mutex_lock(&job->lock);
         if (!job->err->code)
@@ -116,7 +114,7 @@ static void *kfold_worker(void *arg)
     return NULL;
 }
 
-int kfold_run(const struct spec *s, const char *device, const struct dataset *all, struct fold_result *results,
+int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, struct fold_result *results,
               struct err *e)
 {
     int k = s->kfold.k;
@@ -133,12 +131,14 @@ int kfold_run(const struct spec *s, const char *device, const struct dataset *al
             return err_set(e, EXIT_RUNTIME, "out of memory: fold metrics");
         }
     }
-    struct kfold_job job = {.s = s, .device = device, .all = all, .order = order, .results = results, .err = e};
+    struct kfold_job job = {.s = s, .be = be, .all = all, .order = order, .results = results, .err = e};
     atomic_init(&job.next_fold, 0);
     pthread_mutex_init(&job.lock, NULL);
-    /* The CPU folds share nothing, so they run side by side; a GPU is one device. */
+    /* The CPU backend holds no state, so CPU folds share it and run side by
+     * side; a GPU backend is one device and one stream, used by the thread
+     * that made it, so its folds run one after another on this thread. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = strcmp(device, "cpu") ? 1 : (int)(cpus < 1 ? 1 : cpus < k ? cpus : k);
+    int workers = strcmp(be->name, "cpu") ? 0 : (int)(cpus < 1 ? 1 : cpus < k ? cpus : k);
     pthread_t threads[64];
     if (workers > 64)
         workers = 64;

@@ -20,10 +20,10 @@ int kfold_split(const struct dataset *all, int k, int fold, const int32_t *order
  * regression and accuracy for classification. */
 enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *all);
 
-/* Trains all folds on backends made for `device` (CPU folds run in
- * parallel threads, GPU folds one after another); results has k entries,
- * freed with kfold_results_free. */
-int kfold_run(const struct spec *s, const char *device, const struct dataset *all, struct fold_result *results,
+/* Trains all folds on `be` (CPU folds in parallel threads, GPU folds one
+ * after another on the calling thread); results has k entries, freed with
+ * kfold_results_free. */
+int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, struct fold_result *results,
               struct err *e);
 void kfold_results_free(struct fold_result *results, int k);
 
