@@ -62,7 +62,7 @@ int cmd_kfold(int argc, char **argv)
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));
     double train_sum = 0, valid_sum = 0;
     for (int f = 0; f < k; f++) {
-        printf("fold %d/%d train_%s %.6f valid_%s %.6f time %.3fs\n", f + 1, k, name, res[f].train_metric, name,
+        printf("fold %d/%d train_%s %.6f valid_%s %.6f time %.4fs\n", f + 1, k, name, res[f].train_metric, name,
                res[f].valid_metric, res[f].seconds);
         train_sum += res[f].train_metric;
         valid_sum += res[f].valid_metric;

@@ -72,6 +72,24 @@ START_TEST(set_overrides_take_effect)
 }
 END_TEST
 
+/* Epoch times in tenths of a millisecond: a GPU epoch takes ~15 ms, so whole
+ * milliseconds would hide a 7% change. */
+START_TEST(epoch_time_has_tenths_of_a_millisecond)
+{
+    struct proc_result r = run_d2ltrain("run configs/linreg.yaml --set train.epochs=1");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    const char *t = strstr(r.out, " time ");
+    ck_assert_ptr_nonnull(t);
+    t += strlen(" time ");
+    size_t whole = strspn(t, "0123456789");
+    ck_assert_int_gt(whole, 0);
+    ck_assert_int_eq(t[whole], '.');
+    size_t fraction = strspn(t + whole + 1, "0123456789");
+    ck_assert_msg(fraction == 4 && t[whole + 1 + fraction] == 's', "epoch time %.12s", t);
+    proc_result_free(&r);
+}
+END_TEST
+
 /* --timing: the phases are measured, add up, and stay off stdout. */
 START_TEST(timing_reports_the_phases)
 {
@@ -249,6 +267,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, linreg_recovers_the_true_parameters);
     tcase_add_test(tc, same_seed_gives_identical_epochs);
     tcase_add_test(tc, set_overrides_take_effect);
+    tcase_add_test(tc, epoch_time_has_tenths_of_a_millisecond);
     tcase_add_test(tc, timing_reports_the_phases);
     tcase_add_test(tc, divergence_names_epoch_and_step);
     tcase_add_test(tc, exit_codes);
