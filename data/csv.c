@@ -1,44 +1,12 @@
 #include "csv.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads the whole file into a malloc'd buffer. */
-static int read_file(const char *path, char **data, size_t *len, struct err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(e, EXIT_DATA, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int read_failed = buf && ferror(f);
-    if (fclose(f) != 0 || read_failed || !buf) {
-        free(buf);
-        if (!buf)
-            return err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, cap * 2);
-        return err_set(e, EXIT_DATA, "%s: read error", path);
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
+#include "read_all.h"
 
 /* Parser state: the input, the unquoted output, where we are (for
  * messages), and the growing lists of field starts and record lines. */
@@ -182,10 +150,11 @@ static int parse_records(struct csv_parser *ps, int *n_cols, struct err *e)
 int csv_read(const char *path, struct csv_table *t, struct err *e)
 {
     memset(t, 0, sizeof *t);
-    char *data = NULL;
+    uint8_t *bytes = NULL;
     size_t len = 0;
-    if (read_file(path, &data, &len, e))
+    if (read_all(path, SIZE_MAX, "CSV file", &bytes, &len, e))
         return e->code;
+    char *data = (char *)bytes;
     /* Unquoting only shrinks a field and each field's terminator becomes its
      * NUL, so the output fits in the input's size plus one byte. */
     struct csv_parser ps = {.path = path, .in = data, .len = len, .line = 1, .out = malloc(len + 1)};

@@ -1,13 +1,11 @@
 #include "idx.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <libdeflate.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "read_all.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
@@ -19,72 +17,6 @@
 /* Nothing useful decompresses to more: the largest header and data, and one
  * byte to tell that there is more than the header promises. */
 #define IDX_MAX_FILE ((size_t)IDX_MAX_BYTES + IDX_MAX_HEADER + 1)
-
-/* The whole file, in one malloc'd buffer (NULL for an empty file). A
- * regular file is read at its size; anything else (a pipe) until its end. */
-static int read_whole(const char *path, uint8_t **out, size_t *len, struct err *e)
-{
-    *out = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(e, EXIT_DATA, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st)) {
-        err_set(e, EXIT_DATA, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    bool regular = S_ISREG(st.st_mode);
-    if (regular && (uint64_t)st.st_size > IDX_MAX_FILE) {
-        err_set(e, EXIT_DATA, "%s: %lld bytes, more than any IDX file (%zu)", path, (long long)st.st_size,
-                IDX_MAX_FILE);
-        goto done;
-    }
-    size_t cap = regular ? (size_t)st.st_size : (size_t)1 << 20;
-    if (cap && !(*out = malloc(cap))) {
-        err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, cap);
-        goto done;
-    }
-    for (;;) {
-        if (*len == cap) {
-            if (regular)
-                break; /* what stat promised */
-            if (cap >= IDX_MAX_FILE) {
-                err_set(e, EXIT_DATA, "%s: more than %zu bytes, more than any IDX file", path, IDX_MAX_FILE);
-                break;
-            }
-            size_t bigger_cap = cap < IDX_MAX_FILE / 2 ? 2 * cap : IDX_MAX_FILE;
-            uint8_t *bigger = realloc(*out, bigger_cap);
-            if (!bigger) {
-                err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, bigger_cap);
-                break;
-            }
-            *out = bigger;
-            cap = bigger_cap;
-        }
-        ssize_t r = read(fd, *out + *len, cap - *len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            err_set(e, EXIT_DATA, "%s: read error: %s", path, strerror(errno));
-            break;
-        }
-        if (r == 0) {
-            if (regular)
-                err_set(e, EXIT_DATA, "%s: file shrank while reading", path);
-            break;
-        }
-        *len += (size_t)r;
-    }
-done:
-    close(fd);
-    if (e->code) {
-        free(*out);
-        *out = NULL;
-        *len = 0;
-    }
-    return e->code;
-}
 
 static uint32_t le32(const uint8_t b[4])
 {
@@ -206,7 +138,7 @@ static int idx_read(const char *path, uint32_t want_magic, int want_dims, const 
     *data = NULL;
     uint8_t *file, *bytes;
     size_t file_len, len;
-    if (read_whole(path, &file, &file_len, e))
+    if (read_all(path, IDX_MAX_FILE, "IDX file", &file, &file_len, e))
         return e->code;
     if (is_gzip(file, file_len)) {
         int rc = gunzip(path, file, file_len, &bytes, &len, e);

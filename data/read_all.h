@@ -1,0 +1,17 @@
+/* A whole file in one malloc'd buffer, for the readers that parse in
+ * memory (IDX, CSV). */
+#ifndef D2L_READ_ALL_H
+#define D2L_READ_ALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/error.h"
+
+/* Reads path into *out (NULL for an empty file), *len bytes. A regular file
+ * is read at its size; anything else (a pipe) until its end. A file over
+ * max_len bytes is EXIT_DATA, "PATH: N bytes, more than any KIND"; out of
+ * memory EXIT_RUNTIME naming the bytes; on error *out is NULL. */
+int read_all(const char *path, size_t max_len, const char *kind, uint8_t **out, size_t *len, struct err *e);
+
+#endif
