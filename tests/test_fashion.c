@@ -4,6 +4,7 @@
  * (train loss < 0.5, train and test accuracy > 0.7). */
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,26 @@ static bool have_fashion_mnist(void)
     return false;
 }
 
+/* d2ltrain with ARGS (printf-style) and the tests' data cache. */
+static struct proc_result run_on_test_data(const char *fmt, ...)
+{
+    char args[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    ck_assert_int_lt(len, (int)sizeof args - 256);
+    snprintf(args + len, sizeof args - (size_t)len, " --data-dir '%s/build/test-data'", repo_root());
+    return run_d2ltrain(args);
+}
+
 struct final_epoch {
     double loss, train_acc, test_acc;
 };
 
 static struct final_epoch run_config(const char *config, const char *extra)
 {
-    char args[512];
-    snprintf(args, sizeof args, "run %s --quiet --data-dir '%s/build/test-data' %s", config, repo_root(), extra);
-    struct proc_result r = run_d2ltrain(args);
+    struct proc_result r = run_on_test_data("run %s --quiet %s", config, extra);
     ck_assert_msg(r.status == 0, "%s: exit %d: %s", config, r.status, r.err);
     const char *last = strstr(r.out, "epoch 10/10 ");
     ck_assert_msg(last != NULL, "%s: no 10th epoch in\n%s", config, r.out);
@@ -85,11 +97,8 @@ START_TEST(same_seed_same_epochs_with_dropout)
 {
     if (!have_fashion_mnist())
         return;
-    char args[512];
-    snprintf(args, sizeof args,
-             "run configs/dropout_fashion.yaml --quiet --data-dir '%s/build/test-data' --set train.epochs=2",
-             repo_root());
-    struct proc_result a = run_d2ltrain(args), b = run_d2ltrain(args);
+    const char *args = "run configs/dropout_fashion.yaml --quiet --set train.epochs=2";
+    struct proc_result a = run_on_test_data("%s", args), b = run_on_test_data("%s", args);
     ck_assert_int_eq(a.status, 0);
     char *la = epoch_lines_without_time(a.out), *lb = epoch_lines_without_time(b.out);
     ck_assert_ptr_nonnull(strstr(la, "epoch 2/2"));
@@ -104,20 +113,12 @@ START_TEST(constant_init_keeps_hidden_units_identical)
 {
     if (!have_fashion_mnist())
         return;
-    char args[512];
-    snprintf(args, sizeof args,
-             "run configs/experiments/mlp_init_ones.yaml --quiet --data-dir '%s/build/test-data' --set "
-             "train.epochs=1",
-             repo_root());
-    struct proc_result r = run_d2ltrain(args);
+    struct proc_result r = run_on_test_data("run configs/experiments/mlp_init_ones.yaml --quiet --set train.epochs=1");
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_msg(strstr(r.out, "symmetry: all 256 units of layer 1"), "%s", r.out);
     proc_result_free(&r);
     /* and the default random init breaks the symmetry */
-    snprintf(args, sizeof args,
-             "run configs/mlp_fashion.yaml --quiet --data-dir '%s/build/test-data' --set train.epochs=1",
-             repo_root());
-    r = run_d2ltrain(args);
+    r = run_on_test_data("run configs/mlp_fashion.yaml --quiet --set train.epochs=1");
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_null(strstr(r.out, "symmetry:"));
     proc_result_free(&r);
@@ -129,17 +130,12 @@ START_TEST(fused_cross_entropy_is_stable_where_softmax_nll_is_not)
 {
     if (!have_fashion_mnist())
         return;
-    char args[512];
     const char *common = "--quiet --set train.epochs=1 --set 'init.weight={normal: {std: 10}}'";
-    snprintf(args, sizeof args, "run configs/experiments/softmax_scratch.yaml --data-dir '%s/build/test-data' %s",
-             repo_root(), common);
-    struct proc_result r = run_d2ltrain(args);
+    struct proc_result r = run_on_test_data("run configs/experiments/softmax_scratch.yaml %s", common);
     ck_assert_int_eq(r.status, 1);
     ck_assert_msg(strstr(r.err, "very first step") && strstr(r.err, "log(0)"), "%s", r.err);
     proc_result_free(&r);
-    snprintf(args, sizeof args, "run configs/experiments/softmax_fused.yaml --data-dir '%s/build/test-data' %s",
-             repo_root(), common);
-    r = run_d2ltrain(args);
+    r = run_on_test_data("run configs/experiments/softmax_fused.yaml %s", common);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.out, "epoch 1/1 loss "));
     proc_result_free(&r);
@@ -151,12 +147,8 @@ START_TEST(kfold_of_a_classifier_reports_accuracy)
 {
     if (!have_fashion_mnist())
         return;
-    char args[512];
-    snprintf(args, sizeof args,
-             "kfold configs/softmax_fashion.yaml --quiet --data-dir '%s/build/test-data' --set kfold.k=2 --set "
-             "train.epochs=1",
-             repo_root());
-    struct proc_result r = run_d2ltrain(args);
+    struct proc_result r =
+        run_on_test_data("kfold configs/softmax_fashion.yaml --quiet --set kfold.k=2 --set train.epochs=1");
     ck_assert_msg(r.status == 0, "%s", r.err);
     double train, valid;
     const char *avg = strstr(r.out, "2-fold validation:");
@@ -183,8 +175,7 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
     char dir[192], args[1024];
     snprintf(dir, sizeof dir, "%s", tmp_path("out")); /* run --out makes it */
     const char *common = "configs/mlp_fashion.yaml --quiet --set train.epochs=1";
-    snprintf(args, sizeof args, "run %s --data-dir '%s/build/test-data' --out %s", common, repo_root(), dir);
-    struct proc_result r = run_d2ltrain(args);
+    struct proc_result r = run_on_test_data("run %s --out %s", common, dir);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     const char *run_acc = strstr(r.out, "test_acc ");
     ck_assert_ptr_nonnull(run_acc);
@@ -197,9 +188,7 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
     char *want_line = strndup(run_line, strcspn(run_line, "\n"));
     proc_result_free(&r);
 
-    snprintf(args, sizeof args, "predict %s --data-dir '%s/build/test-data' --checkpoint %s/model.safetensors --out %s",
-             common, repo_root(), dir, dir);
-    r = run_d2ltrain(args);
+    r = run_on_test_data("predict %s --checkpoint %s/model.safetensors --out %s", common, dir, dir);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     char got[32];
     ck_assert_int_eq(sscanf(r.out, "test_acc %31s (10000 examples)", got), 1);
@@ -240,9 +229,7 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
     proc_result_free(&r);
 
     /* a checkpoint of another model is refused, naming the tensor */
-    snprintf(args, sizeof args, "predict configs/softmax_fashion.yaml --quiet --data-dir '%s/build/test-data' "
-             "--checkpoint %s/model.safetensors", repo_root(), dir);
-    r = run_d2ltrain(args);
+    r = run_on_test_data("predict configs/softmax_fashion.yaml --quiet --checkpoint %s/model.safetensors", dir);
     ck_assert_int_eq(r.status, 3);
     ck_assert_msg(strstr(r.err, "tensor '1.weight' has shape [256,784]; the spec's model needs [10,784]"), "%s",
                   r.err);
