@@ -101,10 +101,9 @@ bench: deps
 
 # What scripts/gpu-check.sh needs on the GPU machine, which cannot build:
 # the CUDA binary, the test runner, racecheck's control (race_canary), the
-# data and, as one xz archive (OpenBLAS
-# alone is 36 MB of the 64 MiB a call may carry), the shared libraries they
-# load beyond glibc, which the script links in only where that machine
-# lacks them (docs/GPU.md).
+# data and, as one xz archive (OpenBLAS alone is 36 MB of the 64 MiB a call
+# may carry), the shared libraries they load beyond glibc, which the script
+# links in only where that machine lacks them (docs/GPU.md).
 GPU_CARRY_LIBS := build/gpu-data/shared-libs.tar.xz
 gpu-carry: deps
 	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests build/rel-cuda/race_canary $(GPU_CARRY_LIBS)
