@@ -125,3 +125,45 @@ clean:
 	rm -rf build d2ltrain
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# libFuzzer harnesses (fuzz/fuzz_*.c) under ASan+UBSan, built with clang:
+# the spec loader (with the effective-spec round trip as oracle), the
+# CSV/tabular reader, the IDX reader and the safetensors reader. `make fuzz`
+# runs each for FUZZ_SECONDS from its checked-in seeds (fuzz/corpus/NAME)
+# and keeps what it finds new in build/fuzz/corpus/NAME, a crash in
+# build/fuzz/crash-NAME-*; `make fuzz-regress` runs each over its
+# checked-in corpus once (seconds; .ci/run and test-san do).
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 300
+FUZZ_BUILD   := build/fuzz
+FUZZ_CFLAGS  := $(filter-out -O3 -DD2L_CUDA -fsanitize=%,$(CFLAGS)) -O1 -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(wildcard core/*.c data/*.c) fuzz/input_file.c tests/spec_same.c)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+.PHONY: fuzz fuzz-build fuzz-regress
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%.o)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz-build: deps
+	$(MAKE) $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	for name in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$name && \
+	    $(FUZZ_BUILD)/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+	        $$(test -f fuzz/$$name.dict && echo -dict=fuzz/$$name.dict) \
+	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- $(FUZZ_BUILD)/corpus/$$name fuzz/corpus/$$name \
+	        || exit 1; done
+
+fuzz-regress: fuzz-build
+	for name in $(FUZZ_NAMES); do \
+	    $(FUZZ_BUILD)/fuzz_$$name -rss_limit_mb=4096 fuzz/corpus/$$name/* 2>$(FUZZ_BUILD)/regress-$$name.log \
+	        || { tail -40 $(FUZZ_BUILD)/regress-$$name.log; exit 1; }; \
+	    echo "fuzz-regress: $$name: $$(ls fuzz/corpus/$$name | wc -l) inputs ok"; done
