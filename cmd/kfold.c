@@ -61,14 +61,17 @@ int cmd_kfold(int argc, char **argv)
     double folds_seconds = clock_seconds() - folds_start;
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));
     double train_sum = 0, valid_sum = 0;
+    int printed = 0;
     for (int f = 0; f < k; f++) {
-        printf("fold %d/%d train_%s %.6f valid_%s %.6f time %.4fs\n", f + 1, k, name, res[f].train_metric, name,
-               res[f].valid_metric, res[f].seconds);
+        printed |= report_fold_line(stdout, f + 1, k, name, res[f].train_metric, res[f].valid_metric, res[f].seconds);
         train_sum += res[f].train_metric;
         valid_sum += res[f].valid_metric;
     }
-    printf("%d-fold validation: avg train_%s %.6f, avg valid_%s %.6f\n", k, name, train_sum / k, name,
-           valid_sum / k);
+    printed |= report_folds_average(stdout, k, name, train_sum, valid_sum);
+    if (printed) {
+        err_set(&e, EXIT_RUNTIME, "a fold's %s is not finite", name);
+        goto done;
+    }
     if (o.out_dir)
         write_metrics(o.out_dir, res, k, x.spec.epochs, &e);
     if (!e.code && o.timing)

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@ static int alloc_like(struct dataset *out, const struct dataset *all, size_t n, 
     *out = *all;
     out->n = n;
     out->ids = NULL;
+    out->source = NULL;
+    out->lines = NULL;
     out->x = malloc(n * all->d * x_elem_size(all) + 1);
     out->y = malloc(n * all->y_width * sizeof(float) + 1);
     if (!out->x || !out->y)
@@ -51,7 +54,37 @@ enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *al
 {
     if (s->kfold.metric_set)
         return s->kfold.metric;
-    return all->n_classes > 0 ? KFOLD_ACCURACY : KFOLD_LOG_RMSE;
+    return all->n_classes > 0 ? KFOLD_ACCURACY : train_is_tabular_regression(all) ? KFOLD_LOG_RMSE : KFOLD_LOSS;
+}
+
+int kfold_check_metric(const struct spec *s, const struct dataset *all, struct err *e)
+{
+    enum kfold_metric metric = kfold_metric_of(s, all);
+    char what[1600];
+    if (metric == KFOLD_ACCURACY && all->n_classes == 0)
+        return spec_fit_error(s, s->kfold.metric_at, "kfold.metric",
+                              "accuracy needs class labels, but the data has real-valued targets (use log_rmse or loss)",
+                              e);
+    if (metric == KFOLD_LOG_RMSE && all->n_classes > 0) {
+        snprintf(what, sizeof what, "log_rmse needs real-valued targets, but the data has %d classes (use accuracy or loss)",
+                 all->n_classes);
+        return spec_fit_error(s, s->kfold.metric_at, "kfold.metric", what, e);
+    }
+    size_t row = metric == KFOLD_LOG_RMSE ? dataset_first_nonpositive_label(all) : all->n;
+    if (row == all->n)
+        return 0;
+    char origin[1100];
+    dataset_row_origin(all, row, origin, sizeof origin);
+    double label = all->y[row * (size_t)all->y_width];
+    if (all->source) /* a value in a file */
+        return err_set(e, EXIT_DATA,
+                       "%s: label %g is not positive, and kfold.metric log_rmse takes the log of every label "
+                       "(use kfold.metric: loss)",
+                       origin, label);
+    snprintf(what, sizeof what,
+             "log_rmse takes the log of every label, but the %s data's label at %s is %g (use loss)",
+             s->data.dataset, origin, label);
+    return spec_fit_error(s, s->kfold.metric_at, "kfold.metric", what, e);
 }
 
 struct kfold_job {
@@ -119,6 +152,8 @@ int kfold_run(const struct spec *s, struct backend *be, const struct dataset *al
 {
     int k = s->kfold.k;
     int32_t *order = NULL;
+    if (kfold_check_metric(s, all, e))
+        return e->code;
     if (s->kfold.shuffle) {
         if (!(order = malloc(all->n * sizeof *order)))
             return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", all->n);

@@ -264,6 +264,7 @@ static int read_kfold(struct kfold_spec *k, const struct vctx *c, const struct y
         return c->e->code;
     k->metric = (enum kfold_metric)i;
     k->metric_set = true;
+    k->metric_at = spec_mark(metric->at);
     return 0;
 }
 
@@ -366,9 +367,10 @@ int spec_load(struct spec *s, const char *path, const char *const *sets, int n_s
     return rc;
 }
 
-/* "file:line:col" of a mark, or just "file" for a value set with --set. */
-static int fit_error(const struct spec *s, struct mark at, const char *path, const char *what, struct err *e)
+int spec_fit_error(const struct spec *s, struct mark at, const char *path, const char *what, struct err *e)
 {
+    if (at.set)
+        return err_set(e, EXIT_USAGE, "--set %s: %s: %s", at.set, path, what);
     if (at.line > 0)
         return err_set(e, EXIT_USAGE, "%s:%d:%d: %s: %s", s->path, at.line, at.col, path, what);
     return err_set(e, EXIT_USAGE, "%s: %s: %s", s->path, path, what);
@@ -382,20 +384,20 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
     if (classify && n_classes == 0) {
         snprintf(what, sizeof what,
                  "%s needs class labels, but the data has real-valued targets (use mse, squared, huber or l1)", loss);
-        return fit_error(s, s->loss.at, "loss", what, e);
+        return spec_fit_error(s, s->loss.at, "loss", what, e);
     }
     if (!classify && n_classes > 0) {
         snprintf(what, sizeof what,
                  "%s needs real-valued targets, but the data has %d classes (use cross_entropy, or nll after softmax)",
                  loss, n_classes);
-        return fit_error(s, s->loss.at, "loss", what, e);
+        return spec_fit_error(s, s->loss.at, "loss", what, e);
     }
     int last = -1;
     for (int i = 0; i < s->n_layers; i++)
         if (s->layers[i].kind == LAYER_LINEAR)
             last = i;
     if (last < 0)
-        return fit_error(s, s->n_layers ? s->layers[0].at : (struct mark){0, 0}, "model",
+        return spec_fit_error(s, s->n_layers ? s->layers[0].at : (struct mark){0}, "model",
                          "expected at least one linear layer", e);
     int want = classify ? n_classes : target_width;
     if (s->layers[last].out != want) {
@@ -403,7 +405,7 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
         snprintf(path, sizeof path, "model[%d].linear.out", last);
         snprintf(what, sizeof what, "the last linear layer must have out %d (%s), got %d", want,
                  classify ? "the number of classes" : "the target width", s->layers[last].out);
-        return fit_error(s, s->layers[last].at, path, what, e);
+        return spec_fit_error(s, s->layers[last].at, path, what, e);
     }
     return 0;
 }

@@ -360,9 +360,12 @@ static int load_source(struct source *s, const char *path, const struct preproce
     s->path = path;
     if (csv_read(path, &s->t, e) || map_columns(s, p, need_label, e))
         return e->code;
+    ds->n = s->t.n_rows;
     if (s->t.n_rows == 0)
         return err_set(e, EXIT_DATA, "%s: no data rows (only a header)", path);
-    ds->n = s->t.n_rows;
+    if (!(ds->source = strdup(path)) || !(ds->lines = malloc(ds->n * sizeof *ds->lines)))
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory", path);
+    memcpy(ds->lines, s->t.lines, ds->n * sizeof *ds->lines);
     if (s->label_col >= 0 && read_labels(s, &ds->y, e))
         return e->code;
     if (s->id_col >= 0 && read_ids(s, &ds->ids, e))
