@@ -6,10 +6,10 @@
  * exactly. Also: graph replays equal direct calls, a huge alloc fails with
  * the "out of GPU memory" message, a missing GPU is reported, not fatal.
  *
- * Without a GPU each test prints "SKIP: no GPU" and passes (and with
- * D2L_GPU_SUITE_ON_CPU=1 runs CPU against CPU, as a check of the suite
- * itself, which `make test` does); a build without
- * CUDA has one test that prints "SKIP: built without CUDA". The suite forks
+ * Without a GPU the op tests are not added and the runner says "skipped:
+ * 16 tests (no GPU)" (with D2L_GPU_SUITE_ON_CPU=1 they run CPU against
+ * CPU, as a check of the suite itself, which `make test` does); a build
+ * without CUDA skips the suite, saying so. The suite forks
  * per test (Check's default) and CUDA is first touched inside each test, as
  * a CUDA context does not survive fork(). */
 #include <check.h>
@@ -19,8 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../core/backend.h"
+#include "proc.h"
+#include "skip.h"
 #include "testutil.h"
 
 #ifdef D2L_CUDA
@@ -53,11 +57,6 @@ static void open_backends(void)
     if (harness_on_cpu()) {
         backends[CPU] = test_cpu_backend();
         backends[GPU] = test_cpu_backend();
-        return;
-    }
-    if (cuda_device_count() == 0) {
-        printf("SKIP: no GPU\n");
-        fflush(stdout);
         return;
     }
     struct err e = {0};
@@ -976,12 +975,32 @@ START_TEST(gpu_missing_device_reported)
     free(text);
 }
 END_TEST
-#else
-START_TEST(gpu_not_built)
+
+/* Without a GPU the op tests are reported as skipped and not counted as
+ * passes (they returned before any assertion and counted in "Checks: 17"). */
+START_TEST(gpu_tests_without_gpu_are_skipped_not_passed)
 {
-    printf("SKIP: built without CUDA (GPU=0): no GPU backend to test\n");
+    struct proc_result r = run_shell("env -u D2L_GPU_SUITE_ON_CPU CK_RUN_SUITE=gpu CK_RUN_CASE=ops /proc/$PPID/exe");
+    ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+    if (cuda_device_count() == 0) {
+        ck_assert_msg(strstr(r.out, "Checks: 0,") && strstr(r.out, "skipped: 16 tests (no GPU)\n"), "%s", r.out);
+    } else {
+        ck_assert_msg(strstr(r.out, "100%: Checks: 16,") && !strstr(r.out, "skipped:"), "%s", r.out);
+    }
+    proc_result_free(&r);
 }
 END_TEST
+
+/* Whether a GPU is there, asked in a child process: CUDA initialised here
+ * would not survive the fork() of each test. */
+static bool gpu_present(void)
+{
+    pid_t child = fork();
+    if (child == 0)
+        _exit(cuda_device_count() > 0 ? 0 : 1);
+    int status;
+    return child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 #endif
 
 Suite *suite_gpu(void)
@@ -992,31 +1011,28 @@ Suite *suite_gpu(void)
 #ifdef D2L_CUDA
     tcase_add_test(tc, gpu_missing_device_reported);
     suite_add_tcase(s, tc);
-    /* The op tests' fixture opens both backends (or prints SKIP); the
-     * device query above must run without it. */
+    tcase_add_test(tc, gpu_tests_without_gpu_are_skipped_not_passed);
+    /* The op tests' fixture opens both backends; the device query above
+     * must run without it. */
     TCase *ops = tcase_create("ops");
     tcase_set_timeout(ops, 120);
     tcase_add_checked_fixture(ops, open_backends, close_backends);
-    tcase_add_test(ops, gpu_fill_and_step);
-    tcase_add_test(ops, gpu_gemm);
-    tcase_add_test(ops, gpu_gemm_tf32);
-    tcase_add_test(ops, gpu_bias);
-    tcase_add_test(ops, gpu_activations);
-    tcase_add_test(ops, gpu_dropout_and_mul);
-    tcase_add_test(ops, gpu_softmax);
-    tcase_add_test(ops, gpu_cross_entropy);
-    tcase_add_test(ops, gpu_nll);
-    tcase_add_test(ops, gpu_regression);
-    tcase_add_test(ops, gpu_penalty);
-    tcase_add_test(ops, gpu_gather);
-    tcase_add_test(ops, gpu_optimizers);
-    tcase_add_test(ops, gpu_graph_replay);
-    tcase_add_test(ops, gpu_graph_many_keys);
-    tcase_add_test(ops, gpu_alloc_too_big);
+    const TTest *const op_tests[] = {gpu_fill_and_step, gpu_gemm,          gpu_gemm_tf32,    gpu_bias,
+                                     gpu_activations,   gpu_dropout_and_mul, gpu_softmax,    gpu_cross_entropy,
+                                     gpu_nll,           gpu_regression,    gpu_penalty,      gpu_gather,
+                                     gpu_optimizers,    gpu_graph_replay,  gpu_graph_many_keys, gpu_alloc_too_big};
+    int n = (int)(sizeof op_tests / sizeof op_tests[0]);
+    /* Without a GPU the op tests are not added (they would pass without
+     * an assertion), unless the CPU takes the GPU's seat. */
+    if (!harness_on_cpu() && !gpu_present()) {
+        tests_skipped(n, "no GPU");
+        return s;
+    }
+    for (int i = 0; i < n; i++)
+        tcase_add_test(ops, op_tests[i]);
     suite_add_tcase(s, ops);
 #else
-    tcase_add_test(tc, gpu_not_built);
-    suite_add_tcase(s, tc);
+    tests_skipped(1, "the GPU suite: built without CUDA (GPU=0)");
 #endif
     return s;
 }
