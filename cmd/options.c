@@ -4,17 +4,17 @@
 #include "../core/clock.h"
 #include "cmd.h"
 
-/* The value of `--name value` or `--name=value`; advances *i. */
+/* The value of `--name value` or `--name=value`; advances *i. An empty
+ * value is refused: `--out ""` would mean the current directory. */
 static const char *option_value(int argc, char **argv, int *i, const char *name, struct err *e)
 {
     size_t len = strlen(name);
-    if (argv[*i][len] == '=')
-        return argv[*i] + len + 1;
-    if (*i + 1 >= argc) {
+    const char *v = argv[*i][len] == '=' ? argv[*i] + len + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+    if (!v)
         err_set(e, EXIT_USAGE, "%s needs a value", name);
-        return NULL;
-    }
-    return argv[++*i];
+    else if (!*v)
+        err_set(e, EXIT_USAGE, "%s needs a value, got an empty one", name);
+    return e->code ? NULL : v;
 }
 
 static bool is_option(const char *arg, const char *name)
@@ -30,26 +30,31 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
     o->fetch = fetch_options_default();
     static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
                                          "--checkpoint"};
+    bool options_ended = false; /* after "--" every argument is the spec, e.g. one named -x.yaml */
     for (int i = 1; i < argc && !e->code; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        if (!options_ended && !strcmp(arg, "--")) {
+            options_ended = true;
+            continue;
+        }
+        if (!options_ended && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
             fputs(usage, stdout);
             return -1;
         }
-        if (!strcmp(arg, "--quiet")) {
+        if (!options_ended && !strcmp(arg, "--quiet")) {
             o->fetch.quiet = true;
             continue;
         }
-        if (!strcmp(arg, "--timing")) {
+        if (!options_ended && !strcmp(arg, "--timing")) {
             o->timing = true;
             continue;
         }
         const char *name = NULL;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !options_ended; k++)
             if (is_option(arg, valued[k]))
                 name = valued[k];
         if (!name) {
-            if (arg[0] == '-')
+            if (arg[0] == '-' && !options_ended)
                 return err_set(e, EXIT_USAGE, "unknown option '%s' (see --help)", arg);
             if (o->spec_path)
                 return err_set(e, EXIT_USAGE, "one spec file only: got '%s' and '%s'", o->spec_path, arg);

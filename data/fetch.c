@@ -231,7 +231,13 @@ int fetch_registry_file(const struct registry_file *f, const struct fetch_option
         c[n].sha1 = f->sources[i].sha1;
         c[n].sha256 = NULL;
     }
-    return fetch_into_cache(f->name, c, n, o, path, path_len, e);
+    if (fetch_into_cache(f->name, c, n, o, path, path_len, e) && strstr(e->msg, "resolve host")) {
+        size_t used = strlen(e->msg); /* libcurl's "Could not resolve host": no network, say how to work without */
+        snprintf(e->msg + used, sizeof e->msg - used,
+                 "\nto work offline, copy the files into a directory and pass --mirror file:///DIR/ (or set "
+                 "D2L_DATA_URL); `d2ltrain list` names each file with its SHA-1");
+    }
+    return e->code;
 }
 
 int fetch_dataset_file(const char *dataset, const char *file_name, const struct fetch_options *o,

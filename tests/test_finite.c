@@ -9,37 +9,13 @@
 #include <string.h>
 
 #include "../core/report.h"
-#include "../data/hash.h"
 #include "proc.h"
 #include "tmpdir.h"
+#include "url_spec.h"
 
 static void assert_no_nonfinite(const char *out)
 {
     ck_assert_msg(!strstr(out, "nan") && !strstr(out, "inf"), "a nan or inf was printed:\n%s", out);
-}
-
-/* A spec training a linear model on train_csv (and test_csv, labelled)
- * through file:// URLs; returns the spec's path. */
-static const char *csv_spec(const char *train_csv, const char *test_csv, const char *extra)
-{
-    const char *train = tmp_write("train.csv", train_csv, strlen(train_csv));
-    struct digests train_sha, test_sha;
-    struct err e = {0};
-    ck_assert_msg(hash_file(train, &train_sha, &e) == 0, "%s", e.msg);
-    char test_keys[512] = "";
-    if (test_csv) {
-        const char *test = tmp_write("test.csv", test_csv, strlen(test_csv));
-        ck_assert_msg(hash_file(test, &test_sha, &e) == 0, "%s", e.msg);
-        snprintf(test_keys, sizeof test_keys, "  test_url: file://%s\n  test_sha1: %s\n", test, test_sha.sha1);
-    }
-    char yaml[2048];
-    int len = snprintf(yaml, sizeof yaml,
-                       "name: finite\ndata:\n  dataset: finite\n  url: file://%s\n  sha1: %s\n%s  batch_size: 2\n"
-                       "  preprocess: {label: y, id_column: Id, standardize: false}\n"
-                       "model:\n  - linear: {out: 1}\nloss: mse\noptimizer:\n  sgd: {lr: 0.1}\n"
-                       "train: {epochs: 2}\nkfold: {k: 2%s}\n",
-                       train, train_sha.sha1, test_keys, extra);
-    return tmp_write("spec.yaml", yaml, (size_t)len);
 }
 
 static struct proc_result run_on(const char *command, const char *spec, const char *options)
@@ -82,7 +58,7 @@ START_TEST(log_rmse_of_nonpositive_labels_is_refused)
     for (int i = 0; i < 2; i++) {
         char csv[256];
         snprintf(csv, sizeof csv, "Id,x,y\n1,0.1,0.2\n2,0.5,1.0\n3,0.9,%s\n4,0.3,0.6\n", labels[i]);
-        const char *spec = csv_spec(csv, NULL, "");
+        const char *spec = tmp_url_spec(csv, NULL, "");
         struct proc_result r = run_on("kfold", spec, "");
         ck_assert_msg(r.status == 3, "exit %d: %s%s", r.status, r.out, r.err);
         char want[256];
@@ -107,7 +83,7 @@ END_TEST
 START_TEST(overflowing_metric_stops_the_run)
 {
     tmp_dir_make("finite");
-    const char *spec = csv_spec("Id,x,y\n1,0.1,0.2\n2,0.5,1.0\n3,0.9,1.8\n4,0.3,0.6\n",
+    const char *spec = tmp_url_spec("Id,x,y\n1,0.1,0.2\n2,0.5,1.0\n3,0.9,1.8\n4,0.3,0.6\n",
                                 "Id,x,y\n5,3e38,1\n6,0.2,0.4\n", "");
     struct proc_result r = run_on("run", spec, "");
     ck_assert_msg(r.status == 1, "exit %d: %s%s", r.status, r.out, r.err);
