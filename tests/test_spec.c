@@ -393,7 +393,7 @@ START_TEST(check_fit_matches_loss_and_width)
     memset(&e, 0, sizeof e);
     ck_assert_int_eq(spec_load_string(&s, "t.yaml", fit_yaml, strlen(fit_yaml), mse, 1, &e), 0);
     ck_assert_int_eq(spec_check_fit(&s, 784, 10, 1, &e), EXIT_USAGE);
-    ck_assert_msg(strstr(e.msg, "t.yaml: loss: mse needs real-valued targets") == e.msg, "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "--set loss=mse: loss: mse needs real-valued targets") == e.msg, "%s", e.msg);
     memset(&e, 0, sizeof e);
     ck_assert_int_eq(spec_check_fit(&s, 784, 0, 10, &e), 0);
     ck_assert_int_eq(spec_check_fit(&s, 784, 0, 2, &e), EXIT_USAGE);
