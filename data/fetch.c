@@ -142,9 +142,12 @@ static bool reuse_cached(const char *path, const char *name, const struct candid
             fprintf(stderr, "using cached %s\n", name);
         return true;
     }
+    /* The hash named is the one expected: the cached file's own would read as
+     * the source's in the errors that may follow. */
+    bool by_sha1 = c[0].sha1 && c[0].sha1[0];
     if (!o->quiet)
-        fprintf(stderr, "d2ltrain: cached %s does not verify (sha1 %s); fetching it again\n", name,
-                d.sha1);
+        fprintf(stderr, "d2ltrain: cached %s is not the expected file (%s %s); fetching it again\n", name,
+                by_sha1 ? "sha1" : "sha256", by_sha1 ? c[0].sha1 : c[0].sha256);
     if (unlink(path) != 0)
         err_set(e, EXIT_DATA, "cannot remove corrupt %s: %s", path, strerror(errno));
     return false;

@@ -93,9 +93,8 @@ START_TEST(longer_leftover_part_is_downloaded_again)
 {
     tmp_dir_make("edges");
     const char *spec = tmp_url_spec("Id,x,y\n1,0.1,0.2\n2,0.5,1.0\n3,0.9,1.8\n4,0.3,0.6\n", NULL, "");
-    char junk[600];
+    char junk[600], cmd[1024];
     memset(junk, 'j', sizeof junk);
-    char cmd[1024];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp_path("cache"));
     struct proc_result r = run_shell(cmd);
     proc_result_free(&r);
@@ -104,6 +103,30 @@ START_TEST(longer_leftover_part_is_downloaded_again)
     r = run_d2ltrain(cmd);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     ck_assert_msg(access(tmp_path("cache/finite.csv"), F_OK) == 0, "%s", r.err);
+    proc_result_free(&r);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* A cached file of another spec under the same name printed its hash just
+ * before the error about this spec's file:// URL. */
+START_TEST(file_url_error_names_no_other_files_hash)
+{
+    tmp_dir_make("edges");
+    const char *spec = tmp_url_spec("Id,x,y\n1,0.1,0.2\n2,0.5,1.0\n", NULL, "");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && printf 'another file' > '%s' && rm '%s'", tmp_path("cache"),
+             tmp_path("cache/finite.csv"), tmp_path("train.csv"));
+    struct proc_result r = run_shell(cmd);
+    ck_assert_int_eq(r.status, 0);
+    proc_result_free(&r);
+    snprintf(cmd, sizeof cmd, "run %s --device cpu --data-dir '%s'", spec, tmp_path("cache"));
+    r = run_d2ltrain(cmd);
+    ck_assert_msg(r.status == 3, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.err, "train.csv: Couldn't open file"), "%s", r.err);
+    /* sha1 of "another file" */
+    ck_assert_msg(!strstr(r.err, "ec9f6998e2d94641f8849badee9adb4270ccebf1") && !strstr(r.err, "does not verify (sha1"),
+                  "%s", r.err);
     proc_result_free(&r);
     tmp_dir_remove();
 }
@@ -119,6 +142,7 @@ Suite *suite_cli_edges(void)
     tcase_add_test(tc, set_error_names_the_set);
     tcase_add_test(tc, unknown_host_says_how_to_work_offline);
     tcase_add_test(tc, longer_leftover_part_is_downloaded_again);
+    tcase_add_test(tc, file_url_error_names_no_other_files_hash);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,5 +26,7 @@ const char *tmp_url_spec(const char *train_csv, const char *test_csv, const char
                        "model:\n  - linear: {out: 1}\nloss: mse\noptimizer:\n  sgd: {lr: 0.1}\n"
                        "train: {epochs: 2}\nkfold: {k: 2%s}\n",
                        train, train_sha.sha1, test_keys, extra);
-    return tmp_write("spec.yaml", yaml, (size_t)len);
+    static char path[256]; /* tmp_path's buffers rotate: the caller keeps this one */
+    snprintf(path, sizeof path, "%s", tmp_write("spec.yaml", yaml, (size_t)len));
+    return path;
 }

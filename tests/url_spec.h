@@ -7,7 +7,7 @@
  * and spec.yaml: dataset "finite" (cached as finite.csv), label y, id Id,
  * no standardizing, linear(1), mse, SGD 0.1, 2 epochs, kfold k 2 plus
  * `extra` inside the kfold mapping (", metric: loss"). Returns the spec's
- * path. */
+ * path (valid until the next call). */
 const char *tmp_url_spec(const char *train_csv, const char *test_csv, const char *extra);
 
 #endif
