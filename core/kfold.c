@@ -63,10 +63,12 @@ int kfold_check_metric(const struct spec *s, const struct dataset *all, struct e
     char what[1600];
     if (metric == KFOLD_ACCURACY && all->n_classes == 0)
         return spec_fit_error(s, s->kfold.metric_at, "kfold.metric",
-                              "accuracy needs class labels, but the data has real-valued targets (use log_rmse or loss)",
+                              "accuracy needs class labels, but the data has real-valued targets "
+                              "(use log_rmse or loss)",
                               e);
     if (metric == KFOLD_LOG_RMSE && all->n_classes > 0) {
-        snprintf(what, sizeof what, "log_rmse needs real-valued targets, but the data has %d classes (use accuracy or loss)",
+        snprintf(what, sizeof what,
+                 "log_rmse needs real-valued targets, but the data has %d classes (use accuracy or loss)",
                  all->n_classes);
         return spec_fit_error(s, s->kfold.metric_at, "kfold.metric", what, e);
     }

@@ -322,7 +322,8 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             r.train_log_rmse = r.test_log_rmse = NAN;
         const char *bad = nonfinite_metric(&r, classify, has_test, log_rmse);
         if (bad) {
-            err_set(e, EXIT_RUNTIME, "epoch %d: %s is not finite: the model's outputs overflowed (try a smaller learning rate)",
+            err_set(e, EXIT_RUNTIME,
+                    "epoch %d: %s is not finite: the model's outputs overflowed (try a smaller learning rate)",
                     epoch, bad);
             break;
         }

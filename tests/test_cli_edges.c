@@ -74,7 +74,8 @@ START_TEST(unknown_host_says_how_to_work_offline)
 {
     tmp_dir_make("edges");
     char args[1024];
-    snprintf(args, sizeof args, "fetch kaggle_house_train --quiet --mirror http://d2l.invalid/ --mirror-only --data-dir '%s'",
+    snprintf(args, sizeof args,
+             "fetch kaggle_house_train --quiet --mirror http://d2l.invalid/ --mirror-only --data-dir '%s'",
              tmp_path("cache"));
     struct proc_result r = run_d2ltrain(args);
     ck_assert_int_eq(r.status, 3);

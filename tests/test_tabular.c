@@ -290,13 +290,18 @@ END_TEST
 START_TEST(test_unusable_numbers)
 {
     tmp_dir_make("tab");
-    assert_load_fails("Id,num,y\n1,2,3\n2,inf,4\n", NULL, "bad_train.csv:3: column 2 'num': 'inf' is not a finite number");
-    assert_load_fails("Id,num,y\n1,2,3\n2,-Infinity,4\n", NULL, "bad_train.csv:3: column 2 'num': '-Infinity' is not a finite");
-    assert_load_fails("Id,num,y\n1,2,3\n", "Id,num\n5,1e400\n", "bad_test.csv:2: column 2 'num': '1e400' is not a finite");
+    assert_load_fails("Id,num,y\n1,2,3\n2,inf,4\n", NULL,
+                      "bad_train.csv:3: column 2 'num': 'inf' is not a finite number");
+    assert_load_fails("Id,num,y\n1,2,3\n2,-Infinity,4\n", NULL,
+                      "bad_train.csv:3: column 2 'num': '-Infinity' is not a finite");
+    assert_load_fails("Id,num,y\n1,2,3\n", "Id,num\n5,1e400\n",
+                      "bad_test.csv:2: column 2 'num': '1e400' is not a finite");
     assert_load_fails("Id,num,y\n1,1e300,3\n2,1,4\n", NULL,
                       "bad_train.csv:2: column 2 'num': '1e300' is outside float32's range");
-    assert_load_fails("Id,num,y\n1,2,1e39\n", NULL, "bad_train.csv:2: label column 'y': '1e39' is not a finite float32");
-    assert_load_fails("Id,num,y\n1,2,3\n2,3,INF\n", NULL, "bad_train.csv:3: label column 'y': 'INF' is not a finite");
+    assert_load_fails("Id,num,y\n1,2,1e39\n", NULL,
+                      "bad_train.csv:2: label column 'y': '1e39' is not a finite float32");
+    assert_load_fails("Id,num,y\n1,2,3\n2,3,INF\n", NULL,
+                      "bad_train.csv:3: label column 'y': 'INF' is not a finite");
     assert_load_fails("Id,num,y\n", NULL, "bad_train.csv: no data rows");
     assert_load_fails("Id,num,y\n1,2,3\n", "Id,num\n", "bad_test.csv: no data rows");
     struct preprocess_spec standardize = {.id_column = "Id", .label_column = "y", .standardize = true};
