@@ -7,7 +7,9 @@
 
 #include <stdio.h>
 
-void tests_skipped(int n, const char *why);
+/* n tests of suite `suite` (its suite_create name) are left out for `why`;
+ * printed only when that suite runs (CK_RUN_SUITE unset or naming it). */
+void tests_skipped(const char *suite, int n, const char *why);
 void tests_print_skipped(FILE *f);
 
 #endif

@@ -233,7 +233,7 @@ Suite *suite_fashion(void)
                                   predict_reproduces_the_runs_test_accuracy};
     int n = (int)(sizeof tests / sizeof tests[0]);
     if (!have_fashion_mnist()) {
-        tests_skipped(n, FASHION_DIR " is missing: apt-get install dataset-fashion-mnist");
+        tests_skipped("fashion", n, FASHION_DIR " is missing: apt-get install dataset-fashion-mnist");
         return s;
     }
     TCase *tc = tcase_create("real_data"); /* made only to be added: one left out would leak */

@@ -1023,7 +1023,7 @@ Suite *suite_gpu(void)
      * an assertion), unless the CPU takes the GPU's seat. A TCase is made
      * only to be added: one left out of its suite would leak. */
     if (!harness_on_cpu() && !gpu_present()) {
-        tests_skipped(n, "no GPU");
+        tests_skipped("gpu", n, "no GPU");
         return s;
     }
     TCase *ops = tcase_create("ops");
@@ -1033,7 +1033,7 @@ Suite *suite_gpu(void)
         tcase_add_test(ops, op_tests[i]);
     suite_add_tcase(s, ops);
 #else
-    tests_skipped(1, "the GPU suite: built without CUDA (GPU=0)");
+    tests_skipped("gpu", 1, "the GPU suite: built without CUDA (GPU=0)");
 #endif
     return s;
 }

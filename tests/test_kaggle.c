@@ -183,7 +183,7 @@ Suite *suite_kaggle(void)
         tcase_add_test(tc, five_fold_log_rmse_in_the_pytorch_band);
         tcase_add_test(tc, train_and_pred_writes_the_submission);
     } else {
-        tests_skipped(2, "../shared/data/kaggle_house is missing: the real Kaggle house CSVs");
+        tests_skipped("kaggle", 2, "../shared/data/kaggle_house is missing: the real Kaggle house CSVs");
     }
     free(data);
     suite_add_tcase(s, tc);

@@ -320,7 +320,7 @@ Suite *suite_tabular(void)
     if (kaggle_paths(train, test, sizeof train))
         tcase_add_test(tc, test_kaggle_house);
     else
-        tests_skipped(1, "the Kaggle house CSVs are not in ../shared/data/kaggle_house (set D2L_ROOT)");
+        tests_skipped("tabular", 1, "the Kaggle house CSVs are not in ../shared/data/kaggle_house (set D2L_ROOT)");
     tcase_add_test(tc, test_ordering);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_numbers_as_pandas);
