@@ -132,7 +132,7 @@ clean:
 # runs each for FUZZ_SECONDS from its checked-in seeds (fuzz/corpus/NAME)
 # and keeps what it finds new in build/fuzz/corpus/NAME, a crash in
 # build/fuzz/crash-NAME-*; `make fuzz-regress` runs each over its
-# checked-in corpus once (seconds; .ci/run and test-san do).
+# checked-in corpus once (seconds; .ci/run does, after test-san).
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 300
 FUZZ_BUILD   := build/fuzz
