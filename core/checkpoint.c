@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "open_regular.h"
+
 /* safetensors' own limit on the JSON header */
 #define HEADER_MAX ((uint64_t)100 << 20)
 
@@ -154,15 +156,15 @@ static int read_tensors(const char *path, FILE *f, json_t *header, uint64_t data
 
 int checkpoint_read(const char *path, const struct model *m, float *params, struct err *e)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen_regular(path, "a model.safetensors from run --out", EXIT_DATA, e);
     if (!f)
-        return err_set(e, EXIT_DATA, "%s: cannot open: %s", path, strerror(errno));
+        return e->code;
     char *text = NULL;
     json_t *header = NULL;
     unsigned char size_le[8];
     struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        err_set(e, EXIT_DATA, "%s: not a regular file (a model.safetensors from run --out?)", path);
+    if (fstat(fileno(f), &st)) {
+        err_set(e, EXIT_DATA, "%s: cannot stat: %s", path, strerror(errno));
         goto done;
     }
     uint64_t file_len = (uint64_t)st.st_size;

@@ -2,6 +2,7 @@
  * overrides, then check every key into struct spec (defaults first). The
  * data section is in spec_data.c, the checked conversions in spec_value.c. */
 #include "spec.h"
+#include "open_regular.h"
 #include "spec_value.h"
 
 #include <errno.h>
@@ -344,9 +345,9 @@ int spec_load_string(struct spec *s, const char *name, const char *yaml, size_t 
 int spec_load(struct spec *s, const char *path, const char *const *sets, int n_sets, struct err *e)
 {
     set_defaults(s, path);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen_regular(path, "a YAML spec", EXIT_USAGE, e);
     if (!f)
-        return err_set(e, EXIT_USAGE, "%s: cannot open the spec: %s", path, strerror(errno));
+        return e->code;
     char *text = malloc(YTREE_MAX_BYTES + 1);
     if (!text) {
         fclose(f);
