@@ -112,6 +112,7 @@ struct data_spec {
     char test_url[1024];
     char test_sha1[41];
     char test_sha256[65];
+    long long size, test_size; /* bytes; 0: not given (the download cap applies) */
 
     struct preprocess_spec preprocess;
     struct mark at;

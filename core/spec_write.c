@@ -74,6 +74,10 @@ static void put_data(FILE *f, const struct data_spec *d)
     for (int i = 0; i < 6; i++)
         if (values[i][0])
             put_key_string(f, "  ", names[i], values[i]);
+    if (d->size)
+        fprintf(f, "  size: %lld\n", d->size);
+    if (d->test_size)
+        fprintf(f, "  test_size: %lld\n", d->test_size);
     const struct preprocess_spec *p = &d->preprocess;
     if (p->label_column[0]) { /* label is required, so "" means no preprocess section */
         fprintf(f, "  preprocess:\n");

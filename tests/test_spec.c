@@ -181,6 +181,8 @@ START_TEST(poly_and_url_values)
     ck_assert_str_eq(s.data.sha256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     ck_assert_str_eq(s.data.sha1, "");
     ck_assert_str_eq(s.data.test_sha1, "585e9cc93e70b39160e7921475f9bcd7d31219ce");
+    ck_assert_int_eq(s.data.size, 0); /* not given: the download cap */
+    ck_assert_int_eq(s.data.test_size, 460676);
     ck_assert_str_eq(s.data.preprocess.label_column, "price \"usd\"");
     ck_assert(s.data.preprocess.standardize && s.data.preprocess.dummy_na);
 }
@@ -217,6 +219,8 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_str_eq(x->test_url, y->test_url);
     ck_assert_str_eq(x->test_sha1, y->test_sha1);
     ck_assert_str_eq(x->test_sha256, y->test_sha256);
+    ck_assert_int_eq(x->size, y->size);
+    ck_assert_int_eq(x->test_size, y->test_size);
     ck_assert_str_eq(x->preprocess.id_column, y->preprocess.id_column);
     ck_assert_str_eq(x->preprocess.label_column, y->preprocess.label_column);
     ck_assert_int_eq(x->preprocess.standardize, y->preprocess.standardize);
