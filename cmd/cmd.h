@@ -4,6 +4,7 @@
 #define D2L_CMD_H
 
 #include "../core/backend.h"
+#include "../core/outfile.h"
 #include "../core/spec.h"
 #include "../data/dataset.h"
 #include "../data/fetch.h"
@@ -64,12 +65,14 @@ int print_first_predictions(const struct experiment *x, struct model *m, struct 
 /* Outputs of m for every row of test, [n, out_width], malloc'd; NULL after
  * setting *e. */
 float *predict_test_set(struct model *m, const struct dataset *test, struct err *e);
-/* DIR/submission.csv, Kaggle's Id,SalePrice (the row number without ids),
- * from outputs [n, width] of an unlabelled test set. */
-int write_submission(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
-/* DIR/predictions.csv: row,predicted,true from outputs [n, width] of a
- * labelled test set. */
-int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
+/* submission.csv in the output set, Kaggle's Id,SalePrice (the row number
+ * without ids), from outputs [n, width] of an unlabelled test set. */
+int write_submission(const struct outset *set, const struct dataset *test, const float *out, int width,
+                     struct err *e);
+/* predictions.csv in the output set: row,predicted,true from outputs
+ * [n, width] of a labelled test set. */
+int write_predictions_csv(const struct outset *set, const struct dataset *test, const float *out, int width,
+                          struct err *e);
 /* "test_acc A (N examples)", "test_rmse R (N examples)" or, without labels,
  * how many predictions were made. */
 void print_test_metric(const struct dataset *test, const float *out, int width);

@@ -26,6 +26,7 @@ static const char usage[] =
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
 
 struct run_ctx {
+    struct outset out;
     struct outfile metrics;
     bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
     struct epoch_report *epochs; /* for curves.svg */
@@ -80,29 +81,30 @@ static void print_symmetry(const struct model *m, const float *params)
     }
 }
 
-static int write_outputs(const char *dir, const struct experiment *x, struct model *m, const float *params,
+/* The files beside metrics.jsonl, into the output set. */
+static int write_outputs(const struct outset *set, const struct experiment *x, struct model *m, const float *params,
                          const struct epoch_report *epochs, struct err *e)
 {
     struct outfile o = {0};
-    if (!outfile_open(&o, dir, "curves.svg", e)) {
+    if (!outfile_open(&o, set, "curves.svg", e)) {
         curves_write_svg(o.f, epochs, x->spec.epochs, x->spec.name);
-        outfile_commit(&o, e);
+        outfile_close(&o, e);
     }
-    if (!e->code && !outfile_open(&o, dir, "config.yaml", e)) {
+    if (!e->code && !outfile_open(&o, set, "config.yaml", e)) {
         if (spec_write(&x->spec, o.f))
             err_set(e, EXIT_RUNTIME, "cannot write %s", o.path);
         else
-            outfile_commit(&o, e);
+            outfile_close(&o, e);
     }
     outfile_abort(&o);
-    if (!e->code && !outfile_open(&o, dir, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
-        outfile_commit(&o, e);
+    if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
+        outfile_close(&o, e);
     outfile_abort(&o);
     const struct dataset *test = &x->data.test;
     if (!e->code && test->n > 0 && !test->y) {
         float *out = predict_test_set(m, test, e);
         if (out)
-            write_submission(dir, test, out, m->out_width, e);
+            write_submission(set, test, out, m->out_width, e);
         free(out);
     }
     return e->code;
@@ -121,8 +123,11 @@ int cmd_run(int argc, char **argv)
     float *params = NULL;
     if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e))
         goto done;
-    if (o.out_dir && (outfile_open(&ctx.metrics, o.out_dir, "metrics.jsonl", &e) ||
-                      !(ctx.epochs = calloc((size_t)x.spec.epochs, sizeof *ctx.epochs)))) {
+    /* --out is locked now: a second writer is refused before it trains */
+    if (o.out_dir && (outset_begin(&ctx.out, o.out_dir, outset_all_names, &e) ||
+                      outfile_open(&ctx.metrics, &ctx.out, "metrics.jsonl", &e)))
+        goto done;
+    if (o.out_dir && !(ctx.epochs = calloc((size_t)x.spec.epochs, sizeof *ctx.epochs))) {
         err_set(&e, EXIT_RUNTIME, "out of memory: %d epoch reports", x.spec.epochs);
         goto done;
     }
@@ -144,8 +149,8 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
         goto done;
     }
-    if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
-        write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);
+    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs, &e))
+        outset_commit(&ctx.out, &e);
     if (!e.code && o.timing) {
         experiment_print_timing(&x, "training", train_seconds, o.started);
         fprintf(stderr, "timing: last epoch %.2f ms: training steps %.2f ms, evaluation %.2f ms\n",
@@ -154,6 +159,7 @@ int cmd_run(int argc, char **argv)
     }
 done:
     outfile_abort(&ctx.metrics);
+    outset_abort(&ctx.out);
     free(ctx.epochs);
     free(params);
     model_free(&m);
