@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirs.h"
+
 #define STAGING_TAG ".d2ltrain-"
 
 const char *const outset_all_names[] = {"metrics.jsonl",  "curves.svg",      "config.yaml", "model.safetensors",
@@ -25,25 +27,6 @@ static void commit_point(void)
     const char *at = getenv("D2L_TEST_KILL_AT");
     if (at && atoi(at) == ++reached)
         raise(SIGKILL);
-}
-
-static int make_dirs(const char *dir, struct err *e)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return err_set(e, EXIT_USAGE, "%s: path too long", dir);
-    for (char *p = path + 1;; p++) {
-        char saved = *p;
-        if (saved != '/' && saved != '\0')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return err_set(e, EXIT_RUNTIME, "cannot create directory %s: %s", path, strerror(errno));
-        *p = saved;
-        if (!saved)
-            break;
-    }
-    return 0;
 }
 
 static bool listed(const char *name, const char *const *names)
@@ -152,12 +135,19 @@ int outset_begin(struct outset *s, const char *dir, const char *const *replaced,
     s->replaced = replaced;
     if (!dir[0])
         return err_set(e, EXIT_USAGE, "--out needs a directory name");
-    if (make_dirs(dir, e))
+    if (make_dirs(dir, 0777, EXIT_RUNTIME, e))
         return e->code;
     if (!realpath(dir, s->dir))
         return err_set(e, EXIT_RUNTIME, "%s: %s", dir, strerror(errno));
-    if (!strcmp(s->dir, "/"))
-        return err_set(e, EXIT_USAGE, "--out /: the output directory is replaced as a whole; name another");
+    /* the old directory is removed at commit: not one a process may stand in */
+    char cwd[PATH_MAX];
+    size_t n = strlen(s->dir);
+    if (!strcmp(s->dir, "/") ||
+        (getcwd(cwd, sizeof cwd) && !strncmp(cwd, s->dir, n) && (cwd[n] == '/' || cwd[n] == '\0')))
+        return err_set(e, EXIT_USAGE,
+                       "--out %s: the output directory is replaced as a whole when the command ends, so it may "
+                       "not be the current directory or hold it; name another",
+                       dir);
     if (lock_dir(s, e))
         return e->code;
     char parent[PATH_MAX], prefix[NAME_MAX + 1];
@@ -233,19 +223,6 @@ static int carry_over(const struct outset *s, int staging_fd, struct err *e)
     return e->code;
 }
 
-static int sync_dir(const char *path, struct err *e)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        return err_set(e, EXIT_RUNTIME, "cannot sync %s: %s", path, strerror(saved));
-    }
-    close(fd);
-    return 0;
-}
-
 /* DIR and the staging directory change places in one step; where the file
  * system cannot exchange (EINVAL), DIR is moved aside first, and a reader
  * may find no DIR for that moment. */
@@ -270,7 +247,12 @@ int outset_commit(struct outset *s, struct err *e)
     int staging_fd = open(s->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (staging_fd < 0)
         return err_set(e, EXIT_RUNTIME, "cannot open %s: %s", s->staging, strerror(errno));
-    carry_over(s, staging_fd, e);
+    struct stat old;
+    /* the new directory takes the old one's permissions (mkdtemp made it 0700) */
+    if (fstat(s->lock_fd, &old) != 0 || fchmod(staging_fd, old.st_mode & 07777) != 0)
+        err_set(e, EXIT_RUNTIME, "cannot set the permissions of %s: %s", s->staging, strerror(errno));
+    else
+        carry_over(s, staging_fd, e);
     commit_point(); /* 2: the set is complete beside DIR */
     if (!e->code && fsync(staging_fd) != 0)
         err_set(e, EXIT_RUNTIME, "cannot sync %s: %s", s->staging, strerror(errno));
@@ -278,7 +260,7 @@ int outset_commit(struct outset *s, struct err *e)
     if (e->code || exchange(s, e))
         return e->code;
     commit_point(); /* 3: the new set is DIR, the old one beside it */
-    if (sync_dir(parent, e))
+    if (sync_dir(parent, EXIT_RUNTIME, e))
         return e->code;
     commit_point(); /* 4: durable */
     remove_set_dir(s, s->staging, true); /* 5: killed while removing the old set */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/dirs.h"
 #include "download.h"
 #include "hash.h"
 
@@ -60,29 +61,6 @@ int fetch_data_dir(const struct fetch_options *o, char *dir, size_t dir_len, str
         return err_set(e, EXIT_DATA, "no cache directory: set D2L_DATA_DIR or HOME, or pass --data-dir");
     if (n < 0 || (size_t)n >= dir_len)
         return err_set(e, EXIT_DATA, "cache directory path too long");
-    return 0;
-}
-
-/* mkdir -p: every missing component, each 0755. */
-static int make_dirs(const char *dir, struct err *e)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return err_set(e, EXIT_DATA, "cache directory path too long: %s", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return err_set(e, EXIT_DATA, "cannot create cache directory %s: %s", path, strerror(errno));
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return err_set(e, EXIT_DATA, "cache directory %s is not a directory", dir);
     return 0;
 }
 
@@ -196,15 +174,7 @@ static int commit(const char *part, const char *path, const char *dir, struct er
 {
     if (rename(part, path) != 0)
         return err_set(e, EXIT_DATA, "cannot rename %s to %s: %s", part, path, strerror(errno));
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        return err_set(e, EXIT_DATA, "cannot sync %s: %s", dir, strerror(saved));
-    }
-    close(fd);
-    return 0;
+    return sync_dir(dir, EXIT_DATA, e);
 }
 
 /* Tries the candidates in order; the error of a lone candidate is passed on
@@ -254,7 +224,7 @@ static int fetch_into_cache(const char *name, const struct candidate *c, int n,
     if (resolve_limits(o, &l, e) || fetch_data_dir(o, dir, sizeof dir, e) ||
         join(path, path_len, dir, name, "", e) || join(lock_path, sizeof lock_path, path, NULL, ".lock", e))
         return e->code;
-    if (cached_verifies(path, name, c, n, false, o, e) || e->code || make_dirs(dir, e))
+    if (cached_verifies(path, name, c, n, false, o, e) || e->code || make_dirs(dir, 0755, EXIT_DATA, e))
         return e->code;
     /* O_NOFOLLOW: a link planted at NAME.lock never creates a file elsewhere */
     int lock = open(lock_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);

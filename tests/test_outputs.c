@@ -291,6 +291,29 @@ START_TEST(planted_tmp_links_are_not_followed)
 }
 END_TEST
 
+/* The replaced directory keeps its permissions; the current directory (which
+ * the commit would remove from under the shell) is refused as --out. */
+START_TEST(out_dir_keeps_its_mode_and_is_not_the_cwd)
+{
+    tmp_dir_make("mode");
+    char dir[256], args[1024];
+    snprintf(dir, sizeof dir, "%s", tmp_path("out"));
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    ck_assert_int_eq(chmod(dir, 0751), 0);
+    run_ok("run %s --out %s", "configs/linreg.yaml", dir);
+    struct stat st;
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0751);
+
+    snprintf(args, sizeof args, "cd %s && '%s' run '%s/configs/linreg.yaml' --out .", dir,
+             getenv("D2LTRAIN") ? getenv("D2LTRAIN") : "./d2ltrain", repo_root());
+    struct proc_result r = run_shell(args);
+    ck_assert_msg(r.status == 2 && strstr(r.err, "current directory"), "exit %d: %s", r.status, r.err);
+    proc_result_free(&r);
+    tmp_dir_remove();
+}
+END_TEST
+
 /* A FIFO given as the checkpoint or the spec is refused at once: the open
  * does not wait for a writer. */
 START_TEST(fifo_inputs_are_refused)
@@ -320,6 +343,7 @@ Suite *suite_outputs(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, planted_tmp_links_are_not_followed);
     tcase_add_test(tc, fifo_inputs_are_refused);
+    tcase_add_test(tc, out_dir_keeps_its_mode_and_is_not_the_cwd);
     tcase_add_test(tc, killed_at_every_commit_point_leaves_one_whole_set);
     tcase_add_test(tc, disk_full_keeps_the_old_set);
     tcase_add_test(tc, second_writer_is_refused);
