@@ -14,6 +14,7 @@
 #include "dirs.h"
 
 #define STAGING_TAG ".d2ltrain-"
+#define PREFIX_MAX (NAME_MAX + sizeof STAGING_TAG + 1)
 
 const char *const outset_all_names[] = {"metrics.jsonl",  "curves.svg",      "config.yaml", "model.safetensors",
                                         "submission.csv", "predictions.csv", NULL};
@@ -80,20 +81,21 @@ static void split(const struct outset *s, char *parent, char *prefix)
     const char *slash = strrchr(s->dir, '/');
     size_t n = (size_t)(slash - s->dir);
     snprintf(parent, PATH_MAX, "%.*s", (int)(n ? n : 1), s->dir);
-    snprintf(prefix, NAME_MAX + 1, ".%.200s" STAGING_TAG, slash + 1);
+    snprintf(prefix, PREFIX_MAX, ".%s" STAGING_TAG, slash + 1);
 }
 
 /* What killed writers left beside DIR (only a writer holding the lock may
  * remove them: no other writer of DIR is running). */
 static void remove_stale_staging(const struct outset *s)
 {
-    char parent[PATH_MAX], prefix[NAME_MAX + 1], path[PATH_MAX];
+    char parent[PATH_MAX], prefix[PREFIX_MAX], path[PATH_MAX];
     split(s, parent, prefix);
     DIR *d = opendir(parent);
     if (!d)
         return;
-    for (struct dirent *ent; (ent = readdir(d));)
-        if (!strncmp(ent->d_name, prefix, strlen(prefix)) &&
+    size_t len = strlen(prefix);
+    for (struct dirent *ent; (ent = readdir(d));) /* exactly PREFIX + mkdtemp's XXXXXX */
+        if (!strncmp(ent->d_name, prefix, len) && strlen(ent->d_name) == len + 6 &&
             snprintf(path, sizeof path, "%s/%s", parent, ent->d_name) < (int)sizeof path)
             remove_set_dir(s, path, false);
     closedir(d);
@@ -150,7 +152,7 @@ int outset_begin(struct outset *s, const char *dir, const char *const *replaced,
                        dir);
     if (lock_dir(s, e))
         return e->code;
-    char parent[PATH_MAX], prefix[NAME_MAX + 1];
+    char parent[PATH_MAX], prefix[PREFIX_MAX];
     split(s, parent, prefix);
     remove_stale_staging(s);
     if (snprintf(s->staging, sizeof s->staging, "%s/%sXXXXXX", parent, prefix) >= (int)sizeof s->staging)
@@ -241,7 +243,7 @@ static int exchange(const struct outset *s, struct err *e)
 
 int outset_commit(struct outset *s, struct err *e)
 {
-    char parent[PATH_MAX], prefix[NAME_MAX + 1];
+    char parent[PATH_MAX], prefix[PREFIX_MAX];
     split(s, parent, prefix);
     commit_point(); /* 1: the new files are written, DIR untouched */
     int staging_fd = open(s->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
