@@ -1,4 +1,6 @@
 /* Sequential model: building, forward and backward through the backend. */
+#include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,26 +11,72 @@ static void *alloc_floats(struct backend *be, size_t n, struct err *e)
     return be->alloc(be, n * sizeof(float), e);
 }
 
+static void add_tensor(struct model *m, const struct layer *l, int layer, const char *what, size_t cols, size_t off,
+                       bool frozen)
+{
+    struct param_tensor *t = &m->tensors[m->n_tensors++];
+    *t = (struct param_tensor){.layer = layer, .rows = (size_t)l->out, .cols = cols, .off = off, .frozen = frozen};
+    snprintf(t->name, sizeof t->name, "%s.%s", l->module, what);
+}
+
+/* The lowest layer that uses a trainable tensor. */
+static void find_first_trainable(struct model *m)
+{
+    m->first_trainable = m->n_layers;
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const struct layer *l = &m->layers[i];
+        if (l->kind == LAYER_LINEAR &&
+            (!m->tensors[l->weight].frozen || (l->bias && !m->tensors[l->bias_tensor].frozen)))
+            m->first_trainable = i;
+    }
+}
+
+/* A layer that shares the tensors of an earlier one. */
+static int plan_shared(struct model *m, struct layer *l, int owner, const struct spec *s, int i, struct err *e)
+{
+    const struct layer *o = &m->layers[owner];
+    if (o->in != l->in)
+        return err_set(e, EXIT_USAGE, "%s: model[%s]: shares '%s', which takes %d inputs, but gets %d", s->path,
+                       l->module, s->layers[owner].name, o->in, l->in);
+    l->owner = owner;
+    l->out = o->out;
+    l->bias = o->bias;
+    l->weight = o->weight;
+    l->bias_tensor = o->bias_tensor;
+    l->w_off = o->w_off;
+    l->b_off = o->b_off;
+    for (int j = 0; j < i; j++) /* backward meets this use first: the earlier ones add to its gradient */
+        m->layers[j].accumulate |= m->layers[j].kind == LAYER_LINEAR && m->layers[j].owner == owner;
+    return 0;
+}
+
 /* Lays the layers out, counting parameters; widths follow from in_width. */
 static int plan_layers(struct model *m, const struct spec *s, int in_width, struct err *e)
 {
     int width = in_width;
     uint32_t dropout_id = 0;
     m->n_params = 0;
-    m->first_linear = -1;
     for (int i = 0; i < s->n_layers; i++) {
         const struct layer_spec *ls = &s->layers[i];
         struct layer *l = &m->layers[i];
-        *l = (struct layer){.kind = ls->kind, .in = width, .out = width, .bias = ls->bias, .p = (float)ls->p};
-        if (ls->kind == LAYER_LINEAR) {
-            if (m->first_linear < 0)
-                m->first_linear = i;
+        *l = (struct layer){.kind = ls->kind, .in = width, .out = width, .bias = ls->bias, .p = (float)ls->p,
+                            .owner = i, .bias_tensor = -1};
+        snprintf(l->module, sizeof l->module, "%s", spec_module_name(s, i).text);
+        if (ls->kind == LAYER_LINEAR && ls->share[0]) {
+            if (plan_shared(m, l, ls->owner, s, i, e))
+                return e->code;
+        } else if (ls->kind == LAYER_LINEAR) {
             l->out = ls->out;
             l->w_off = m->n_params;
+            l->weight = m->n_tensors;
+            add_tensor(m, l, i, "weight", (size_t)l->in, l->w_off, ls->frozen);
             m->n_params += (size_t)l->out * l->in;
             l->b_off = m->n_params;
-            if (l->bias)
+            if (l->bias) {
+                l->bias_tensor = m->n_tensors;
+                add_tensor(m, l, i, "bias", 0, l->b_off, ls->frozen);
                 m->n_params += (size_t)l->out;
+            }
         } else if (ls->kind == LAYER_DROPOUT) {
             l->id = dropout_id++;
         }
@@ -37,21 +85,53 @@ static int plan_layers(struct model *m, const struct spec *s, int in_width, stru
     m->n_layers = s->n_layers;
     m->in_width = in_width;
     m->out_width = width;
+    find_first_trainable(m);
     if (m->n_params == 0)
         return err_set(e, EXIT_USAGE, "%s: model: the model has no parameters (add a linear layer)", s->path);
     return 0;
 }
 
+/* Each tensor from its layer's own init, else the spec's. */
 static void init_params(struct model *m, const struct spec *s, float *host)
 {
-    for (int i = 0; i < m->n_layers; i++) {
-        const struct layer *l = &m->layers[i];
-        if (l->kind != LAYER_LINEAR)
-            continue;
-        init_fill(host + l->w_off, (size_t)l->out * l->in, &s->weight_init, l->in, l->out, s->seed, l->w_off);
-        if (l->bias)
-            init_fill(host + l->b_off, (size_t)l->out, &s->bias_init, l->in, l->out, s->seed, l->b_off);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct param_tensor *t = &m->tensors[i];
+        const struct layer_spec *ls = &s->layers[t->layer];
+        const struct layer *l = &m->layers[t->layer];
+        const struct init_spec *init = t->cols ? (ls->own_weight_init ? &ls->weight_init : &s->weight_init)
+                                               : (ls->own_bias_init ? &ls->bias_init : &s->bias_init);
+        init_fill(host + t->off, tensor_count(t), init, l->in, l->out, s->seed, t->off);
     }
+}
+
+bool model_tensor_alias(const struct model *m, const struct param_tensor *t, int k, char *name, size_t cap)
+{
+    const char *what = t->cols ? "weight" : "bias";
+    for (int i = t->layer; i < m->n_layers; i++) {
+        const struct layer *l = &m->layers[i];
+        if (l->kind != LAYER_LINEAR || l->owner != t->layer || k-- > 0)
+            continue;
+        snprintf(name, cap, "%s.%s", l->module, what);
+        return true;
+    }
+    return false;
+}
+
+int model_freeze(struct model *m, const char *pattern)
+{
+    int matched = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        char name[sizeof m->tensors[i].name];
+        bool match = false;
+        for (int k = 0; !match && model_tensor_alias(m, &m->tensors[i], k, name, sizeof name); k++)
+            match = fnmatch(pattern, name, 0) == 0;
+        if (match) {
+            m->tensors[i].frozen = true;
+            matched++;
+        }
+    }
+    find_first_trainable(m);
+    return matched;
 }
 
 int model_build(struct model *m, const struct spec *s, struct backend *be, int in_width, int max_batch,
@@ -89,6 +169,7 @@ int model_build(struct model *m, const struct spec *s, struct backend *be, int i
     init_params(m, s, host);
     be->upload(be, m->params, host, m->n_params * sizeof *host);
     free(host);
+    be->fill(be, m->grads, 0, m->n_params);
     be->fill(be, m->opt_m, 0, m->n_params);
     be->fill(be, m->opt_v, 0, m->n_params);
     return 0;
@@ -146,6 +227,11 @@ const float *model_forward(struct model *m, const float *x, int rows, bool train
         case LAYER_SOFTMAX:
             be->softmax_forward(be, l->buf, in, rows, l->out);
             break;
+        case LAYER_CENTERED:
+            be->center_rows(be, l->buf, in, rows, l->out);
+            break;
+        case LAYER_KIND_COUNT:
+            break;
         }
         in = l->y;
     }
@@ -159,19 +245,24 @@ void model_backward(struct model *m, const float *x, int rows)
     for (int i = m->n_layers - 1; i >= 0; i--) {
         struct layer *l = &m->layers[i];
         const float *in = i > 0 ? m->layers[i - 1].y : x;
-        bool need_din = i > m->first_linear; /* is any parameter below this layer? */
+        if (i < m->first_trainable)
+            return;
+        bool need_din = i > m->first_trainable; /* is any trainable parameter below this layer? */
         float *din = dy == m->scratch[0] ? m->scratch[1] : m->scratch[0];
         size_t n = (size_t)rows * l->out;
+        float beta = l->accumulate ? 1.0f : 0.0f;
         switch (l->kind) {
         case LAYER_FLATTEN:
             din = (float *)dy;
             break;
         case LAYER_LINEAR:
-            /* dW = dY^T X, db = column sums of dY, dX = dY W */
-            be->gemm(be, true, false, l->out, l->in, rows, 1.0f, dy, l->out, in, l->in, 0.0f,
-                     m->grads + l->w_off, l->in);
-            if (l->bias)
-                be->bias_grad(be, m->grads + l->b_off, dy, rows, l->out);
+            /* dW = dY^T X, db = column sums of dY, dX = dY W; a tied tensor's
+             * gradient sums over its uses */
+            if (!m->tensors[l->weight].frozen)
+                be->gemm(be, true, false, l->out, l->in, rows, 1.0f, dy, l->out, in, l->in, beta,
+                         m->grads + l->w_off, l->in);
+            if (l->bias && !m->tensors[l->bias_tensor].frozen)
+                be->bias_grad(be, m->grads + l->b_off, dy, rows, l->out, beta);
             if (need_din)
                 be->gemm(be, false, false, rows, l->in, l->out, 1.0f, dy, l->out, m->params + l->w_off, l->in,
                          0.0f, din, l->in);
@@ -191,6 +282,12 @@ void model_backward(struct model *m, const float *x, int rows)
         case LAYER_SOFTMAX:
             if (need_din)
                 be->softmax_backward(be, din, l->y, dy, rows, l->out);
+            break;
+        case LAYER_CENTERED:
+            if (need_din)
+                be->center_rows(be, din, dy, rows, l->out);
+            break;
+        case LAYER_KIND_COUNT:
             break;
         }
         if (!need_din)
