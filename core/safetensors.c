@@ -138,10 +138,19 @@ static int read_header(struct st_file *out, json_t *header, const unsigned char 
         r[out->n].tensor = out->n;
         out->n++;
     }
-    if (!e->code)
-        check_cover(r, out->n, out->tensors, name, data_len, e);
-    for (int i = 0; i < out->n && !e->code; i++) { /* r is in data order now */
-        struct st_tensor *t = &out->tensors[r[i].tensor];
+    if (!e->code && !check_cover(r, out->n, out->tensors, name, data_len, e)) { /* the tensors in data order */
+        struct st_tensor *ordered = calloc((size_t)out->n + 1, sizeof *ordered);
+        if (!ordered) {
+            free(r);
+            return err_set(e, EXIT_RUNTIME, "out of memory: %d tensors in %s", out->n, name);
+        }
+        for (int i = 0; i < out->n; i++)
+            ordered[i] = out->tensors[r[i].tensor];
+        free(out->tensors);
+        out->tensors = ordered;
+    }
+    for (int i = 0; i < out->n && !e->code; i++) {
+        struct st_tensor *t = &out->tensors[i];
         if (!(t->data = malloc(t->count ? t->count * sizeof(float) : 1))) {
             err_set(e, EXIT_RUNTIME, "out of memory: tensor '%s' of %s", t->name, name);
             break;
