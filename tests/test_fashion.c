@@ -231,7 +231,7 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
     /* a checkpoint of another model is refused, naming every tensor that differs */
     r = run_on_test_data("predict configs/softmax_fashion.yaml --quiet --checkpoint %s/model.safetensors", dir);
     ck_assert_int_eq(r.status, 3);
-    ck_assert_msg(strstr(r.err, "does not fit the spec's model (another spec's checkpoint?): extra 3.bias, 3.weight; "
+    ck_assert_msg(strstr(r.err, "does not fit the spec's model (another spec's checkpoint?): extra 3.weight, 3.bias; "
                                 "shape of 1.weight [256,784] (the model's [10,784]), 1.bias [256] (the model's [10])"),
                   "%s", r.err);
     proc_result_free(&r);
