@@ -190,9 +190,24 @@ void model_free(struct model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* The activation layers' backend op; called for those only. */
 static enum activation activation_of(enum layer_kind k)
 {
-    return k == LAYER_RELU ? ACT_RELU : k == LAYER_SIGMOID ? ACT_SIGMOID : ACT_TANH;
+    switch (k) {
+    case LAYER_RELU:
+        return ACT_RELU;
+    case LAYER_SIGMOID:
+        return ACT_SIGMOID;
+    case LAYER_TANH:
+    case LAYER_LINEAR:
+    case LAYER_FLATTEN:
+    case LAYER_DROPOUT:
+    case LAYER_SOFTMAX:
+    case LAYER_CENTERED:
+    case LAYER_KIND_COUNT:
+        break;
+    }
+    return ACT_TANH;
 }
 
 const float *model_forward(struct model *m, const float *x, int rows, bool training, const uint64_t *step)

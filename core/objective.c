@@ -1,8 +1,9 @@
 #include "objective.h"
 
-static enum regression_loss regression_kind(enum loss_kind k)
+static void regression(struct backend *be, enum regression_loss kind, float *grad, double *acc, const float *out,
+                       const float *y, int rows, int cols, const struct loss_spec *loss, float scale)
 {
-    return k == LOSS_MSE ? RLOSS_MSE : k == LOSS_SQUARED ? RLOSS_SQUARED : k == LOSS_HUBER ? RLOSS_HUBER : RLOSS_L1;
+    be->regression_loss(be, kind, grad, acc, out, y, rows, cols, (float)loss->delta, scale);
 }
 
 void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, const float *out, const float *y,
@@ -19,9 +20,19 @@ void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, cons
     case LOSS_NLL:
         be->nll(be, grad, acc, out, y, rows, cols, scale);
         break;
-    default:
-        be->regression_loss(be, regression_kind(loss->kind), grad, acc, out, y, rows, cols, (float)loss->delta,
-                            scale);
+    case LOSS_MSE:
+        regression(be, RLOSS_MSE, grad, acc, out, y, rows, cols, loss, scale);
+        break;
+    case LOSS_SQUARED:
+        regression(be, RLOSS_SQUARED, grad, acc, out, y, rows, cols, loss, scale);
+        break;
+    case LOSS_HUBER:
+        regression(be, RLOSS_HUBER, grad, acc, out, y, rows, cols, loss, scale);
+        break;
+    case LOSS_L1:
+        regression(be, RLOSS_L1, grad, acc, out, y, rows, cols, loss, scale);
+        break;
+    case LOSS_KIND_COUNT:
         break;
     }
 }
@@ -44,11 +55,17 @@ static void update_range(struct model *m, const struct optim_spec *o, size_t off
                          const uint64_t *step)
 {
     struct backend *be = m->be;
-    if (o->kind == OPT_SGD)
+    switch (o->kind) {
+    case OPT_SGD:
         be->sgd_step(be, m->params + off, m->grads + off, m->opt_m + off, n, (float)o->lr, (float)o->momentum, wd);
-    else
+        break;
+    case OPT_ADAM:
         be->adam_step(be, m->params + off, m->grads + off, m->opt_m + off, m->opt_v + off, n, (float)o->lr,
                       o->beta1, o->beta2, (float)o->eps, wd, step);
+        break;
+    case OPT_KIND_COUNT:
+        break;
+    }
 }
 
 /* Each trainable tensor once (a tied one too), frozen ones not at all;

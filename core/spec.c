@@ -22,13 +22,22 @@ const struct init_name spec_inits[] = {
     {"my_init", INIT_MY_INIT, {NULL}, {0, 0}, {NUM_ANY, NUM_ANY}, false},
 };
 const int spec_n_inits = sizeof spec_inits / sizeof spec_inits[0];
+_Static_assert(sizeof spec_inits / sizeof spec_inits[0] == INIT_KIND_COUNT, "a name for every initializer");
 
-/* Indexed by enum loss_kind. */
+/* Indexed by enum loss_kind / enum optim_kind. */
 static const char *const loss_names[] = {"mse", "squared", "huber", "l1", "cross_entropy", "nll", NULL};
+_Static_assert(sizeof loss_names / sizeof loss_names[0] == LOSS_KIND_COUNT + 1, "a name for every loss");
+static const char *const optim_names[] = {"sgd", "adam", NULL};
+_Static_assert(sizeof optim_names / sizeof optim_names[0] == OPT_KIND_COUNT + 1, "a name for every optimizer");
 
 const char *loss_kind_name(enum loss_kind k)
 {
-    return (unsigned)k <= LOSS_NLL ? loss_names[k] : "?";
+    return (unsigned)k < LOSS_KIND_COUNT ? loss_names[k] : "?";
+}
+
+const char *optim_kind_name(enum optim_kind k)
+{
+    return (unsigned)k < OPT_KIND_COUNT ? optim_names[k] : "?";
 }
 
 static void set_defaults(struct spec *s, const char *file)
@@ -112,18 +121,24 @@ static int read_loss(struct loss_spec *loss, const struct vctx *c, const struct 
     return opt_number(c, args, "loss.huber", "delta", NUM_POSITIVE, &loss->delta);
 }
 
+/* Each optimizer's keys, indexed by enum optim_kind. */
+static const char *const optim_keys[][6] = {
+    {"lr", "momentum", "weight_decay", "decay_bias", NULL},
+    {"lr", "betas", "eps", "weight_decay", "decay_bias", NULL},
+};
+_Static_assert(sizeof optim_keys / sizeof optim_keys[0] == OPT_KIND_COUNT, "keys for every optimizer");
+
 static int read_optimizer(struct optim_spec *o, const struct vctx *c, const struct ynode *node)
 {
-    static const char *const names[] = {"sgd", "adam", NULL};
-    static const char *const sgd_keys[] = {"lr", "momentum", "weight_decay", "decay_bias", NULL};
-    static const char *const adam_keys[] = {"lr", "betas", "eps", "weight_decay", "decay_bias", NULL};
-    if (need_map(c, node, "optimizer") != 0 || check_keys(c, node, "optimizer", names) != 0 ||
-        need_one_key(c, node, "optimizer", "optimizer (sgd or adam)") != 0)
+    int kind;
+    if (need_map(c, node, "optimizer") != 0 || check_keys(c, node, "optimizer", optim_names) != 0 ||
+        one_key(&kind, c, node, "optimizer", optim_names, "optimizer (sgd or adam)") != 0)
         return c->e->code;
-    o->kind = strcmp(node->keys[0], "sgd") == 0 ? OPT_SGD : OPT_ADAM;
-    const char *path = o->kind == OPT_SGD ? "optimizer.sgd" : "optimizer.adam";
+    o->kind = (enum optim_kind)kind;
+    char path[SPEC_PATH_LEN];
+    path_join(path, "optimizer", optim_names[kind]);
     const struct ynode *args = node->items[0];
-    if (need_map(c, args, path) != 0 || check_keys(c, args, path, o->kind == OPT_SGD ? sgd_keys : adam_keys) != 0 ||
+    if (need_map(c, args, path) != 0 || check_keys(c, args, path, optim_keys[kind]) != 0 ||
         need_key(c, args, path, "lr") != 0 || opt_number(c, args, path, "lr", NUM_POSITIVE, &o->lr) != 0 ||
         opt_number(c, args, path, "momentum", NUM_UNIT, &o->momentum) != 0 ||
         opt_number(c, args, path, "weight_decay", NUM_NONNEG, &o->weight_decay) != 0 ||

@@ -97,7 +97,7 @@ struct block_spec {
     struct mark at;
 };
 
-enum loss_kind { LOSS_MSE, LOSS_SQUARED, LOSS_HUBER, LOSS_L1, LOSS_CROSS_ENTROPY, LOSS_NLL };
+enum loss_kind { LOSS_MSE, LOSS_SQUARED, LOSS_HUBER, LOSS_L1, LOSS_CROSS_ENTROPY, LOSS_NLL, LOSS_KIND_COUNT };
 
 struct loss_spec {
     enum loss_kind kind;
@@ -105,7 +105,7 @@ struct loss_spec {
     struct mark at;
 };
 
-enum optim_kind { OPT_SGD, OPT_ADAM };
+enum optim_kind { OPT_SGD, OPT_ADAM, OPT_KIND_COUNT };
 
 struct optim_spec {
     enum optim_kind kind;
@@ -234,5 +234,6 @@ struct module_name {
 };
 struct module_name spec_module_name(const struct spec *s, int layer);
 const char *loss_kind_name(enum loss_kind k);
+const char *optim_kind_name(enum optim_kind k);
 
 #endif

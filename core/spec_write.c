@@ -173,11 +173,17 @@ static void put_init(FILE *f, const char *key, const struct init_spec *init)
 static void put_optimizer(FILE *f, const struct optim_spec *o)
 {
     fprintf(f, "optimizer:\n");
-    if (o->kind == OPT_SGD)
+    switch (o->kind) {
+    case OPT_SGD:
         fprintf(f, "  sgd: {lr: %s, momentum: %s, ", real(o->lr).text, real(o->momentum).text);
-    else
+        break;
+    case OPT_ADAM:
         fprintf(f, "  adam: {lr: %s, betas: [%s, %s], eps: %s, ", real(o->lr).text, real(o->beta1).text,
                 real(o->beta2).text, real(o->eps).text);
+        break;
+    case OPT_KIND_COUNT:
+        break;
+    }
     fprintf(f, "weight_decay: %s, decay_bias: %s}\n", real(o->weight_decay).text, yes_no(o->decay_bias));
 }
 
