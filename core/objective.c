@@ -1,9 +1,22 @@
 #include "objective.h"
 
-static void regression(struct backend *be, enum regression_loss kind, float *grad, double *acc, const float *out,
-                       const float *y, int rows, int cols, const struct loss_spec *loss, float scale)
+/* The backend's element-wise loss of a regression loss kind. */
+static enum regression_loss regression_kind(enum loss_kind k)
 {
-    be->regression_loss(be, kind, grad, acc, out, y, rows, cols, (float)loss->delta, scale);
+    switch (k) {
+    case LOSS_SQUARED:
+        return RLOSS_SQUARED;
+    case LOSS_HUBER:
+        return RLOSS_HUBER;
+    case LOSS_L1:
+        return RLOSS_L1;
+    case LOSS_MSE:
+    case LOSS_CROSS_ENTROPY: /* classification: not called */
+    case LOSS_NLL:
+    case LOSS_KIND_COUNT:
+        break;
+    }
+    return RLOSS_MSE;
 }
 
 void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, const float *out, const float *y,
@@ -21,16 +34,11 @@ void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, cons
         be->nll(be, grad, acc, out, y, rows, cols, scale);
         break;
     case LOSS_MSE:
-        regression(be, RLOSS_MSE, grad, acc, out, y, rows, cols, loss, scale);
-        break;
     case LOSS_SQUARED:
-        regression(be, RLOSS_SQUARED, grad, acc, out, y, rows, cols, loss, scale);
-        break;
     case LOSS_HUBER:
-        regression(be, RLOSS_HUBER, grad, acc, out, y, rows, cols, loss, scale);
-        break;
     case LOSS_L1:
-        regression(be, RLOSS_L1, grad, acc, out, y, rows, cols, loss, scale);
+        be->regression_loss(be, regression_kind(loss->kind), grad, acc, out, y, rows, cols, (float)loss->delta,
+                            scale);
         break;
     case LOSS_KIND_COUNT:
         break;
