@@ -33,6 +33,7 @@ enum acc_slot { ACC_LOSS, ACC_CORRECT, ACC_COUNT, ACC_SQERR, ACC_PENALTY, ACC_SL
 struct backend {
     const char *name; /* "cpu", "cuda:0" */
     void *impl;
+    bool host_memory; /* its memory is the host's: plugin layers (host code) can run on it */
 
     void (*destroy)(struct backend *be);
 

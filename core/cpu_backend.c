@@ -300,6 +300,7 @@ struct backend *cpu_backend_create(struct err *e)
     }
     *be = (struct backend){
         .name = "cpu",
+        .host_memory = true,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
         .release = cpu_release,

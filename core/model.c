@@ -11,24 +11,67 @@ static void *alloc_floats(struct backend *be, size_t n, struct err *e)
     return be->alloc(be, n * sizeof(float), e);
 }
 
-static void add_tensor(struct model *m, const struct layer *l, int layer, const char *what, size_t cols, size_t off,
+/* Appends a tensor of layer `layer` at the end of the parameters. */
+static void add_tensor(struct model *m, const struct layer *l, int layer, const char *what, size_t rows, size_t cols,
                        bool frozen)
 {
     struct param_tensor *t = &m->tensors[m->n_tensors++];
-    *t = (struct param_tensor){.layer = layer, .rows = (size_t)l->out, .cols = cols, .off = off, .frozen = frozen};
-    snprintf(t->name, sizeof t->name, "%s.%s", l->module, what);
+    *t = (struct param_tensor){.layer = layer, .rows = rows, .cols = cols, .off = m->n_params, .frozen = frozen};
+    snprintf(t->name, sizeof t->name, "%.*s.%s", (int)sizeof l->module, l->module, what);
+    m->n_params += tensor_count(t);
+}
+
+static bool uses_trainable(const struct model *m, const struct layer *l)
+{
+    if (l->kind == LAYER_LINEAR)
+        return !m->tensors[l->weight].frozen || (l->bias && !m->tensors[l->bias_tensor].frozen);
+    for (int k = 0; l->kind == LAYER_PLUGIN && k < l->n_own; k++)
+        if (!m->tensors[l->first_tensor + k].frozen)
+            return true;
+    return false;
 }
 
 /* The lowest layer that uses a trainable tensor. */
 static void find_first_trainable(struct model *m)
 {
     m->first_trainable = m->n_layers;
-    for (int i = m->n_layers - 1; i >= 0; i--) {
-        const struct layer *l = &m->layers[i];
-        if (l->kind == LAYER_LINEAR &&
-            (!m->tensors[l->weight].frozen || (l->bias && !m->tensors[l->bias_tensor].frozen)))
+    for (int i = m->n_layers - 1; i >= 0; i--)
+        if (uses_trainable(m, &m->layers[i]))
             m->first_trainable = i;
+}
+
+/* A plugin layer: its widths and tensors from the shared object. */
+static int plan_plugin(struct model *m, struct layer *l, const struct spec *s, int i, struct err *e)
+{
+    const struct plugin_spec *p = &s->plugins[s->layers[i].plugin];
+    if (!m->be->host_memory)
+        return err_set(e, EXIT_USAGE, "%s: model[%s]: plugin layer '%s' runs on host memory only; use --device cpu",
+                       s->path, l->module, p->name);
+    char why[1024];
+    if (plugin_open(&l->plugin, p->path, p->name, why, sizeof why))
+        return err_set(e, EXIT_USAGE, "%s: model[%s]: %s", s->path, l->module, why);
+    l->settings.n = p->n_settings;
+    for (int k = 0; k < p->n_settings; k++) {
+        l->settings.keys[k] = p->keys[k];
+        l->settings.values[k] = p->values[k];
     }
+    const struct d2l_layer_type *type = l->plugin.type;
+    if ((l->out = type->out_width(&l->settings, l->in, why, sizeof why)) < 1)
+        return err_set(e, EXIT_USAGE, "%s: model[%s] (plugin %s): %s", s->path, l->module, p->name, why);
+    struct d2l_tensor_shape shapes[D2L_MAX_TENSORS];
+    int n = type->tensors(&l->settings, l->in, l->out, shapes);
+    if (n < 0 || n > D2L_MAX_TENSORS || m->n_tensors + n > MODEL_MAX_TENSORS)
+        return err_set(e, EXIT_USAGE, "%s: model[%s] (plugin %s): %d tensors; at most %d", s->path, l->module,
+                       p->name, n, D2L_MAX_TENSORS);
+    l->first_tensor = m->n_tensors;
+    l->n_own = n;
+    for (int k = 0; k < n; k++) {
+        if (shapes[k].rows < 1 || shapes[k].cols < 0 || !shapes[k].name)
+            return err_set(e, EXIT_USAGE, "%s: model[%s] (plugin %s): tensor %d has no name or shape", s->path,
+                           l->module, p->name, k);
+        add_tensor(m, l, i, shapes[k].name, (size_t)shapes[k].rows, (size_t)shapes[k].cols, false);
+    }
+    return 0;
 }
 
 /* A layer that shares the tensors of an earlier one. */
@@ -69,14 +112,15 @@ static int plan_layers(struct model *m, const struct spec *s, int in_width, stru
             l->out = ls->out;
             l->w_off = m->n_params;
             l->weight = m->n_tensors;
-            add_tensor(m, l, i, "weight", (size_t)l->in, l->w_off, ls->frozen);
-            m->n_params += (size_t)l->out * l->in;
+            add_tensor(m, l, i, "weight", (size_t)l->out, (size_t)l->in, ls->frozen);
             l->b_off = m->n_params;
             if (l->bias) {
                 l->bias_tensor = m->n_tensors;
-                add_tensor(m, l, i, "bias", 0, l->b_off, ls->frozen);
-                m->n_params += (size_t)l->out;
+                add_tensor(m, l, i, "bias", (size_t)l->out, 0, ls->frozen);
             }
+        } else if (ls->kind == LAYER_PLUGIN) {
+            if (plan_plugin(m, l, s, i, e))
+                return e->code;
         } else if (ls->kind == LAYER_DROPOUT) {
             l->id = dropout_id++;
         }
@@ -106,10 +150,14 @@ static void init_params(struct model *m, const struct spec *s, float *host)
 
 bool model_tensor_alias(const struct model *m, const struct param_tensor *t, int k, char *name, size_t cap)
 {
+    if (k == 0) {
+        snprintf(name, cap, "%s", t->name);
+        return true;
+    }
     const char *what = t->cols ? "weight" : "bias";
-    for (int i = t->layer; i < m->n_layers; i++) {
+    for (int i = t->layer + 1; i < m->n_layers; i++) { /* the linear layers that share t's */
         const struct layer *l = &m->layers[i];
-        if (l->kind != LAYER_LINEAR || l->owner != t->layer || k-- > 0)
+        if (l->kind != LAYER_LINEAR || l->owner != t->layer || --k > 0)
             continue;
         snprintf(name, cap, "%s.%s", l->module, what);
         return true;
@@ -183,6 +231,7 @@ void model_free(struct model *m)
     for (int i = 0; i < m->n_layers; i++) {
         be->release(be, m->layers[i].buf);
         be->release(be, m->layers[i].mask);
+        plugin_close(&m->layers[i].plugin);
     }
     float *bufs[] = {m->params, m->grads, m->opt_m, m->opt_v, m->scratch[0], m->scratch[1], m->dout};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -204,6 +253,7 @@ static enum activation activation_of(enum layer_kind k)
     case LAYER_DROPOUT:
     case LAYER_SOFTMAX:
     case LAYER_CENTERED:
+    case LAYER_PLUGIN:
     case LAYER_KIND_COUNT:
         break;
     }
@@ -245,6 +295,13 @@ const float *model_forward(struct model *m, const float *x, int rows, bool train
         case LAYER_CENTERED:
             be->center_rows(be, l->buf, in, rows, l->out);
             break;
+        case LAYER_PLUGIN: {
+            const float *params[D2L_MAX_TENSORS];
+            for (int k = 0; k < l->n_own; k++)
+                params[k] = m->params + m->tensors[l->first_tensor + k].off;
+            l->plugin.type->forward(&l->settings, l->in, l->out, params, in, l->buf, rows);
+            break;
+        }
         case LAYER_KIND_COUNT:
             break;
         }
@@ -302,6 +359,17 @@ void model_backward(struct model *m, const float *x, int rows)
             if (need_din)
                 be->center_rows(be, din, dy, rows, l->out);
             break;
+        case LAYER_PLUGIN: {
+            const float *params[D2L_MAX_TENSORS];
+            float *grads[D2L_MAX_TENSORS];
+            for (int k = 0; k < l->n_own; k++) {
+                params[k] = m->params + m->tensors[l->first_tensor + k].off;
+                grads[k] = m->grads + m->tensors[l->first_tensor + k].off;
+            }
+            l->plugin.type->backward(&l->settings, l->in, l->out, params, grads, in, l->y, dy, need_din ? din : NULL,
+                                     rows);
+            break;
+        }
         case LAYER_KIND_COUNT:
             break;
         }

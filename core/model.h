@@ -5,6 +5,7 @@
 #define D2L_MODEL_H
 
 #include "backend.h"
+#include "plugin.h"
 #include "spec.h"
 
 struct layer {
@@ -16,6 +17,9 @@ struct layer {
     int owner;         /* the layer whose tensors a linear layer uses: itself, or the one it shares */
     bool accumulate;   /* a later layer shares these tensors: backward adds to their gradient */
     int weight, bias_tensor; /* linear: indices in model.tensors (bias_tensor -1 without bias) */
+    struct plugin_handle plugin;  /* plugin: the open shared object and layer type */
+    struct d2l_settings settings; /* plugin: its params (keys point into the spec) */
+    int first_tensor, n_own;      /* plugin: its tensors in model.tensors */
     size_t w_off, b_off; /* offsets of weight [out, in] and bias [out] in params */
     float *buf;        /* owned output buffer [max_batch, out] (none for flatten) */
     float *mask;       /* dropout mask [max_batch, out] */

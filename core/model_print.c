@@ -30,6 +30,9 @@ static void put_module(FILE *f, const struct layer *l)
     case LAYER_CENTERED:
         fputs("CenteredLayer()", f);
         break;
+    case LAYER_PLUGIN:
+        fprintf(f, "%s()", l->plugin.type->name);
+        break;
     case LAYER_KIND_COUNT:
         break;
     }

@@ -17,6 +17,8 @@
 #define SPEC_MAX_REPEAT 64
 #define SPEC_ID_LEN 32      /* layer and block names */
 #define SPEC_MODULE_LEN 96  /* a module's PyTorch path, "0.block 1.2" */
+#define SPEC_MAX_PLUGINS 8  /* plugin layers written in model and blocks */
+#define SPEC_MAX_SETTINGS 8 /* a plugin layer's params (D2L_MAX_SETTINGS) */
 #define SPEC_MAX_VALUES 256
 #define SPEC_NAME_LEN 128
 
@@ -35,6 +37,7 @@ enum layer_kind {
     LAYER_DROPOUT,
     LAYER_SOFTMAX,
     LAYER_CENTERED, /* x - mean(x) per row: d2l's CenteredLayer */
+    LAYER_PLUGIN,   /* a custom layer from a shared object (include/d2ltrain/layer.h) */
     LAYER_KIND_COUNT
 };
 
@@ -62,6 +65,7 @@ struct layer_spec {
     int out;   /* linear */
     bool bias; /* linear, default true */
     double p;  /* dropout, [0, 1) */
+    int plugin; /* plugin: index in spec.plugins */
     /* linear only: */
     char name[SPEC_ID_LEN];  /* `name:`, what `share:` refers to; "" none */
     char share[SPEC_ID_LEN]; /* `share:`: the named layer whose tensors this one uses */
@@ -89,6 +93,15 @@ struct item_spec {
 
 struct item_list {
     int first, n; /* spec.items[first .. first + n) */
+};
+
+/* `plugin: {path: ./x.so, name: my_linear, params: {units: 8}}` */
+struct plugin_spec {
+    char path[512];
+    char name[SPEC_ID_LEN];
+    int n_settings;
+    char keys[SPEC_MAX_SETTINGS][SPEC_ID_LEN];
+    double values[SPEC_MAX_SETTINGS];
 };
 
 struct block_spec {
@@ -192,6 +205,8 @@ struct spec {
     struct block_spec blocks[SPEC_MAX_BLOCKS];
     int n_blocks;
     struct item_list model;
+    struct plugin_spec plugins[SPEC_MAX_PLUGINS];
+    int n_plugins;
     /* ...and the model they expand to: the layers in order, each with its
      * PyTorch module name. Everything after the loader reads these only. */
     struct layer_spec layers[SPEC_MAX_LAYERS];

@@ -1,14 +1,15 @@
 /* The model part of a spec: `blocks:` and `model:` read into items, then
  * expanded into the flat list of layers, each named as PyTorch names the
  * module in the same tree of nn.Sequential (docs/SPEC.md, "Blocks"). */
+#include "plugin.h"
 #include "spec.h"
 #include "spec_value.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char *const layer_names[] = {"linear", "flatten", "relu",     "sigmoid", "tanh",
-                                          "dropout", "softmax", "centered", NULL};
+static const char *const layer_names[] = {"linear",  "flatten",  "relu",   "sigmoid", "tanh",
+                                          "dropout", "softmax", "centered", "plugin", NULL};
 _Static_assert(sizeof layer_names / sizeof layer_names[0] == LAYER_KIND_COUNT + 1, "a name for every layer kind");
 
 const char *layer_kind_name(enum layer_kind k)
@@ -89,13 +90,56 @@ static int read_linear(struct layer_spec *l, const struct vctx *c, const struct 
     return 0;
 }
 
-static int read_layer(struct layer_spec *l, const struct vctx *c, const struct ynode *node, const char *path)
+/* A plugin layer: the shared object is opened here, so that a missing file,
+ * another ABI or an unknown name is a spec error with its position. */
+static int read_plugin(struct layer_spec *l, struct spec *s, const struct vctx *c, const struct ynode *args,
+                       const char *path)
 {
-    static const char *const with_settings[] = {"linear", "dropout", "repeat", NULL};
+    static const char *const keys[] = {"path", "name", "params", NULL};
+    l->kind = LAYER_PLUGIN;
+    if (check_keys(c, args, path, keys) != 0 || need_key(c, args, path, "path") != 0 ||
+        need_key(c, args, path, "name") != 0)
+        return c->e->code;
+    if (s->n_plugins == SPEC_MAX_PLUGINS)
+        return verr(c, args->at, path, "more than %d plugin layers", SPEC_MAX_PLUGINS);
+    struct plugin_spec *p = &s->plugins[s->n_plugins];
+    *p = (struct plugin_spec){0};
+    char sub[SPEC_PATH_LEN];
+    path_join(sub, path, "name");
+    if (opt_string(c, args, path, "path", p->path, sizeof p->path) != 0 ||
+        read_id(c, map_find(args, "name"), sub, p->name) != 0)
+        return c->e->code;
+    const struct ynode *params = map_find(args, "params");
+    path_join(sub, path, "params");
+    if (params && (need_map(c, params, sub) != 0 || check_keys(c, params, sub, NULL) != 0))
+        return c->e->code;
+    if (params && params->n > SPEC_MAX_SETTINGS)
+        return verr(c, params->at, sub, "at most %d params", SPEC_MAX_SETTINGS);
+    for (int i = 0; params && i < params->n; i++) {
+        char key[SPEC_PATH_LEN];
+        path_join(key, sub, params->keys[i]);
+        struct ynode name = {.type = Y_SCALAR, .at = params->key_at[i], .text = params->keys[i]};
+        if (read_id(c, &name, key, p->keys[i]) != 0 || to_number(c, params->items[i], key, NUM_ANY, &p->values[i]))
+            return c->e->code;
+        p->n_settings++;
+    }
+    struct plugin_handle h;
+    char why[1024];
+    if (plugin_open(&h, p->path, p->name, why, sizeof why) != 0)
+        return verr(c, args->at, path, "%s", why);
+    plugin_close(&h);
+    l->plugin = s->n_plugins++;
+    return 0;
+}
+
+static int read_layer(struct layer_spec *l, struct spec *s, const struct vctx *c, const struct ynode *node,
+                      const char *path)
+{
+    static const char *const with_settings[] = {"linear", "dropout", "plugin", "repeat", NULL};
     l->at = spec_mark(node->at);
     l->bias = true;
     if (node->type == Y_MAP && node->n == 1 && !map_find(node, "linear") && !map_find(node, "dropout") &&
-        is_layer_name(node->keys[0]))
+        !map_find(node, "plugin") && is_layer_name(node->keys[0]))
         return verr(c, node->key_at[0], path, "%s takes no settings; write it as '- %s'", node->keys[0],
                     node->keys[0]);
     if (node->type != Y_MAP)
@@ -110,6 +154,8 @@ static int read_layer(struct layer_spec *l, const struct vctx *c, const struct y
         return c->e->code;
     if (i == 0)
         return read_linear(l, c, args, sub);
+    if (i == 2)
+        return read_plugin(l, s, c, args, sub);
     static const char *const keys[] = {"p", NULL};
     l->kind = LAYER_DROPOUT;
     if (check_keys(c, args, sub, keys) != 0 || need_key(c, args, sub, "p") != 0)
@@ -164,7 +210,7 @@ static int read_repeat(struct item_spec *it, const struct spec *s, const struct 
     return 0;
 }
 
-static int read_item(struct item_spec *it, const struct spec *s, const struct vctx *c, const struct ynode *node,
+static int read_item(struct item_spec *it, struct spec *s, const struct vctx *c, const struct ynode *node,
                      const char *path)
 {
     it->at = spec_mark(node->at);
@@ -180,9 +226,11 @@ static int read_item(struct item_spec *it, const struct spec *s, const struct vc
         }
         it->kind = ITEM_LAYER;
         it->layer = (struct layer_spec){.kind = (enum layer_kind)i, .bias = true, .at = it->at};
-        if (i == LAYER_LINEAR || i == LAYER_DROPOUT)
+        if (i == LAYER_LINEAR || i == LAYER_DROPOUT || i == LAYER_PLUGIN)
             return verr(c, node->at, path, "%s needs its settings, e.g. %s", node->text,
-                        i == LAYER_LINEAR ? "linear: {out: 10}" : "dropout: {p: 0.5}");
+                        i == LAYER_LINEAR    ? "linear: {out: 10}"
+                        : i == LAYER_DROPOUT ? "dropout: {p: 0.5}"
+                                             : "plugin: {path: ./my_layer.so, name: my_linear}");
         return 0;
     }
     if (node->type == Y_MAP && node->n == 1 && strcmp(node->keys[0], "repeat") == 0) {
@@ -191,7 +239,7 @@ static int read_item(struct item_spec *it, const struct spec *s, const struct vc
         return read_repeat(it, s, c, node->items[0], sub);
     }
     it->kind = ITEM_LAYER;
-    return read_layer(&it->layer, c, node, path);
+    return read_layer(&it->layer, s, c, node, path);
 }
 
 /* A list of items (model or a block) into the item pool. */

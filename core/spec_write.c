@@ -130,6 +130,16 @@ static void put_linear(FILE *f, const struct layer_spec *l)
     fprintf(f, "}");
 }
 
+static void put_plugin(FILE *f, const struct plugin_spec *p)
+{
+    fprintf(f, "plugin: {path: ");
+    put_string(f, p->path);
+    fprintf(f, ", name: %s, params: {", p->name);
+    for (int i = 0; i < p->n_settings; i++)
+        fprintf(f, "%s%s: %s", i ? ", " : "", p->keys[i], real(p->values[i]).text);
+    fprintf(f, "}}");
+}
+
 static void put_item(FILE *f, const struct spec *s, const struct item_spec *it, const char *indent)
 {
     fprintf(f, "%s- ", indent);
@@ -148,6 +158,8 @@ static void put_item(FILE *f, const struct spec *s, const struct item_spec *it, 
     case ITEM_LAYER:
         if (it->layer.kind == LAYER_LINEAR)
             put_linear(f, &it->layer);
+        else if (it->layer.kind == LAYER_PLUGIN)
+            put_plugin(f, &s->plugins[it->layer.plugin]);
         else if (it->layer.kind == LAYER_DROPOUT)
             fprintf(f, "dropout: {p: %s}", real(it->layer.p).text);
         else

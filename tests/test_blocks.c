@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/model.h"
 #include "../core/safetensors.h"
+#include "testutil.h"
 #include "proc.h"
 #include "tmpdir.h"
 
@@ -255,6 +257,151 @@ START_TEST(init_from_round_trip_and_frozen_tensors)
 }
 END_TEST
 
+/* ---- plugin layers (examples/plugins/d2l_layers.c) ---- */
+
+/* The plugin built next to the binary under test. */
+static const char *plugin_path(void)
+{
+    static char path[1024];
+    const char *bin = getenv("D2LTRAIN");
+    ck_assert_msg(bin && strrchr(bin, '/'), "D2LTRAIN must name the binary under test");
+    snprintf(path, sizeof path, "%.*s/plugins/d2l_layers.so", (int)(strrchr(bin, '/') - bin), bin);
+    return path;
+}
+
+/* A spec on synthetic data with the given model lines. */
+static const char *write_spec(const char *name, const char *model)
+{
+    char text[8192];
+    snprintf(text, sizeof text,
+             "name: plug\ndata: {dataset: synthetic_linear, w: [2, -3.4, 1.5, 0.5], b: 4.2, n_train: 500, "
+             "n_test: 100, batch_size: 50}\nmodel:\n%s\ninit: {weight: torch_default, bias: torch_default}\n"
+             "loss: mse\noptimizer: {sgd: {lr: 0.05}}\ntrain: {epochs: 4}\n", model);
+    return tmp_write(name, text, strlen(text));
+}
+
+/* Every number after `key` on the epoch lines. */
+static int epoch_values(const char *out, const char *key, double *v, int max)
+{
+    int n = 0;
+    for (const char *p = out; n < max && (p = strstr(p, key)); p += strlen(key))
+        v[n++] = atof(p + strlen(key));
+    return n;
+}
+
+/* d2l's MyLinear (relu(x W^T + b)) and CenteredLayer as plugins train as
+ * the built-in linear + relu and centered do: same init (the same
+ * parameter offsets), same losses up to summation order. */
+START_TEST(plugin_layers_match_the_built_in_ones)
+{
+    tmp_dir_make("plugin");
+    char model[4096];
+    snprintf(model, sizeof model,
+             "  - plugin: {path: %s, name: my_linear, params: {units: 8}}\n"
+             "  - plugin: {path: %s, name: centered}\n  - linear: {out: 1}", plugin_path(), plugin_path());
+    char plug[512], builtin[512];
+    snprintf(plug, sizeof plug, "%s", write_spec("plug.yaml", model));
+    snprintf(builtin, sizeof builtin, "%s",
+             write_spec("builtin.yaml", "  - linear: {out: 8}\n  - relu\n  - centered\n  - linear: {out: 1}"));
+    struct proc_result a = run_ok("run %s --device cpu%s", plug, ""), b = run_ok("run %s --device cpu%s", builtin, "");
+    double la[8], lb[8];
+    ck_assert_int_eq(epoch_values(a.out, " test_loss ", la, 8), 4);
+    ck_assert_int_eq(epoch_values(b.out, " test_loss ", lb, 8), 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(fabs(la[i] - lb[i]) <= 1e-5 * fabs(lb[i]), "epoch %d: plugin %g, built-in %g", i + 1, la[i],
+                      lb[i]);
+    ck_assert(la[3] < la[0]); /* it trained */
+    struct proc_result p = run_ok("run %s --device cpu --print-model%s", plug, "");
+    ck_assert_ptr_nonnull(strstr(p.out, "  (0): my_linear()\n  (1): centered()\n"));
+    ck_assert_ptr_nonnull(strstr(p.out, "\n0.weight torch.Size([8, 4]) 32\n0.bias torch.Size([8]) 8\n"));
+    proc_result_free(&p);
+    proc_result_free(&a);
+    proc_result_free(&b);
+
+    /* the effective spec keeps the plugin */
+    char args[2048];
+    snprintf(args, sizeof args, "run %s --device cpu --set train.epochs=1 --out %s", plug, tmp_path("out"));
+    struct proc_result w = run_d2ltrain(args);
+    ck_assert_msg(w.status == 0, "%s", w.err);
+    snprintf(args, sizeof args, "run %s/config.yaml --device cpu --print-model", tmp_path("out"));
+    struct proc_result again = run_d2ltrain(args);
+    ck_assert_msg(again.status == 0 && strstr(again.out, "(0): my_linear()"), "%s", again.err);
+    proc_result_free(&w);
+    proc_result_free(&again);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* The spec's error, exit 2, for a model line. */
+static void assert_plugin_error(const char *model, const char *needle)
+{
+    const char *spec = write_spec("bad.yaml", model);
+    char args[2048];
+    snprintf(args, sizeof args, "run %s --device cpu", spec);
+    struct proc_result r = run_d2ltrain(args);
+    ck_assert_msg(r.status == 2 && strstr(r.err, needle) && !r.out[0], "exit %d: '%s' lacks '%s'", r.status, r.err,
+                  needle);
+    ck_assert_int_eq((int)strcspn(r.err, "\n"), (int)strlen(r.err) - 1);
+    proc_result_free(&r);
+}
+
+START_TEST(plugin_errors_are_clear)
+{
+    tmp_dir_make("plugin");
+    char model[4096];
+    assert_plugin_error("  - plugin: {path: ./no_such.so, name: x}\n  - linear: {out: 1}",
+                        "bad.yaml:4:13: model[0].plugin: cannot load the plugin: ./no_such.so: cannot open");
+    assert_plugin_error("  - plugin: {path: libm.so.6, name: x}\n  - linear: {out: 1}",
+                        "model[0].plugin: 'libm.so.6': write a path to the shared object");
+    assert_plugin_error("  - plugin: {path: /lib/x86_64-linux-gnu/libm.so.6, name: x}\n  - linear: {out: 1}",
+                        "libm.so.6 has no d2l_plugin_entry(): not a d2ltrain plugin");
+    snprintf(model, sizeof model, "  - plugin: {path: %s, name: my_lineer}\n  - linear: {out: 1}", plugin_path());
+    assert_plugin_error(model, "has no layer 'my_lineer'; it has 'centered', 'my_linear'");
+    snprintf(model, sizeof model, "  - plugin: {path: %s, name: my_linear, params: {units: 0}}\n  - linear: {out: 1}",
+             plugin_path());
+    assert_plugin_error(model, "model[0] (plugin my_linear): params: my_linear takes exactly {units: N}");
+    /* another ABI version */
+    static const char other[] = "#include <d2ltrain/layer.h>\n"
+                                "static const struct d2l_plugin p = {D2L_PLUGIN_ABI + 1, 0, 0};\n"
+                                "const struct d2l_plugin *d2l_plugin_entry(void) { return &p; }\n";
+    const char *src = tmp_write("abi.c", other, strlen(other));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cc -shared -fPIC -Iinclude -o %s %s", tmp_path("abi.so"), src);
+    struct proc_result cc = run_shell(cmd);
+    ck_assert_msg(cc.status == 0, "%s", cc.err);
+    proc_result_free(&cc);
+    snprintf(model, sizeof model, "  - plugin: {path: %s, name: x}\n  - linear: {out: 1}", tmp_path("abi.so"));
+    assert_plugin_error(model, "is built for plugin ABI 2; this d2ltrain loads ABI 1");
+    tmp_dir_remove();
+}
+END_TEST
+
+/* A backend whose memory is not the host's refuses a plugin layer, naming it. */
+START_TEST(plugin_layer_needs_host_memory)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "data: {dataset: synthetic_linear, w: [1, 2], n_train: 10}\nmodel:\n  - linear: {out: 3}\n"
+             "  - plugin: {path: %s, name: centered}\n  - linear: {out: 1}\nloss: mse\n"
+             "optimizer: {sgd: {lr: 0.1}}\ntrain: {epochs: 1}\n", plugin_path());
+    struct spec *s = malloc(sizeof *s);
+    struct err e = {0};
+    ck_assert_msg(spec_load_string(s, "p.yaml", yaml, strlen(yaml), NULL, 0, &e) == 0, "%s", e.msg);
+    struct backend *cpu = test_cpu_backend(), device = *cpu;
+    device.host_memory = false;
+    struct model m;
+    ck_assert_int_eq(model_build(&m, s, &device, 2, 4, &e), EXIT_USAGE);
+    ck_assert_str_eq(e.msg, "p.yaml: model[1]: plugin layer 'centered' runs on host memory only; use --device cpu");
+    model_free(&m);
+    e = (struct err){0};
+    ck_assert_msg(model_build(&m, s, cpu, 2, 4, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(m.layers[1].out, 3);
+    model_free(&m);
+    cpu->destroy(cpu);
+    free(s);
+}
+END_TEST
+
 Suite *suite_blocks(void)
 {
     Suite *s = suite_create("blocks");
@@ -263,6 +410,9 @@ Suite *suite_blocks(void)
     tcase_add_test(tc, print_model_matches_pytorch);
     tcase_add_test(tc, pytorch_checkpoint_loads);
     tcase_add_test(tc, init_from_round_trip_and_frozen_tensors);
+    tcase_add_test(tc, plugin_layers_match_the_built_in_ones);
+    tcase_add_test(tc, plugin_errors_are_clear);
+    tcase_add_test(tc, plugin_layer_needs_host_memory);
     suite_add_tcase(s, tc);
     return s;
 }

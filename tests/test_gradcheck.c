@@ -168,6 +168,7 @@ static double ref_loss(const struct model *m, const struct spec *s, const double
                     next[(size_t)r * l->out + c] = cur[(size_t)r * l->out + c] - mean;
             }
             break;
+        case LAYER_PLUGIN: /* tested against the built-in layers instead (test_blocks.c) */
         case LAYER_KIND_COUNT:
             break;
         }
