@@ -293,6 +293,43 @@ START_TEST(safetensors_refuses_each_kind_of_damage)
 }
 END_TEST
 
+/* A tied tensor loads from a file that has it under any one of its names,
+ * or under all of them when they agree (state_dict's form). */
+START_TEST(tied_tensor_loads_under_any_name)
+{
+    struct spec s;
+    memset(&s, 0, sizeof s);
+    strcpy(s.path, "tied");
+    s.layers[0] = (struct layer_spec){.kind = LAYER_LINEAR, .out = 2, .bias = true, .name = "a"};
+    s.layers[1] = (struct layer_spec){.kind = LAYER_LINEAR, .out = 2, .bias = true, .share = "a", .owner = 0};
+    s.n_layers = 2;
+    struct backend *be = test_cpu_backend();
+    struct model m;
+    struct err e = {0};
+    ck_assert_msg(model_build(&m, &s, be, 2, 4, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(m.n_params, 6);
+    tmp_dir_make("tied");
+    float params[6];
+    size_t len;
+    unsigned char *b = safetensors_bytes("{" T("1.weight", "[2,2]", 0, 16) "," T("1.bias", "[2]", 16, 24) "}", 6, &len);
+    ck_assert_msg(checkpoint_read(tmp_write("second.safetensors", b, len), &m, params, &e) == 0, "%s", e.msg);
+    ck_assert(params[0] == 0.5f && params[5] == 5.5f);
+    free(b);
+    b = safetensors_bytes("{" T("0.weight", "[2,2]", 0, 16) "," T("0.bias", "[2]", 16, 24) "," T("1.weight", "[2,2]",
+                          24, 40) "," T("1.bias", "[2]", 40, 48) "}", 12, &len);
+    assert_refused(tmp_write("differ.safetensors", b, len), &m, "tied names that differ: 0.weight and 1.weight, "
+                                                                "0.bias and 1.bias");
+    float same[12] = {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6};
+    memcpy(b + len - sizeof same, same, sizeof same);
+    ck_assert_msg(checkpoint_read(tmp_write("both.safetensors", b, len), &m, params, &e) == 0, "%s", e.msg);
+    ck_assert(params[0] == 1 && params[5] == 6);
+    free(b);
+    tmp_dir_remove();
+    model_free(&m);
+    be->destroy(be);
+}
+END_TEST
+
 Suite *suite_checkpoint(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -300,6 +337,7 @@ Suite *suite_checkpoint(void)
     tcase_add_test(tc, checkpoint_round_trip_and_damage);
     tcase_add_test(tc, checkpoint_random_damage_is_refused_or_read);
     tcase_add_test(tc, safetensors_refuses_each_kind_of_damage);
+    tcase_add_test(tc, tied_tensor_loads_under_any_name);
     suite_add_tcase(s, tc);
     return s;
 }
