@@ -50,11 +50,7 @@ static int plan_plugin(struct model *m, struct layer *l, const struct spec *s, i
     char why[1024];
     if (plugin_open(&l->plugin, p->path, p->name, why, sizeof why))
         return err_set(e, EXIT_USAGE, "%s: model[%s]: %s", s->path, l->module, why);
-    l->settings.n = p->n_settings;
-    for (int k = 0; k < p->n_settings; k++) {
-        l->settings.keys[k] = p->keys[k];
-        l->settings.values[k] = p->values[k];
-    }
+    plugin_settings(&l->settings, p);
     const struct d2l_layer_type *type = l->plugin.type;
     if ((l->out = type->out_width(&l->settings, l->in, why, sizeof why)) < 1)
         return err_set(e, EXIT_USAGE, "%s: model[%s] (plugin %s): %s", s->path, l->module, p->name, why);

@@ -44,6 +44,27 @@ int plugin_open(struct plugin_handle *h, const char *path, const char *name, cha
     return -1;
 }
 
+void plugin_settings(struct d2l_settings *out, const struct plugin_spec *p)
+{
+    out->n = p->n_settings;
+    for (int k = 0; k < p->n_settings; k++) {
+        out->keys[k] = p->keys[k];
+        out->values[k] = p->values[k];
+    }
+}
+
+int plugin_out_width(const struct plugin_spec *p, int in_width, char *err, size_t err_cap)
+{
+    struct plugin_handle h;
+    if (plugin_open(&h, p->path, p->name, err, err_cap))
+        return -1;
+    struct d2l_settings settings;
+    plugin_settings(&settings, p);
+    int out = h.type->out_width(&settings, in_width, err, err_cap);
+    plugin_close(&h);
+    return out < 1 ? -1 : out;
+}
+
 void plugin_close(struct plugin_handle *h)
 {
     if (h->so)

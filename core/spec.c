@@ -1,6 +1,7 @@
 /* Loading a spec: read the file, parse it into a tree, apply --set
  * overrides, then check every key into struct spec (defaults first). The
  * data section is in spec_data.c, the checked conversions in spec_value.c. */
+#include "plugin.h"
 #include "spec.h"
 #include "spec_value.h"
 
@@ -322,12 +323,21 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
         return fit_error(s, s->loss.at, "loss", what, e);
     }
     int last = -1, in_width[SPEC_MAX_LAYERS], width = n_features;
+    bool plugin_last = false; /* a plugin layer after the last linear one sets the output width */
     for (int i = 0; i < s->n_layers; i++) {
         const struct layer_spec *l = &s->layers[i];
         in_width[i] = width;
+        if (l->kind == LAYER_PLUGIN) {
+            char path[SPEC_PATH_LEN];
+            snprintf(path, sizeof path, "model[%s].plugin", spec_module_name(s, i).text);
+            if ((width = plugin_out_width(&s->plugins[l->plugin], width, what, sizeof what)) < 0)
+                return fit_error(s, l->at, path, what, e);
+            plugin_last = true;
+        }
         if (l->kind != LAYER_LINEAR)
             continue;
         last = i;
+        plugin_last = false;
         width = l->out;
         if (l->share[0] && in_width[l->owner] != in_width[i]) {
             char path[SPEC_PATH_LEN];
@@ -341,7 +351,12 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
         return fit_error(s, s->n_layers ? s->layers[0].at : (struct mark){0, 0}, "model",
                          "expected at least one linear layer", e);
     int want = classify ? n_classes : target_width;
-    if (s->layers[last].out != want) {
+    if (plugin_last && width != want) {
+        snprintf(what, sizeof what, "the model's last plugin layer gives %d outputs; it must give %d (%s)", width,
+                 want, classify ? "the number of classes" : "the target width");
+        return fit_error(s, s->layers[s->n_layers - 1].at, "model", what, e);
+    }
+    if (!plugin_last && s->layers[last].out != want) {
         char path[SPEC_PATH_LEN];
         snprintf(path, sizeof path, "model[%s].linear.out", spec_module_name(s, last).text);
         snprintf(what, sizeof what, "the last linear layer must have out %d (%s), got %d", want,

@@ -359,7 +359,11 @@ START_TEST(plugin_errors_are_clear)
     assert_plugin_error(model, "has no layer 'my_lineer'; it has 'centered', 'my_linear'");
     snprintf(model, sizeof model, "  - plugin: {path: %s, name: my_linear, params: {units: 0}}\n  - linear: {out: 1}",
              plugin_path());
-    assert_plugin_error(model, "model[0] (plugin my_linear): params: my_linear takes exactly {units: N}");
+    assert_plugin_error(model, "bad.yaml:4:5: model[0].plugin: params: my_linear takes exactly {units: N}");
+    snprintf(model, sizeof model, "  - linear: {out: 8}\n  - plugin: {path: %s, name: my_linear, params: {units: 2}}",
+             plugin_path());
+    assert_plugin_error(model, "bad.yaml:5:5: model: the model's last plugin layer gives 2 outputs; it must give 1 "
+                               "(the target width)");
     /* another ABI version */
     static const char other[] = "#include <d2ltrain/layer.h>\n"
                                 "static const struct d2l_plugin p = {D2L_PLUGIN_ABI + 1, 0, 0};\n"
