@@ -7,6 +7,9 @@ NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>
 CUDA    ?= /usr/local/cuda
 GPU     ?= $(if $(NVCC),1,0)
 SAN     ?= 0
+# WERROR=1 (CI) turns warnings into errors: -Wswitch then stops a build
+# that leaves a new layer, loss, initializer or optimizer kind unhandled.
+WERROR  ?= 0
 MAKEFLAGS += -j$(shell nproc)
 BUILD   ?= build/$(if $(filter 1,$(SAN)),san,rel)$(if $(filter 1,$(GPU)),-cuda,)
 
@@ -18,6 +21,10 @@ CFLAGS  += -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -ldeflate -Wl,-Bdynamic -lcurl -lcrypto -lopenblas -lpthread -lm
 # zlib only writes the tests' gzip files.
 TEST_LDLIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt -lz
+
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
