@@ -107,6 +107,11 @@ START_TEST(print_model_matches_pytorch)
     ck_assert_ptr_nonnull(strstr(r.out, "\n0.1.2.bias torch.Size([4]) 4\n"));
     ck_assert_ptr_nonnull(strstr(r.out, "\n617 parameters, 361 trainable\n"));
     proc_result_free(&r);
+    /* a tied tensor is frozen by any of its names */
+    r = run_ok("run configs/blocks_ch5.yaml --device cpu --print-model --freeze %s%s", "5.weight", "");
+    ck_assert_ptr_nonnull(strstr(r.out, "\n3.weight torch.Size([8, 8]) 64 tied: also 5.weight frozen\n"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n3.bias torch.Size([8]) 8 tied: also 5.bias\n"));
+    proc_result_free(&r);
     r = run_d2ltrain("run configs/blocks_ch5.yaml --device cpu --print-model --freeze 'nothing.*'");
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--freeze 'nothing.*' matches no parameter name"));
