@@ -44,7 +44,7 @@ static int write_metrics(struct outset *set, const struct fold_result *res, int 
 int cmd_kfold(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, false);
+    int status = parse_run_options(&o, argc, argv, usage, 0);
     if (status >= 0)
         return status;
     struct err e = {0};

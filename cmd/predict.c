@@ -22,7 +22,7 @@ static const char usage[] =
 int cmd_predict(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, true);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_CHECKPOINT);
     if (status >= 0)
         return status;
     struct err e = {0};

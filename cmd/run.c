@@ -7,6 +7,7 @@
 #include "../core/checkpoint.h"
 #include "../core/clock.h"
 #include "../core/curves.h"
+#include "../core/model_print.h"
 #include "../core/outfile.h"
 #include "../core/report.h"
 #include "cmd.h"
@@ -23,6 +24,10 @@ static const char usage[] =
     "  --cacert FILE   CA bundle for HTTPS downloads\n"
     "  --quiet         no fetch progress on stderr\n"
     "  --timing        say on stderr where the time went (data, device, training)\n"
+    "  --init-from F   start from the parameters of the safetensors file F (names and shapes\n"
+    "                  must match the spec's model, as load_state_dict)\n"
+    "  --freeze GLOB   keep the parameters whose names match GLOB fixed, e.g. '0.*' (repeatable)\n"
+    "  --print-model   print the module tree and the parameters, then exit without training\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
 
 struct run_ctx {
@@ -110,10 +115,29 @@ static int write_outputs(const struct outset *set, const struct experiment *x, s
     return e->code;
 }
 
+/* --init-from and --freeze on a built model. */
+static int apply_model_options(struct model *m, const struct run_options *o, struct err *e)
+{
+    if (o->init_from) {
+        float *params = malloc(m->n_params * sizeof *params);
+        if (!params)
+            return err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters", m->n_params);
+        if (!checkpoint_read(o->init_from, m, params, e))
+            m->be->upload(m->be, m->params, params, m->n_params * sizeof *params);
+        free(params);
+        if (e->code)
+            return e->code;
+    }
+    for (int i = 0; i < o->n_freeze; i++)
+        if (model_freeze(m, o->freeze[i]) == 0)
+            return err_set(e, EXIT_USAGE, "--freeze '%s' matches no parameter name (see --print-model)", o->freeze[i]);
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, false);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_MODEL_OPTIONS);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -121,8 +145,14 @@ int cmd_run(int argc, char **argv)
     struct model m = {0};
     struct run_ctx ctx = {0};
     float *params = NULL;
-    if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e))
+    if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e) ||
+        apply_model_options(&m, &o, &e))
         goto done;
+    if (o.print_model) {
+        model_print_tree(stdout, &m);
+        model_print_parameters(stdout, &m);
+        goto done;
+    }
     /* --out is locked now: a second writer is refused before it trains */
     if (o.out_dir && (outset_begin(&ctx.out, o.out_dir, outset_all_names, &e) ||
                       outfile_open(&ctx.metrics, &ctx.out, "metrics.jsonl", &e)))
