@@ -7,6 +7,9 @@ NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>
 CUDA    ?= /usr/local/cuda
 GPU     ?= $(if $(NVCC),1,0)
 SAN     ?= 0
+# WERROR=1 (CI) turns warnings into errors: -Wswitch then stops a build
+# that leaves a new layer, loss, initializer or optimizer kind unhandled.
+WERROR  ?= 0
 MAKEFLAGS += -j$(shell nproc)
 BUILD   ?= build/$(if $(filter 1,$(SAN)),san,rel)$(if $(filter 1,$(GPU)),-cuda,)
 
@@ -18,6 +21,10 @@ CFLAGS  += -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -ldeflate -Wl,-Bdynamic -lcurl -lcrypto -lopenblas -lpthread -lm
 # zlib only writes the tests' gzip files.
 TEST_LDLIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt -lz
+
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -42,11 +49,13 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(BUILD)/d2ltrain
 TEST_BIN := $(BUILD)/d2ltrain-tests
+# Custom layers against include/d2ltrain/layer.h, one shared object each.
+PLUGINS  := $(patsubst examples/plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard examples/plugins/*.c))
 
 .PHONY: all deps run test test-san check-unit bench gpu-carry clean d2ltrain
 # ./d2ltrain is a copy of the last flavour built (CPU-only or CUDA, each in
 # its own build directory).
-all: d2ltrain
+all: d2ltrain $(PLUGINS)
 d2ltrain: $(BIN)
 	$(if $(filter 1,$(SAN)),,cp $(BIN) d2ltrain)
 
@@ -60,6 +69,10 @@ $(BUILD)/%.o: %.c
 $(BUILD)/gpu/%.o: gpu/%.cu $(wildcard gpu/*.h core/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c -o $@ $<
+
+$(BUILD)/plugins/%.so: examples/plugins/%.c include/d2ltrain/layer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -shared -fPIC $(LDFLAGS) -o $@ $<
 
 # Every tests/*.c defining `Suite *suite_NAME(void)` is run by tests/runner.c.
 $(BUILD)/tests/suites.h: $(TEST_SRC)
@@ -82,7 +95,7 @@ run: deps
 # The whole suite; tests that run the binary use D2LTRAIN. Then the GPU
 # suite once more with the CPU in the GPU's seat, which checks the suite's
 # own logic where there is no GPU (tests/test_gpu.c).
-check-unit: $(BIN) $(TEST_BIN)
+check-unit: $(BIN) $(TEST_BIN) $(PLUGINS)
 	D2LTRAIN=$(abspath $(BIN)) D2L_ROOT=$(CURDIR) $(TEST_BIN)
 	D2L_GPU_SUITE_ON_CPU=1 CK_RUN_SUITE=gpu $(TEST_BIN)
 

@@ -4,6 +4,7 @@
 #define D2L_CMD_H
 
 #include "../core/backend.h"
+#include "../core/outfile.h"
 #include "../core/spec.h"
 #include "../data/dataset.h"
 #include "../data/fetch.h"
@@ -17,6 +18,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 /* Options shared by run, kfold and predict. */
 struct run_options {
@@ -26,17 +28,24 @@ struct run_options {
     int n_sets;
     const char *out_dir;
     const char *checkpoint; /* predict only */
+    /* run only: */
+    const char *init_from;           /* --init-from FILE: start from a checkpoint */
+    const char *freeze[MAX_SETS];    /* --freeze GLOB: parameter names kept fixed */
+    int n_freeze;
+    bool print_model;                /* --print-model: the module tree and parameters, no training */
     bool timing;    /* --timing: where the time went, on stderr */
     double started; /* clock_seconds() when the command began, for --timing */
     struct fetch_options fetch;
 };
 
+/* Options only some commands take. */
+enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */ };
+
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
- * [--cacert FILE] [--mirror URL] [--quiet] [--timing]`, and --checkpoint
- * where the command takes one (predict). Returns -1 to go on, or the
- * command's exit status: 0 after printing usage for --help, 2 after
- * reporting a usage error. */
-int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, bool takes_checkpoint);
+ * [--cacert FILE] [--mirror URL] [--quiet] [--timing]`, and the options
+ * of `takes` (TAKES_*). Returns -1 to go on, or the command's exit status:
+ * 0 after printing usage for --help, 2 after reporting a usage error. */
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, unsigned takes);
 
 /* An experiment ready to train: spec, data, backend. */
 struct experiment {
@@ -64,12 +73,14 @@ int print_first_predictions(const struct experiment *x, struct model *m, struct 
 /* Outputs of m for every row of test, [n, out_width], malloc'd; NULL after
  * setting *e. */
 float *predict_test_set(struct model *m, const struct dataset *test, struct err *e);
-/* DIR/submission.csv, Kaggle's Id,SalePrice (the row number without ids),
- * from outputs [n, width] of an unlabelled test set. */
-int write_submission(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
-/* DIR/predictions.csv: row,predicted,true from outputs [n, width] of a
- * labelled test set. */
-int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width, struct err *e);
+/* submission.csv in the output set, Kaggle's Id,SalePrice (the row number
+ * without ids), from outputs [n, width] of an unlabelled test set. */
+int write_submission(const struct outset *set, const struct dataset *test, const float *out, int width,
+                     struct err *e);
+/* predictions.csv in the output set: row,predicted,true from outputs
+ * [n, width] of a labelled test set. */
+int write_predictions_csv(const struct outset *set, const struct dataset *test, const float *out, int width,
+                          struct err *e);
 /* "test_acc A (N examples)", "test_rmse R (N examples)" or, without labels,
  * how many predictions were made. */
 void print_test_metric(const struct dataset *test, const float *out, int width);

@@ -1,5 +1,6 @@
 /* `d2ltrain fetch NAME... | --all` and `d2ltrain list`: the command-line face
  * of the data registry and cache (data/fetch.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +20,11 @@ static const char fetch_usage[] =
     "  --retries N            retries after a transient failure (default 4)\n"
     "  --connect-timeout S    seconds to connect (default 30)\n"
     "  --low-speed-time S     abort a transfer stalled below 1 kB/s for S seconds (default 30)\n"
+    "  --deadline S           give up on a file not done in S seconds, retries included\n"
+    "                         (default: D2L_FETCH_DEADLINE, else 3600)\n"
+    "  --max-bytes N          cut off a file of unknown size at N bytes (default:\n"
+    "                         D2L_FETCH_MAX_BYTES, else 2 GiB); a registry file, or a spec's\n"
+    "                         file with data.size, is cut off at its own size\n"
     "  -q, --quiet            print only the paths and errors\n";
 
 static const char list_usage[] = "usage: d2ltrain list [--data-dir DIR]\n";
@@ -54,7 +60,7 @@ struct fetch_args {
 static int parse_fetch_args(int argc, char **argv, struct fetch_args *a)
 {
     enum { OPT_DATA_DIR = 256, OPT_MIRROR, OPT_MIRROR_ONLY, OPT_CACERT, OPT_RETRIES,
-           OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_ALL, OPT_HELP };
+           OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_DEADLINE, OPT_MAX_BYTES, OPT_ALL, OPT_HELP };
     static const struct option long_options[] = {
         {"all", no_argument, NULL, OPT_ALL},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -64,6 +70,8 @@ static int parse_fetch_args(int argc, char **argv, struct fetch_args *a)
         {"retries", required_argument, NULL, OPT_RETRIES},
         {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
         {"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
+        {"deadline", required_argument, NULL, OPT_DEADLINE},
+        {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, OPT_HELP},
         {0},
@@ -82,15 +90,27 @@ static int parse_fetch_args(int argc, char **argv, struct fetch_args *a)
         case OPT_CACERT: a->options.cacert = optarg; break;
         case 'q': a->options.quiet = true; break;
         case OPT_HELP: fputs(fetch_usage, stdout); return -1;
+        case OPT_MAX_BYTES: {
+            char *end;
+            errno = 0;
+            long long n = strtoll(optarg, &end, 10);
+            if (errno || !*optarg || *end || n <= 0)
+                return usage_error(fetch_usage, "'%s' is not a valid number of bytes", optarg);
+            a->options.max_bytes = n;
+            break;
+        }
         case OPT_RETRIES:
         case OPT_CONNECT_TIMEOUT:
         case OPT_LOW_SPEED_TIME:
+        case OPT_DEADLINE:
             if ((v = parse_count(optarg)) < 0 || (opt != OPT_RETRIES && v == 0))
                 return usage_error(fetch_usage, "'%s' is not a valid count", optarg);
             if (opt == OPT_RETRIES)
                 a->options.max_retries = (int)v;
             else if (opt == OPT_CONNECT_TIMEOUT)
                 a->options.connect_timeout_s = v;
+            else if (opt == OPT_DEADLINE)
+                a->options.deadline_s = v;
             else
                 a->options.low_speed_time_s = v;
             break;

@@ -23,32 +23,36 @@ static const char *metric_name(enum kfold_metric m)
     return m == KFOLD_LOG_RMSE ? "log_rmse" : m == KFOLD_ACCURACY ? "acc" : "loss";
 }
 
-static int write_metrics(const char *dir, const struct fold_result *res, int k, int epochs, struct err *e)
+static int write_metrics(struct outset *set, const struct fold_result *res, int k, int epochs, struct err *e)
 {
     struct outfile o;
-    if (outfile_open(&o, dir, "metrics.jsonl", e))
+    if (outfile_open(&o, set, "metrics.jsonl", e))
         return e->code;
     for (int f = 0; f < k && !e->code; f++)
         for (int i = 0; i < epochs && !e->code; i++)
             if (report_epoch_json(o.f, &res[f].epochs[i], f + 1))
                 err_set(e, EXIT_RUNTIME, "cannot encode fold %d's metrics for %s", f + 1, o.path);
-    if (!e->code)
-        outfile_commit(&o, e);
-    outfile_abort(&o);
+    if (e->code) {
+        outfile_abort(&o);
+        return e->code;
+    }
+    if (!outfile_close(&o, e))
+        outset_commit(set, e);
     return e->code;
 }
 
 int cmd_kfold(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, false);
+    int status = parse_run_options(&o, argc, argv, usage, 0);
     if (status >= 0)
         return status;
     struct err e = {0};
     struct experiment x;
+    struct outset set = {0};
     struct fold_result *res = NULL;
     int k = 0;
-    if (experiment_open(&x, &o, &e))
+    if (experiment_open(&x, &o, &e) || (o.out_dir && outset_begin(&set, o.out_dir, outset_all_names, &e)))
         goto done;
     k = x.spec.kfold.k;
     if (!(res = calloc((size_t)k, sizeof *res))) {
@@ -73,10 +77,11 @@ int cmd_kfold(int argc, char **argv)
         goto done;
     }
     if (o.out_dir)
-        write_metrics(o.out_dir, res, k, x.spec.epochs, &e);
+        write_metrics(&set, res, k, x.spec.epochs, &e);
     if (!e.code && o.timing)
         experiment_print_timing(&x, "folds", folds_seconds, o.started);
 done:
+    outset_abort(&set);
     if (res)
         kfold_results_free(res, k);
     free(res);

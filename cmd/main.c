@@ -18,6 +18,7 @@ static const struct subcommand subcommands[] = {
     {"fetch", cmd_fetch, "download and verify datasets into the cache"},
     {"list", cmd_list, "known datasets and their cache status"},
     {"info", cmd_info, "build, GPUs and library versions"},
+    {"inspect", cmd_inspect, "the tensors of a checkpoint (model.safetensors)"},
 };
 
 static void print_help(FILE *f)
@@ -31,6 +32,8 @@ static void print_help(FILE *f)
                "  d2ltrain kfold configs/kaggle_house.yaml\n"
                "  d2ltrain run configs/mlp_fashion.yaml --out out/mlp\n"
                "  d2ltrain predict configs/mlp_fashion.yaml --checkpoint out/mlp/model.safetensors\n"
+               "  d2ltrain run configs/blocks_ch5.yaml --print-model\n"
+               "  d2ltrain inspect out/mlp/model.safetensors\n"
                "  d2ltrain fetch kaggle_house_train\n");
 }
 

@@ -23,13 +23,12 @@ static bool is_option(const char *arg, const char *name)
     return !strncmp(arg, name, len) && (arg[len] == '\0' || arg[len] == '=');
 }
 
-static int parse(struct run_options *o, int argc, char **argv, const char *usage, bool takes_checkpoint,
-                 struct err *e)
+static int parse(struct run_options *o, int argc, char **argv, const char *usage, unsigned takes, struct err *e)
 {
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
     static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
-                                         "--checkpoint"};
+                                         "--checkpoint", "--init-from", "--freeze"};
     bool options_ended = false; /* after "--" every argument is the spec, e.g. one named -x.yaml */
     for (int i = 1; i < argc && !e->code; i++) {
         const char *arg = argv[i];
@@ -47,6 +46,12 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
         }
         if (!options_ended && !strcmp(arg, "--timing")) {
             o->timing = true;
+            continue;
+        }
+        if (!strcmp(arg, "--print-model") && !(takes & TAKES_MODEL_OPTIONS))
+            return err_set(e, EXIT_USAGE, "--print-model belongs to run (see --help)");
+        if (!strcmp(arg, "--print-model")) {
+            o->print_model = true;
             continue;
         }
         const char *name = NULL;
@@ -74,10 +79,18 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
             o->fetch.cacert = v;
         else if (!strcmp(name, "--mirror"))
             o->fetch.mirror = v;
-        else if (!strcmp(name, "--checkpoint") && !takes_checkpoint)
+        else if (!strcmp(name, "--checkpoint") && !(takes & TAKES_CHECKPOINT))
             return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
         else if (!strcmp(name, "--checkpoint"))
             o->checkpoint = v;
+        else if ((!strcmp(name, "--init-from") || !strcmp(name, "--freeze")) && !(takes & TAKES_MODEL_OPTIONS))
+            return err_set(e, EXIT_USAGE, "%s belongs to run (see --help)", name);
+        else if (!strcmp(name, "--init-from"))
+            o->init_from = v;
+        else if (!strcmp(name, "--freeze") && o->n_freeze == MAX_SETS)
+            return err_set(e, EXIT_USAGE, "at most %d --freeze options", MAX_SETS);
+        else if (!strcmp(name, "--freeze"))
+            o->freeze[o->n_freeze++] = v;
         else if (o->n_sets == MAX_SETS)
             return err_set(e, EXIT_USAGE, "at most %d --set options", MAX_SETS);
         else
@@ -88,11 +101,11 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
     return e->code;
 }
 
-int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, bool takes_checkpoint)
+int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, unsigned takes)
 {
     double started = clock_seconds();
     struct err e = {0};
-    int help = parse(o, argc, argv, usage, takes_checkpoint, &e) < 0;
+    int help = parse(o, argc, argv, usage, takes, &e) < 0;
     o->started = started;
     if (help)
         return 0;

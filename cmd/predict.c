@@ -22,7 +22,7 @@ static const char usage[] =
 int cmd_predict(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, true);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_CHECKPOINT);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -32,9 +32,10 @@ int cmd_predict(int argc, char **argv)
     }
     struct experiment x;
     struct model m = {0};
+    struct outset set = {0};
     float *params = NULL, *out = NULL;
     const struct dataset *test = &x.data.test;
-    if (experiment_open(&x, &o, &e))
+    if (experiment_open(&x, &o, &e) || (o.out_dir && outset_begin(&set, o.out_dir, outset_predict_names, &e)))
         goto done;
     if (test->n == 0) {
         err_set(&e, EXIT_USAGE, "%s: the data has no test set to predict on", o.spec_path);
@@ -57,13 +58,16 @@ int cmd_predict(int argc, char **argv)
     print_predicted_labels(test, out, m.out_width);
     if (o.out_dir) {
         if (test->y)
-            write_predictions_csv(o.out_dir, test, out, m.out_width, &e);
+            write_predictions_csv(&set, test, out, m.out_width, &e);
         else /* as run writes it */
-            write_submission(o.out_dir, test, out, m.out_width, &e);
+            write_submission(&set, test, out, m.out_width, &e);
+        if (!e.code)
+            outset_commit(&set, &e);
     }
     if (!e.code && o.timing)
         experiment_print_timing(&x, "predicting", predict_seconds, o.started);
 done:
+    outset_abort(&set);
     free(params);
     free(out);
     model_free(&m);

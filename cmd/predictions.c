@@ -64,17 +64,16 @@ float *predict_test_set(struct model *m, const struct dataset *test, struct err 
     return out;
 }
 
-int write_submission(const char *dir, const struct dataset *test, const float *out, int width, struct err *e)
+int write_submission(const struct outset *set, const struct dataset *test, const float *out, int width,
+                     struct err *e)
 {
-    struct outfile o = {0};
-    if (!outfile_open(&o, dir, "submission.csv", e)) {
-        fprintf(o.f, "Id,SalePrice\n");
-        for (size_t i = 0; i < test->n; i++)
-            fprintf(o.f, "%d,%.6g\n", test->ids ? test->ids[i] : (int)i, out[i * width]);
-        outfile_commit(&o, e);
-    }
-    outfile_abort(&o);
-    return e->code;
+    struct outfile o;
+    if (outfile_open(&o, set, "submission.csv", e))
+        return e->code;
+    fprintf(o.f, "Id,SalePrice\n");
+    for (size_t i = 0; i < test->n; i++)
+        fprintf(o.f, "%d,%.6g\n", test->ids ? test->ids[i] : (int)i, out[i * width]);
+    return outfile_close(&o, e);
 }
 
 /* The predicted class or value. */
@@ -83,19 +82,17 @@ static double predicted(const float *z, int width, bool classify)
     return classify ? argmax_row(z, width) : z[0];
 }
 
-int write_predictions_csv(const char *dir, const struct dataset *test, const float *out, int width,
+int write_predictions_csv(const struct outset *set, const struct dataset *test, const float *out, int width,
                           struct err *e)
 {
     bool classify = test->n_classes > 0;
-    struct outfile o = {0};
-    if (outfile_open(&o, dir, "predictions.csv", e))
+    struct outfile o;
+    if (outfile_open(&o, set, "predictions.csv", e))
         return e->code;
     fprintf(o.f, "row,predicted,true\n");
     for (size_t i = 0; i < test->n; i++)
         fprintf(o.f, "%zu,%.9g,%.9g\n", i, predicted(out + i * width, width, classify), test->y[i * test->y_width]);
-    outfile_commit(&o, e);
-    outfile_abort(&o);
-    return e->code;
+    return outfile_close(&o, e);
 }
 
 void print_test_metric(const struct dataset *test, const float *out, int width)

@@ -7,6 +7,7 @@
 #include "../core/checkpoint.h"
 #include "../core/clock.h"
 #include "../core/curves.h"
+#include "../core/model_print.h"
 #include "../core/outfile.h"
 #include "../core/report.h"
 #include "cmd.h"
@@ -23,9 +24,14 @@ static const char usage[] =
     "  --cacert FILE   CA bundle for HTTPS downloads\n"
     "  --quiet         no fetch progress on stderr\n"
     "  --timing        say on stderr where the time went (data, device, training)\n"
+    "  --init-from F   start from the parameters of the safetensors file F (names and shapes\n"
+    "                  must match the spec's model, as load_state_dict)\n"
+    "  --freeze GLOB   keep the parameters whose names match GLOB fixed, e.g. '0.*' (repeatable)\n"
+    "  --print-model   print the module tree and the parameters, then exit without training\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
 
 struct run_ctx {
+    struct outset out;
     struct outfile metrics;
     bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
     bool printed_nonfinite; /* an epoch line showed an inf or a NaN: the run fails */
@@ -105,38 +111,58 @@ static bool reports_log_rmse(const struct data_split *d)
     return true;
 }
 
-static int write_outputs(const char *dir, const struct experiment *x, struct model *m, const float *params,
+/* The files beside metrics.jsonl, into the output set. */
+static int write_outputs(const struct outset *set, const struct experiment *x, struct model *m, const float *params,
                          const struct epoch_report *epochs, struct err *e)
 {
     struct outfile o = {0};
-    if (!outfile_open(&o, dir, "curves.svg", e)) {
+    if (!outfile_open(&o, set, "curves.svg", e)) {
         curves_write_svg(o.f, epochs, x->spec.epochs, x->spec.name);
-        outfile_commit(&o, e);
+        outfile_close(&o, e);
     }
-    if (!e->code && !outfile_open(&o, dir, "config.yaml", e)) {
+    if (!e->code && !outfile_open(&o, set, "config.yaml", e)) {
         if (spec_write(&x->spec, o.f))
             err_set(e, EXIT_RUNTIME, "cannot write %s", o.path);
         else
-            outfile_commit(&o, e);
+            outfile_close(&o, e);
     }
     outfile_abort(&o);
-    if (!e->code && !outfile_open(&o, dir, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
-        outfile_commit(&o, e);
+    if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
+        outfile_close(&o, e);
     outfile_abort(&o);
     const struct dataset *test = &x->data.test;
     if (!e->code && test->n > 0 && !test->y) {
         float *out = predict_test_set(m, test, e);
         if (out)
-            write_submission(dir, test, out, m->out_width, e);
+            write_submission(set, test, out, m->out_width, e);
         free(out);
     }
     return e->code;
 }
 
+/* --init-from and --freeze on a built model. */
+static int apply_model_options(struct model *m, const struct run_options *o, struct err *e)
+{
+    if (o->init_from) {
+        float *params = malloc(m->n_params * sizeof *params);
+        if (!params)
+            return err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters", m->n_params);
+        if (!checkpoint_read(o->init_from, m, params, e))
+            m->be->upload(m->be, m->params, params, m->n_params * sizeof *params);
+        free(params);
+        if (e->code)
+            return e->code;
+    }
+    for (int i = 0; i < o->n_freeze; i++)
+        if (model_freeze(m, o->freeze[i]) == 0)
+            return err_set(e, EXIT_USAGE, "--freeze '%s' matches no parameter name (see --print-model)", o->freeze[i]);
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, false);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_MODEL_OPTIONS);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -144,10 +170,19 @@ int cmd_run(int argc, char **argv)
     struct model m = {0};
     struct run_ctx ctx = {0};
     float *params = NULL;
-    if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e))
+    if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e) ||
+        apply_model_options(&m, &o, &e))
         goto done;
-    if (o.out_dir && (outfile_open(&ctx.metrics, o.out_dir, "metrics.jsonl", &e) ||
-                      !(ctx.epochs = calloc((size_t)x.spec.epochs, sizeof *ctx.epochs)))) {
+    if (o.print_model) {
+        model_print_tree(stdout, &m);
+        model_print_parameters(stdout, &m);
+        goto done;
+    }
+    /* --out is locked now: a second writer is refused before it trains */
+    if (o.out_dir && (outset_begin(&ctx.out, o.out_dir, outset_all_names, &e) ||
+                      outfile_open(&ctx.metrics, &ctx.out, "metrics.jsonl", &e)))
+        goto done;
+    if (o.out_dir && !(ctx.epochs = calloc((size_t)x.spec.epochs, sizeof *ctx.epochs))) {
         err_set(&e, EXIT_RUNTIME, "out of memory: %d epoch reports", x.spec.epochs);
         goto done;
     }
@@ -173,8 +208,8 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
         goto done;
     }
-    if (o.out_dir && !outfile_commit(&ctx.metrics, &e))
-        write_outputs(o.out_dir, &x, &m, params, ctx.epochs, &e);
+    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs, &e))
+        outset_commit(&ctx.out, &e);
     if (!e.code && o.timing) {
         experiment_print_timing(&x, "training", train_seconds, o.started);
         fprintf(stderr, "timing: last epoch %.2f ms: training steps %.2f ms, evaluation %.2f ms\n",
@@ -183,6 +218,7 @@ int cmd_run(int argc, char **argv)
     }
 done:
     outfile_abort(&ctx.metrics);
+    outset_abort(&ctx.out);
     free(ctx.epochs);
     free(params);
     model_free(&m);

@@ -33,6 +33,7 @@ enum acc_slot { ACC_LOSS, ACC_CORRECT, ACC_COUNT, ACC_SQERR, ACC_PENALTY, ACC_SL
 struct backend {
     const char *name; /* "cpu", "cuda:0" */
     void *impl;
+    bool host_memory; /* its memory is the host's: plugin layers (host code) can run on it */
 
     void (*destroy)(struct backend *be);
 
@@ -60,8 +61,9 @@ struct backend {
 
     /* out[r,c] += bias[c] */
     void (*bias_add)(struct backend *be, float *out, const float *bias, int rows, int cols);
-    /* dbias[c] = sum_r dout[r,c] */
-    void (*bias_grad)(struct backend *be, float *dbias, const float *dout, int rows, int cols);
+    /* dbias[c] = beta * dbias[c] + sum_r dout[r,c]; beta 1 adds a tied
+     * layer's second use, beta 0 ignores what dbias held. */
+    void (*bias_grad)(struct backend *be, float *dbias, const float *dout, int rows, int cols, float beta);
 
     /* out = f(in); din = f'(.) * dout computed from the output. in-place ok */
     void (*act_forward)(struct backend *be, enum activation act, float *out, const float *in, size_t n);
@@ -74,6 +76,10 @@ struct backend {
                             float p, uint64_t seed, uint32_t layer_id, const uint64_t *step);
     /* out = a * b element-wise */
     void (*mul)(struct backend *be, float *out, const float *a, const float *b, size_t n);
+
+    /* out[r,:] = in[r,:] - mean(in[r,:]): the centered layer's forward, and
+     * its backward too (the Jacobian I - 1/cols is symmetric). */
+    void (*center_rows)(struct backend *be, float *out, const float *in, int rows, int cols);
 
     /* Row-wise softmax and its backward (the unfused, from-scratch layer). */
     void (*softmax_forward)(struct backend *be, float *out, const float *in, int rows, int cols);

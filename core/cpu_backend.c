@@ -58,10 +58,10 @@ static void cpu_bias_add(struct backend *be, float *out, const float *bias, int 
             out[(size_t)r * cols + c] += bias[c];
 }
 
-static void cpu_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols)
+static void cpu_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols, float beta)
 {
     for (int c = 0; c < cols; c++)
-        dbias[c] = 0;
+        dbias[c] = beta == 0 ? 0 : beta * dbias[c];
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++)
             dbias[c] += dout[(size_t)r * cols + c];
@@ -126,6 +126,19 @@ static void cpu_mul(struct backend *be, float *out, const float *a, const float 
 {
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] * b[i];
+}
+
+static void cpu_center_rows(struct backend *be, float *out, const float *in, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * cols;
+        double sum = 0;
+        for (int c = 0; c < cols; c++)
+            sum += x[c];
+        float mean = (float)(sum / cols);
+        for (int c = 0; c < cols; c++)
+            out[(size_t)r * cols + c] = x[c] - mean;
+    }
 }
 
 static void cpu_softmax_forward(struct backend *be, float *out, const float *in, int rows, int cols)
@@ -287,6 +300,7 @@ struct backend *cpu_backend_create(struct err *e)
     }
     *be = (struct backend){
         .name = "cpu",
+        .host_memory = true,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
         .release = cpu_release,
@@ -303,6 +317,7 @@ struct backend *cpu_backend_create(struct err *e)
         .act_backward = cpu_act_backward,
         .dropout_forward = cpu_dropout_forward,
         .mul = cpu_mul,
+        .center_rows = cpu_center_rows,
         .softmax_forward = cpu_softmax_forward,
         .softmax_backward = cpu_softmax_backward,
         .cross_entropy = cpu_cross_entropy,

@@ -70,5 +70,15 @@ void init_fill(float *w, size_t n, const struct init_spec *init, int fan_in, int
         for (size_t i = 0; i < n; i++)
             w[i] = 0;
         break;
+    case INIT_TORCH_DEFAULT: /* kaiming_uniform(a=sqrt(5)): gain sqrt(1/3), bound gain * sqrt(3 / fan_in) */
+        fill_uniform(w, n, -1 / sqrt(fan_in), 1 / sqrt(fan_in), seed, counter);
+        break;
+    case INIT_MY_INIT:
+        fill_uniform(w, n, -10, 10, seed, counter);
+        for (size_t i = 0; i < n; i++)
+            w[i] = fabsf(w[i]) >= 5 ? w[i] : 0;
+        break;
+    case INIT_KIND_COUNT:
+        break;
     }
 }

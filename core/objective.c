@@ -1,8 +1,22 @@
 #include "objective.h"
 
+/* The backend's element-wise loss of a regression loss kind. */
 static enum regression_loss regression_kind(enum loss_kind k)
 {
-    return k == LOSS_MSE ? RLOSS_MSE : k == LOSS_SQUARED ? RLOSS_SQUARED : k == LOSS_HUBER ? RLOSS_HUBER : RLOSS_L1;
+    switch (k) {
+    case LOSS_SQUARED:
+        return RLOSS_SQUARED;
+    case LOSS_HUBER:
+        return RLOSS_HUBER;
+    case LOSS_L1:
+        return RLOSS_L1;
+    case LOSS_MSE:
+    case LOSS_CROSS_ENTROPY: /* classification: not called */
+    case LOSS_NLL:
+    case LOSS_KIND_COUNT:
+        break;
+    }
+    return RLOSS_MSE;
 }
 
 void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, const float *out, const float *y,
@@ -19,22 +33,28 @@ void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, cons
     case LOSS_NLL:
         be->nll(be, grad, acc, out, y, rows, cols, scale);
         break;
-    default:
+    case LOSS_MSE:
+    case LOSS_SQUARED:
+    case LOSS_HUBER:
+    case LOSS_L1:
         be->regression_loss(be, regression_kind(loss->kind), grad, acc, out, y, rows, cols, (float)loss->delta,
                             scale);
+        break;
+    case LOSS_KIND_COUNT:
         break;
     }
 }
 
+/* Over trainable weights, each tied tensor once. */
 void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc, int rows)
 {
     if (pen->kind == PENALTY_NONE)
         return;
-    for (int i = 0; i < m->n_layers; i++) {
-        const struct layer *l = &m->layers[i];
-        if (l->kind == LAYER_LINEAR)
-            m->be->penalty(m->be, pen->kind == PENALTY_L1, m->grads + l->w_off, acc, m->params + l->w_off,
-                           (size_t)l->out * l->in, (float)pen->lambda, 1.0f, (float)rows);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct param_tensor *t = &m->tensors[i];
+        if (t->cols && !t->frozen)
+            m->be->penalty(m->be, pen->kind == PENALTY_L1, m->grads + t->off, acc, m->params + t->off,
+                           tensor_count(t), (float)pen->lambda, 1.0f, (float)rows);
     }
 }
 
@@ -43,26 +63,40 @@ static void update_range(struct model *m, const struct optim_spec *o, size_t off
                          const uint64_t *step)
 {
     struct backend *be = m->be;
-    if (o->kind == OPT_SGD)
+    switch (o->kind) {
+    case OPT_SGD:
         be->sgd_step(be, m->params + off, m->grads + off, m->opt_m + off, n, (float)o->lr, (float)o->momentum, wd);
-    else
+        break;
+    case OPT_ADAM:
         be->adam_step(be, m->params + off, m->grads + off, m->opt_m + off, m->opt_v + off, n, (float)o->lr,
                       o->beta1, o->beta2, (float)o->eps, wd, step);
+        break;
+    case OPT_KIND_COUNT:
+        break;
+    }
 }
 
+/* Each trainable tensor once (a tied one too), frozen ones not at all;
+ * neighbours with the same decay in one call. */
 void optim_step(struct model *m, const struct optim_spec *o, const uint64_t *step)
 {
-    float wd = (float)o->weight_decay;
-    if (wd == 0 || o->decay_bias) {
-        update_range(m, o, 0, m->n_params, wd, step);
-        return;
-    }
-    for (int i = 0; i < m->n_layers; i++) { /* decay weights, not biases */
-        const struct layer *l = &m->layers[i];
-        if (l->kind != LAYER_LINEAR)
+    size_t start = 0, end = 0;
+    float run_wd = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct param_tensor *t = &m->tensors[i];
+        if (t->frozen)
             continue;
-        update_range(m, o, l->w_off, (size_t)l->out * l->in, wd, step);
-        if (l->bias)
-            update_range(m, o, l->b_off, (size_t)l->out, 0, step);
+        float wd = t->cols == 0 && !o->decay_bias ? 0 : (float)o->weight_decay;
+        if (end > start && t->off == end && wd == run_wd) {
+            end += tensor_count(t);
+            continue;
+        }
+        if (end > start)
+            update_range(m, o, start, end - start, run_wd, step);
+        start = t->off;
+        end = start + tensor_count(t);
+        run_wd = wd;
     }
+    if (end > start)
+        update_range(m, o, start, end - start, run_wd, step);
 }

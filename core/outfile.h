@@ -1,23 +1,56 @@
-/* Output files that appear whole or not at all: written to NAME.tmp in the
- * output directory, fsynced, renamed into place on commit. */
+/* The files one command writes into --out DIR, committed as one set: a
+ * reader (or predict) sees DIR holding the whole old set or the whole new
+ * one, never a mix, whatever kills the writer or fills the disk.
+ *
+ * The set is written into a fresh sibling directory, .NAME.d2ltrain-XXXXXX
+ * (files created O_EXCL | O_NOFOLLOW, fsynced); the files of DIR this
+ * command does not replace are hard-linked into it, its subdirectories moved
+ * in; then the two directories are exchanged in one rename (renameat2
+ * RENAME_EXCHANGE) and the old one is removed. DIR is flock()ed from begin
+ * to commit: a second writer is refused at once (EXIT_RUNTIME). A staging
+ * directory a killed writer left is removed by the next one (subdirectories
+ * it had moved go back to DIR). */
 #ifndef D2L_OUTFILE_H
 #define D2L_OUTFILE_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "error.h"
 
-struct outfile {
-    FILE *f;
-    char path[PATH_MAX], tmp[PATH_MAX + 8];
+struct outset {
+    char dir[PATH_MAX];     /* DIR, symbolic links resolved */
+    char staging[PATH_MAX]; /* where the set is written */
+    int lock_fd;            /* DIR, flock()ed while held */
+    bool held;
+    const char *const *replaced; /* NULL-terminated: the names this set replaces */
 };
 
-/* Creates dir (and its parents) when missing. */
-int make_dirs(const char *dir, struct err *e);
-int outfile_open(struct outfile *o, const char *dir, const char *name, struct err *e);
-int outfile_commit(struct outfile *o, struct err *e);
-/* Drops an uncommitted file; harmless after commit or on a never-opened one. */
+/* One file of the set, written into the staging directory. */
+struct outfile {
+    FILE *f;
+    char path[PATH_MAX + NAME_MAX + 2]; /* its final path, for messages */
+};
+
+/* Every name a d2ltrain command writes into DIR: run and kfold replace all
+ * of them (a new model makes old predictions stale); predict its own. */
+extern const char *const outset_all_names[];
+extern const char *const outset_predict_names[];
+
+/* Creates DIR (and its parents) when missing, locks it and makes the
+ * staging directory. */
+int outset_begin(struct outset *s, const char *dir, const char *const *replaced, struct err *e);
+/* Creates `name` in the staging directory. */
+int outfile_open(struct outfile *o, const struct outset *s, const char *name, struct err *e);
+/* Flushes, fsyncs and closes the file; the error names its final path. */
+int outfile_close(struct outfile *o, struct err *e);
+/* Drops a file not closed (harmless on a closed or never-opened one). */
 void outfile_abort(struct outfile *o);
+/* Puts the set in place and releases DIR. */
+int outset_commit(struct outset *s, struct err *e);
+/* Drops an uncommitted set and releases DIR (harmless after commit or on a
+ * set never begun). */
+void outset_abort(struct outset *s);
 
 #endif

@@ -1,7 +1,9 @@
 /* Loading a spec: read the file, parse it into a tree, apply --set
  * overrides, then check every key into struct spec (defaults first). The
  * data section is in spec_data.c, the checked conversions in spec_value.c. */
+#include "plugin.h"
 #include "spec.h"
+#include "open_regular.h"
 #include "spec_value.h"
 
 #include <errno.h>
@@ -18,21 +20,26 @@ const struct init_name spec_inits[] = {
     {"xavier_normal", INIT_XAVIER_NORMAL, {"gain", NULL}, {1, 0}, {NUM_POSITIVE, NUM_ANY}, false},
     {"kaiming_uniform", INIT_KAIMING_UNIFORM, {NULL}, {0, 0}, {NUM_ANY, NUM_ANY}, false},
     {"kaiming_normal", INIT_KAIMING_NORMAL, {NULL}, {0, 0}, {NUM_ANY, NUM_ANY}, false},
+    {"torch_default", INIT_TORCH_DEFAULT, {NULL}, {0, 0}, {NUM_ANY, NUM_ANY}, false},
+    {"my_init", INIT_MY_INIT, {NULL}, {0, 0}, {NUM_ANY, NUM_ANY}, false},
 };
 const int spec_n_inits = sizeof spec_inits / sizeof spec_inits[0];
+_Static_assert(sizeof spec_inits / sizeof spec_inits[0] == INIT_KIND_COUNT, "a name for every initializer");
 
-/* Indexed by enum layer_kind / enum loss_kind. */
-static const char *const layer_names[] = {"linear", "flatten", "relu", "sigmoid", "tanh", "dropout", "softmax", NULL};
+/* Indexed by enum loss_kind / enum optim_kind. */
 static const char *const loss_names[] = {"mse", "squared", "huber", "l1", "cross_entropy", "nll", NULL};
-
-const char *layer_kind_name(enum layer_kind k)
-{
-    return (unsigned)k <= LAYER_SOFTMAX ? layer_names[k] : "?";
-}
+_Static_assert(sizeof loss_names / sizeof loss_names[0] == LOSS_KIND_COUNT + 1, "a name for every loss");
+static const char *const optim_names[] = {"sgd", "adam", NULL};
+_Static_assert(sizeof optim_names / sizeof optim_names[0] == OPT_KIND_COUNT + 1, "a name for every optimizer");
 
 const char *loss_kind_name(enum loss_kind k)
 {
-    return (unsigned)k <= LOSS_NLL ? loss_names[k] : "?";
+    return (unsigned)k < LOSS_KIND_COUNT ? loss_names[k] : "?";
+}
+
+const char *optim_kind_name(enum optim_kind k)
+{
+    return (unsigned)k < OPT_KIND_COUNT ? optim_names[k] : "?";
 }
 
 static void set_defaults(struct spec *s, const char *file)
@@ -57,87 +64,7 @@ static void set_defaults(struct spec *s, const char *file)
     s->kfold.k = 5;
 }
 
-/* The index in `names` of the one key of a one-key mapping such as
- * `linear: {out: 10}`; any other key is unknown. */
-static int one_key(int *index, const struct vctx *c, const struct ynode *map, const char *path,
-                   const char *const *names, const char *what)
-{
-    if (need_one_key(c, map, path, what) != 0)
-        return c->e->code;
-    for (int i = 0; names[i]; i++)
-        if (strcmp(map->keys[0], names[i]) == 0) {
-            *index = i;
-            return 0;
-        }
-    return check_keys(c, map, path, names);
-}
-
-static int read_layer(struct layer_spec *l, const struct vctx *c, const struct ynode *node, const char *path)
-{
-    static const char *const with_settings[] = {"linear", "dropout", NULL};
-    l->at = spec_mark(node->at);
-    l->bias = true;
-    int i;
-    if (node->type == Y_SCALAR) {
-        if (to_choice(c, node, path, layer_names, &i) != 0)
-            return c->e->code;
-        l->kind = (enum layer_kind)i;
-        if (l->kind == LAYER_LINEAR || l->kind == LAYER_DROPOUT)
-            return verr(c, node->at, path, "%s needs its settings, e.g. %s", node->text,
-                        l->kind == LAYER_LINEAR ? "linear: {out: 10}" : "dropout: {p: 0.5}");
-        return 0;
-    }
-    if (node->type == Y_MAP && node->n == 1 && !map_find(node, "linear") && !map_find(node, "dropout")) {
-        for (i = 0; layer_names[i]; i++)
-            if (strcmp(node->keys[0], layer_names[i]) == 0)
-                return verr(c, node->key_at[0], path, "%s takes no settings; write it as '- %s'",
-                            node->keys[0], node->keys[0]);
-    }
-    if (node->type != Y_MAP)
-        return verr_expected(c, node, path, "a layer name or a one-key mapping such as linear: {out: 10}");
-    if (one_key(&i, c, node, path, with_settings, "layer") != 0)
-        return c->e->code;
-    char sub[SPEC_PATH_LEN];
-    path_join(sub, path, node->keys[0]);
-    const struct ynode *args = node->items[0];
-    if (need_map(c, args, sub) != 0)
-        return c->e->code;
-    if (i == 0) {
-        static const char *const keys[] = {"out", "bias", NULL};
-        l->kind = LAYER_LINEAR;
-        if (check_keys(c, args, sub, keys) != 0 || need_key(c, args, sub, "out") != 0 ||
-            opt_int(c, args, sub, "out", 1, 1000000, &l->out) != 0 || opt_bool(c, args, sub, "bias", &l->bias) != 0)
-            return c->e->code;
-        return 0;
-    }
-    static const char *const keys[] = {"p", NULL};
-    l->kind = LAYER_DROPOUT;
-    if (check_keys(c, args, sub, keys) != 0 || need_key(c, args, sub, "p") != 0)
-        return c->e->code;
-    return opt_number(c, args, sub, "p", NUM_UNIT, &l->p);
-}
-
-static int read_model(struct spec *s, const struct vctx *c, const struct ynode *node)
-{
-    char what[64];
-    snprintf(what, sizeof what, "a list of 1 to %d layers", SPEC_MAX_LAYERS);
-    if (node->type != Y_SEQ || node->n == 0 || node->n > SPEC_MAX_LAYERS)
-        return verr_expected(c, node, "model", what);
-    bool has_linear = false;
-    for (int i = 0; i < node->n; i++) {
-        char path[SPEC_PATH_LEN];
-        path_index(path, "model", i);
-        if (read_layer(&s->layers[i], c, node->items[i], path) != 0)
-            return c->e->code;
-        has_linear |= s->layers[i].kind == LAYER_LINEAR;
-    }
-    s->n_layers = node->n;
-    if (!has_linear)
-        return verr(c, node->at, "model", "expected at least one linear layer");
-    return 0;
-}
-
-static int read_init(struct init_spec *out, const struct vctx *c, const struct ynode *node, const char *path)
+int spec_read_init(struct init_spec *out, const struct vctx *c, const struct ynode *node, const char *path)
 {
     const char *names[sizeof spec_inits / sizeof spec_inits[0] + 1] = {NULL};
     for (int i = 0; i < spec_n_inits; i++)
@@ -196,18 +123,24 @@ static int read_loss(struct loss_spec *loss, const struct vctx *c, const struct 
     return opt_number(c, args, "loss.huber", "delta", NUM_POSITIVE, &loss->delta);
 }
 
+/* Each optimizer's keys, indexed by enum optim_kind. */
+static const char *const optim_keys[][6] = {
+    {"lr", "momentum", "weight_decay", "decay_bias", NULL},
+    {"lr", "betas", "eps", "weight_decay", "decay_bias", NULL},
+};
+_Static_assert(sizeof optim_keys / sizeof optim_keys[0] == OPT_KIND_COUNT, "keys for every optimizer");
+
 static int read_optimizer(struct optim_spec *o, const struct vctx *c, const struct ynode *node)
 {
-    static const char *const names[] = {"sgd", "adam", NULL};
-    static const char *const sgd_keys[] = {"lr", "momentum", "weight_decay", "decay_bias", NULL};
-    static const char *const adam_keys[] = {"lr", "betas", "eps", "weight_decay", "decay_bias", NULL};
-    if (need_map(c, node, "optimizer") != 0 || check_keys(c, node, "optimizer", names) != 0 ||
-        need_one_key(c, node, "optimizer", "optimizer (sgd or adam)") != 0)
+    int kind;
+    if (need_map(c, node, "optimizer") != 0 || check_keys(c, node, "optimizer", optim_names) != 0 ||
+        one_key(&kind, c, node, "optimizer", optim_names, "optimizer (sgd or adam)") != 0)
         return c->e->code;
-    o->kind = strcmp(node->keys[0], "sgd") == 0 ? OPT_SGD : OPT_ADAM;
-    const char *path = o->kind == OPT_SGD ? "optimizer.sgd" : "optimizer.adam";
+    o->kind = (enum optim_kind)kind;
+    char path[SPEC_PATH_LEN];
+    path_join(path, "optimizer", optim_names[kind]);
     const struct ynode *args = node->items[0];
-    if (need_map(c, args, path) != 0 || check_keys(c, args, path, o->kind == OPT_SGD ? sgd_keys : adam_keys) != 0 ||
+    if (need_map(c, args, path) != 0 || check_keys(c, args, path, optim_keys[kind]) != 0 ||
         need_key(c, args, path, "lr") != 0 || opt_number(c, args, path, "lr", NUM_POSITIVE, &o->lr) != 0 ||
         opt_number(c, args, path, "momentum", NUM_UNIT, &o->momentum) != 0 ||
         opt_number(c, args, path, "weight_decay", NUM_NONNEG, &o->weight_decay) != 0 ||
@@ -281,7 +214,7 @@ static int read_device(struct spec *s, const struct vctx *c, const struct ynode 
 
 static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *root)
 {
-    static const char *const keys[] = {"name", "seed", "device", "tf32", "data", "model", "init",
+    static const char *const keys[] = {"name", "seed", "device", "tf32", "data", "blocks", "model", "init",
                                        "loss", "optimizer", "penalty", "train", "kfold", NULL};
     static const char *const required[] = {"data", "model", "loss", "optimizer", "train", NULL};
     static const char *const init_keys[] = {"weight", "bias", NULL};
@@ -304,13 +237,13 @@ static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *r
     if (((node = map_find(root, "device")) && read_device(s, c, node) != 0) ||
         opt_bool(c, root, "", "tf32", &s->tf32) != 0 ||
         spec_read_data(&s->data, c, map_find(root, "data")) != 0 ||
-        read_model(s, c, map_find(root, "model")) != 0)
+        spec_read_model(s, c, map_find(root, "blocks"), map_find(root, "model")) != 0)
         return c->e->code;
     if ((node = map_find(root, "init"))) {
         const struct ynode *w, *b;
         if (need_map(c, node, "init") != 0 || check_keys(c, node, "init", init_keys) != 0 ||
-            ((w = map_find(node, "weight")) && read_init(&s->weight_init, c, w, "init.weight") != 0) ||
-            ((b = map_find(node, "bias")) && read_init(&s->bias_init, c, b, "init.bias") != 0))
+            ((w = map_find(node, "weight")) && spec_read_init(&s->weight_init, c, w, "init.weight") != 0) ||
+            ((b = map_find(node, "bias")) && spec_read_init(&s->bias_init, c, b, "init.bias") != 0))
             return c->e->code;
     }
     if (read_loss(&s->loss, c, map_find(root, "loss")) != 0 ||
@@ -345,9 +278,9 @@ int spec_load_string(struct spec *s, const char *name, const char *yaml, size_t 
 int spec_load(struct spec *s, const char *path, const char *const *sets, int n_sets, struct err *e)
 {
     set_defaults(s, path);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen_regular(path, "a YAML spec", EXIT_USAGE, e);
     if (!f)
-        return err_set(e, EXIT_USAGE, "%s: cannot open the spec: %s", path, strerror(errno));
+        return e->code;
     char *text = malloc(YTREE_MAX_BYTES + 1);
     if (!text) {
         fclose(f);
@@ -392,20 +325,56 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
                  loss, n_classes);
         return spec_fit_error(s, s->loss.at, "loss", what, e);
     }
-    int last = -1;
-    for (int i = 0; i < s->n_layers; i++)
-        if (s->layers[i].kind == LAYER_LINEAR)
-            last = i;
+    int last = -1, in_width[SPEC_MAX_LAYERS], width = n_features;
+    bool plugin_last = false; /* a plugin layer after the last linear one sets the output width */
+    for (int i = 0; i < s->n_layers; i++) {
+        const struct layer_spec *l = &s->layers[i];
+        in_width[i] = width;
+        if (l->kind == LAYER_PLUGIN) {
+            char path[SPEC_PATH_LEN];
+            snprintf(path, sizeof path, "model[%s].plugin", spec_module_name(s, i).text);
+            if ((width = plugin_out_width(&s->plugins[l->plugin], width, what, sizeof what)) < 0)
+                return spec_fit_error(s, l->at, path, what, e);
+            plugin_last = true;
+        }
+        if (l->kind != LAYER_LINEAR)
+            continue;
+        last = i;
+        plugin_last = false;
+        width = l->out;
+        if (l->share[0] && in_width[l->owner] != in_width[i]) {
+            char path[SPEC_PATH_LEN];
+            snprintf(path, sizeof path, "model[%s].linear.share", spec_module_name(s, i).text);
+            snprintf(what, sizeof what, "'%s' takes %d inputs where it is defined, but %d here; a shared layer "
+                     "needs the same shape", l->share, in_width[l->owner], in_width[i]);
+            return spec_fit_error(s, l->at, path, what, e);
+        }
+    }
     if (last < 0)
         return spec_fit_error(s, s->n_layers ? s->layers[0].at : (struct mark){0}, "model",
                          "expected at least one linear layer", e);
     int want = classify ? n_classes : target_width;
-    if (s->layers[last].out != want) {
+    if (plugin_last && width != want) {
+        snprintf(what, sizeof what, "the model's last plugin layer gives %d outputs; it must give %d (%s)", width,
+                 want, classify ? "the number of classes" : "the target width");
+        return spec_fit_error(s, s->layers[s->n_layers - 1].at, "model", what, e);
+    }
+    if (!plugin_last && s->layers[last].out != want) {
         char path[SPEC_PATH_LEN];
-        snprintf(path, sizeof path, "model[%d].linear.out", last);
+        snprintf(path, sizeof path, "model[%s].linear.out", spec_module_name(s, last).text);
         snprintf(what, sizeof what, "the last linear layer must have out %d (%s), got %d", want,
                  classify ? "the number of classes" : "the target width", s->layers[last].out);
         return spec_fit_error(s, s->layers[last].at, path, what, e);
     }
     return 0;
+}
+
+struct module_name spec_module_name(const struct spec *s, int layer)
+{
+    struct module_name n;
+    if (s->layers[layer].module[0])
+        snprintf(n.text, sizeof n.text, "%s", s->layers[layer].module);
+    else
+        snprintf(n.text, sizeof n.text, "%d", layer);
+    return n;
 }

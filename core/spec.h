@@ -9,7 +9,16 @@
 
 #include "error.h"
 
-#define SPEC_MAX_LAYERS 32
+#define SPEC_MAX_LAYERS 128 /* after blocks and repeats are expanded */
+#define SPEC_MAX_ITEMS 128  /* items written in model and blocks together */
+#define SPEC_MAX_LIST 32    /* items in one list (model or a block) */
+#define SPEC_MAX_BLOCKS 32
+#define SPEC_MAX_DEPTH 8    /* blocks nested in blocks */
+#define SPEC_MAX_REPEAT 64
+#define SPEC_ID_LEN 32      /* layer and block names */
+#define SPEC_MODULE_LEN 96  /* a module's PyTorch path, "0.block 1.2" */
+#define SPEC_MAX_PLUGINS 8  /* plugin layers written in model and blocks */
+#define SPEC_MAX_SETTINGS 8 /* a plugin layer's params (D2L_MAX_SETTINGS) */
 #define SPEC_MAX_VALUES 256
 #define SPEC_NAME_LEN 128
 
@@ -20,14 +29,17 @@ struct mark {
     const char *set; /* the `--set path=value` it came from (line 0), or NULL */
 };
 
-enum layer_kind { LAYER_LINEAR, LAYER_FLATTEN, LAYER_RELU, LAYER_SIGMOID, LAYER_TANH, LAYER_DROPOUT, LAYER_SOFTMAX };
-
-struct layer_spec {
-    enum layer_kind kind;
-    int out;      /* linear */
-    bool bias;    /* linear, default true */
-    double p;     /* dropout, [0, 1) */
-    struct mark at;
+enum layer_kind {
+    LAYER_LINEAR,
+    LAYER_FLATTEN,
+    LAYER_RELU,
+    LAYER_SIGMOID,
+    LAYER_TANH,
+    LAYER_DROPOUT,
+    LAYER_SOFTMAX,
+    LAYER_CENTERED, /* x - mean(x) per row: d2l's CenteredLayer */
+    LAYER_PLUGIN,   /* a custom layer from a shared object (include/d2ltrain/layer.h) */
+    LAYER_KIND_COUNT
 };
 
 enum init_kind {
@@ -39,6 +51,9 @@ enum init_kind {
     INIT_KAIMING_NORMAL,
     INIT_CONSTANT, /* a = value */
     INIT_ZEROS,
+    INIT_TORCH_DEFAULT, /* nn.Linear's own: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), weight and bias alike */
+    INIT_MY_INIT,       /* d2l 5.3's my_init: U(-10, 10), then 0 where |w| < 5 */
+    INIT_KIND_COUNT
 };
 
 struct init_spec {
@@ -46,7 +61,57 @@ struct init_spec {
     double a, b;
 };
 
-enum loss_kind { LOSS_MSE, LOSS_SQUARED, LOSS_HUBER, LOSS_L1, LOSS_CROSS_ENTROPY, LOSS_NLL };
+struct layer_spec {
+    enum layer_kind kind;
+    int out;   /* linear */
+    bool bias; /* linear, default true */
+    double p;  /* dropout, [0, 1) */
+    int plugin; /* plugin: index in spec.plugins */
+    /* linear only: */
+    char name[SPEC_ID_LEN];  /* `name:`, what `share:` refers to; "" none */
+    char share[SPEC_ID_LEN]; /* `share:`: the named layer whose tensors this one uses */
+    bool frozen;             /* `trainable: false` (a share takes its owner's) */
+    bool own_weight_init, own_bias_init; /* `init:` given: these win over the global ones */
+    struct init_spec weight_init, bias_init;
+    /* set when blocks are expanded into spec.layers: */
+    int owner;                    /* share: the index in spec.layers of the named layer */
+    char module[SPEC_MODULE_LEN]; /* PyTorch's name of the module, "0.1.2"; "" in a hand-made spec: its index */
+    struct mark at;
+};
+
+/* An entry of `model:` or of a block: a layer, a block used once, or a
+ * block repeated (each copy a child of the list it stands in). */
+enum item_kind { ITEM_LAYER, ITEM_BLOCK, ITEM_REPEAT };
+
+struct item_spec {
+    enum item_kind kind;
+    struct layer_spec layer;   /* ITEM_LAYER */
+    int block;                 /* ITEM_BLOCK, ITEM_REPEAT: index in spec.blocks */
+    int times;                 /* ITEM_REPEAT, 1..SPEC_MAX_REPEAT */
+    char prefix[SPEC_ID_LEN];  /* ITEM_REPEAT: copies named prefix0, prefix1, ... (add_module); "" by position */
+    struct mark at;
+};
+
+struct item_list {
+    int first, n; /* spec.items[first .. first + n) */
+};
+
+/* `plugin: {path: ./x.so, name: my_linear, params: {units: 8}}` */
+struct plugin_spec {
+    char path[512];
+    char name[SPEC_ID_LEN];
+    int n_settings;
+    char keys[SPEC_MAX_SETTINGS][SPEC_ID_LEN];
+    double values[SPEC_MAX_SETTINGS];
+};
+
+struct block_spec {
+    char name[SPEC_ID_LEN];
+    struct item_list items;
+    struct mark at;
+};
+
+enum loss_kind { LOSS_MSE, LOSS_SQUARED, LOSS_HUBER, LOSS_L1, LOSS_CROSS_ENTROPY, LOSS_NLL, LOSS_KIND_COUNT };
 
 struct loss_spec {
     enum loss_kind kind;
@@ -54,7 +119,7 @@ struct loss_spec {
     struct mark at;
 };
 
-enum optim_kind { OPT_SGD, OPT_ADAM };
+enum optim_kind { OPT_SGD, OPT_ADAM, OPT_KIND_COUNT };
 
 struct optim_spec {
     enum optim_kind kind;
@@ -113,6 +178,7 @@ struct data_spec {
     char test_url[1024];
     char test_sha1[41];
     char test_sha256[65];
+    long long size, test_size; /* bytes; 0: not given (the download cap applies) */
 
     struct preprocess_spec preprocess;
     struct mark at;
@@ -137,6 +203,16 @@ struct spec {
     bool tf32;       /* allow TF32 GEMMs on the GPU, default false */
 
     struct data_spec data;
+    /* What the file says: `blocks:` and `model:` as items... */
+    struct item_spec items[SPEC_MAX_ITEMS];
+    int n_items;
+    struct block_spec blocks[SPEC_MAX_BLOCKS];
+    int n_blocks;
+    struct item_list model;
+    struct plugin_spec plugins[SPEC_MAX_PLUGINS];
+    int n_plugins;
+    /* ...and the model they expand to: the layers in order, each with its
+     * PyTorch module name. Everything after the loader reads these only. */
     struct layer_spec layers[SPEC_MAX_LAYERS];
     int n_layers;
     struct init_spec weight_init; /* default normal(0, 0.01) */
@@ -174,6 +250,14 @@ int spec_fit_error(const struct spec *s, struct mark at, const char *path, const
 int spec_write(const struct spec *s, FILE *f);
 
 const char *layer_kind_name(enum layer_kind k);
+
+/* PyTorch's name of layer i's module: its `module`, or its index where the
+ * spec was made by hand (tests). */
+struct module_name {
+    char text[SPEC_MODULE_LEN];
+};
+struct module_name spec_module_name(const struct spec *s, int layer);
 const char *loss_kind_name(enum loss_kind k);
+const char *optim_kind_name(enum optim_kind k);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define MAX_SAMPLES 100000000 /* 10^8 rows is already tens of GB of float32 */
+#define MAX_FILE_BYTES (1LL << 50)
 
 static const char *const linear_keys[] = {"dataset", "batch_size", "shuffle", "w", "w_fill", "inputs",
                                           "b", "n_train", "n_test", "noise", NULL};
@@ -15,13 +16,14 @@ static const char *const poly_keys[] = {"dataset", "batch_size", "shuffle", "w",
                                         "n_test", "noise", "max_degree", "features", NULL};
 static const char *const image_keys[] = {"dataset", "batch_size", "shuffle", NULL};
 static const char *const table_keys[] = {"dataset", "batch_size", "shuffle", "preprocess", NULL};
-static const char *const url_keys[] = {"dataset", "batch_size", "shuffle", "url", "sha1", "sha256",
-                                       "test_url", "test_sha1", "test_sha256", "preprocess", NULL};
+static const char *const url_keys[] = {"dataset",  "batch_size", "shuffle",     "url",       "sha1",
+                                       "sha256",   "size",       "test_url",    "test_sha1", "test_sha256",
+                                       "test_size", "preprocess", NULL};
 /* Every data key of any kind, to tell "not for this dataset" from "unknown". */
 static const char *const all_keys[] = {"dataset", "batch_size", "shuffle", "w", "w_fill", "inputs", "b",
                                        "n_train", "n_test", "noise", "coefficients", "max_degree",
-                                       "features", "url", "sha1", "sha256", "test_url", "test_sha1",
-                                       "test_sha256", "preprocess", NULL};
+                                       "features", "url", "sha1", "sha256", "size", "test_url", "test_sha1",
+                                       "test_sha256", "test_size", "preprocess", NULL};
 
 static const struct builtin {
     const char *name;
@@ -166,6 +168,15 @@ static bool is_url(const char *s)
     return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0 || strncmp(s, "file://", 7) == 0;
 }
 
+/* data.size / data.test_size: the file's size in bytes, when given. */
+static int read_size(long long *out, const struct vctx *c, const struct ynode *map, const char *key)
+{
+    const struct ynode *node = map_find(map, key);
+    char path[32];
+    snprintf(path, sizeof path, "data.%s", key);
+    return node ? to_int(c, node, path, 1, MAX_FILE_BYTES, out) : 0;
+}
+
 /* A dataset declared in the spec: a CSV URL, always with a hash to check. */
 static int read_url(struct data_spec *d, const struct vctx *c, const struct ynode *map)
 {
@@ -174,7 +185,8 @@ static int read_url(struct data_spec *d, const struct vctx *c, const struct ynod
         read_hash(d->sha256, sizeof d->sha256, c, map, "sha256") != 0 ||
         opt_string(c, map, "data", "test_url", d->test_url, sizeof d->test_url) != 0 ||
         read_hash(d->test_sha1, sizeof d->test_sha1, c, map, "test_sha1") != 0 ||
-        read_hash(d->test_sha256, sizeof d->test_sha256, c, map, "test_sha256") != 0)
+        read_hash(d->test_sha256, sizeof d->test_sha256, c, map, "test_sha256") != 0 ||
+        read_size(&d->size, c, map, "size") != 0 || read_size(&d->test_size, c, map, "test_size") != 0)
         return c->e->code;
     if (!is_url(d->url))
         return verr_expected(c, map_find(map, "url"), "data.url", "a URL starting with https://, http:// or file://");
@@ -186,8 +198,8 @@ static int read_url(struct data_spec *d, const struct vctx *c, const struct ynod
     bool test_hash = d->test_sha1[0] || d->test_sha256[0];
     if (d->test_url[0] && !test_hash)
         return verr(c, map->at, "data", "missing required key 'test_sha1' or 'test_sha256' for test_url");
-    if (!d->test_url[0] && test_hash)
-        return verr(c, map->at, "data", "a test hash is given without test_url");
+    if (!d->test_url[0] && (test_hash || d->test_size))
+        return verr(c, map->at, "data", "a test hash or size is given without test_url");
     return 0;
 }
 

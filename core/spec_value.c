@@ -82,7 +82,7 @@ int check_keys(const struct vctx *c, const struct ynode *map, const char *path, 
                 return verr(c, map->key_at[i], sub, "duplicate key (first given at line %d)",
                             map->key_at[j].line);
             }
-        if (listed(map->keys[i], allowed))
+        if (!allowed || listed(map->keys[i], allowed))
             continue;
         const char *near = suggest(map->keys[i], allowed);
         if (near)
@@ -90,6 +90,19 @@ int check_keys(const struct vctx *c, const struct ynode *map, const char *path, 
         return verr(c, map->key_at[i], sub, "unknown key");
     }
     return 0;
+}
+
+int one_key(int *index, const struct vctx *c, const struct ynode *map, const char *path, const char *const *names,
+            const char *what)
+{
+    if (need_one_key(c, map, path, what) != 0)
+        return c->e->code;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(map->keys[0], names[i]) == 0) {
+            *index = i;
+            return 0;
+        }
+    return check_keys(c, map, path, names);
 }
 
 int need_map(const struct vctx *c, const struct ynode *node, const char *path)

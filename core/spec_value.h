@@ -30,12 +30,16 @@ void path_index(char out[SPEC_PATH_LEN], const char *path, int i);
 /* The value under key in a mapping, NULL when absent. */
 const struct ynode *map_find(const struct ynode *map, const char *key);
 /* Refuses keys outside the NULL-terminated list (naming the nearest valid
- * one) and keys given twice. */
+ * one; a NULL list allows any key) and keys given twice. */
 int check_keys(const struct vctx *c, const struct ynode *map, const char *path, const char *const *allowed);
 int need_map(const struct vctx *c, const struct ynode *node, const char *path);
 int need_key(const struct vctx *c, const struct ynode *map, const char *path, const char *key);
 /* Exactly one key: the one-key mappings such as `linear: {out: 10}`. */
 int need_one_key(const struct vctx *c, const struct ynode *map, const char *path, const char *what);
+/* The index in `names` of the one key of a one-key mapping such as
+ * `linear: {out: 10}`; any other key is unknown. */
+int one_key(int *index, const struct vctx *c, const struct ynode *map, const char *path, const char *const *names,
+            const char *what);
 
 int to_number(const struct vctx *c, const struct ynode *node, const char *path, enum num_range r, double *out);
 int to_int(const struct vctx *c, const struct ynode *node, const char *path, long long lo, long long hi,
@@ -75,6 +79,12 @@ struct init_name {
 };
 extern const struct init_name spec_inits[];
 extern const int spec_n_inits;
+
+/* An initializer: a name or a one-key mapping such as normal: {std: 0.01}. */
+int spec_read_init(struct init_spec *out, const struct vctx *c, const struct ynode *node, const char *path);
+/* `blocks:` (may be NULL) and `model:` into s->items, s->blocks and the
+ * expanded s->layers (core/spec_model.c). */
+int spec_read_model(struct spec *s, const struct vctx *c, const struct ynode *blocks, const struct ynode *model);
 
 /* The `data:` section (core/spec_data.c). */
 int spec_read_data(struct data_spec *d, const struct vctx *c, const struct ynode *node);

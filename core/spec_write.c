@@ -86,6 +86,10 @@ static void put_data(FILE *f, const struct data_spec *d)
     for (int i = 0; i < 6; i++)
         if (values[i][0])
             put_key_string(f, "  ", names[i], values[i]);
+    if (d->size)
+        fprintf(f, "  size: %lld\n", d->size);
+    if (d->test_size)
+        fprintf(f, "  test_size: %lld\n", d->test_size);
     const struct preprocess_spec *p = &d->preprocess;
     if (p->label_column[0]) { /* label is required, so "" means no preprocess section */
         fprintf(f, "  preprocess:\n");
@@ -96,43 +100,118 @@ static void put_data(FILE *f, const struct data_spec *d)
     }
 }
 
-static void put_layer(FILE *f, const struct layer_spec *l)
-{
-    if (l->kind == LAYER_LINEAR)
-        fprintf(f, "  - linear: {out: %d, bias: %s}\n", l->out, yes_no(l->bias));
-    else if (l->kind == LAYER_DROPOUT)
-        fprintf(f, "  - dropout: {p: %s}\n", real(l->p).text);
-    else
-        fprintf(f, "  - %s\n", layer_kind_name(l->kind));
-}
-
-static void put_init(FILE *f, const char *key, const struct init_spec *init)
+/* An initializer as `name` or `{name: {param: value, ...}}`. */
+static void put_init_value(FILE *f, const struct init_spec *init)
 {
     for (int i = 0; i < spec_n_inits; i++) {
         const struct init_name *name = &spec_inits[i];
         if (name->kind != (int)init->kind)
             continue;
         if (!name->params[0]) {
-            fprintf(f, "  %s: %s\n", key, name->name);
+            fputs(name->name, f);
             return;
         }
         double value[2] = {init->a, init->b};
-        fprintf(f, "  %s: {%s: {", key, name->name);
+        fprintf(f, "{%s: {", name->name);
         for (int p = 0; name->params[p]; p++)
             fprintf(f, "%s%s: %s", p ? ", " : "", name->params[p], real(value[p]).text);
-        fprintf(f, "}}\n");
+        fprintf(f, "}}");
         return;
     }
+}
+
+static void put_linear(FILE *f, const struct layer_spec *l)
+{
+    if (l->share[0]) {
+        fprintf(f, "linear: {share: %s}", l->share);
+        return;
+    }
+    fprintf(f, "linear: {out: %d, bias: %s", l->out, yes_no(l->bias));
+    if (l->name[0])
+        fprintf(f, ", name: %s", l->name);
+    if (l->frozen)
+        fprintf(f, ", trainable: false");
+    if (l->own_weight_init || l->own_bias_init) {
+        fprintf(f, ", init: {");
+        if (l->own_weight_init) {
+            fprintf(f, "weight: ");
+            put_init_value(f, &l->weight_init);
+        }
+        if (l->own_bias_init) {
+            fprintf(f, "%sbias: ", l->own_weight_init ? ", " : "");
+            put_init_value(f, &l->bias_init);
+        }
+        fprintf(f, "}");
+    }
+    fprintf(f, "}");
+}
+
+static void put_plugin(FILE *f, const struct plugin_spec *p)
+{
+    fprintf(f, "plugin: {path: ");
+    put_string(f, p->path);
+    fprintf(f, ", name: %s, params: {", p->name);
+    for (int i = 0; i < p->n_settings; i++)
+        fprintf(f, "%s%s: %s", i ? ", " : "", p->keys[i], real(p->values[i]).text);
+    fprintf(f, "}}");
+}
+
+static void put_item(FILE *f, const struct spec *s, const struct item_spec *it, const char *indent)
+{
+    fprintf(f, "%s- ", indent);
+    switch (it->kind) {
+    case ITEM_BLOCK:
+        fputs(s->blocks[it->block].name, f);
+        break;
+    case ITEM_REPEAT:
+        fprintf(f, "repeat: {times: %d, block: %s", it->times, s->blocks[it->block].name);
+        if (it->prefix[0]) {
+            fprintf(f, ", name: ");
+            put_string(f, it->prefix);
+        }
+        fputc('}', f);
+        break;
+    case ITEM_LAYER:
+        if (it->layer.kind == LAYER_LINEAR)
+            put_linear(f, &it->layer);
+        else if (it->layer.kind == LAYER_PLUGIN)
+            put_plugin(f, &s->plugins[it->layer.plugin]);
+        else if (it->layer.kind == LAYER_DROPOUT)
+            fprintf(f, "dropout: {p: %s}", real(it->layer.p).text);
+        else
+            fputs(layer_kind_name(it->layer.kind), f);
+        break;
+    }
+    fputc('\n', f);
+}
+
+static void put_items(FILE *f, const struct spec *s, struct item_list list, const char *indent)
+{
+    for (int i = 0; i < list.n; i++)
+        put_item(f, s, &s->items[list.first + i], indent);
+}
+
+static void put_init(FILE *f, const char *key, const struct init_spec *init)
+{
+    fprintf(f, "  %s: ", key);
+    put_init_value(f, init);
+    fputc('\n', f);
 }
 
 static void put_optimizer(FILE *f, const struct optim_spec *o)
 {
     fprintf(f, "optimizer:\n");
-    if (o->kind == OPT_SGD)
+    switch (o->kind) {
+    case OPT_SGD:
         fprintf(f, "  sgd: {lr: %s, momentum: %s, ", real(o->lr).text, real(o->momentum).text);
-    else
+        break;
+    case OPT_ADAM:
         fprintf(f, "  adam: {lr: %s, betas: [%s, %s], eps: %s, ", real(o->lr).text, real(o->beta1).text,
                 real(o->beta2).text, real(o->eps).text);
+        break;
+    case OPT_KIND_COUNT:
+        break;
+    }
     fprintf(f, "weight_decay: %s, decay_bias: %s}\n", real(o->weight_decay).text, yes_no(o->decay_bias));
 }
 
@@ -144,9 +223,14 @@ int spec_write(const struct spec *s, FILE *f)
     put_key_string(f, "", "device", s->device);
     fprintf(f, "tf32: %s\n", yes_no(s->tf32));
     put_data(f, &s->data);
+    if (s->n_blocks)
+        fprintf(f, "blocks:\n");
+    for (int b = 0; b < s->n_blocks; b++) {
+        fprintf(f, "  %s:\n", s->blocks[b].name);
+        put_items(f, s, s->blocks[b].items, "    ");
+    }
     fprintf(f, "model:\n");
-    for (int i = 0; i < s->n_layers; i++)
-        put_layer(f, &s->layers[i]);
+    put_items(f, s, s->model, "  ");
     fprintf(f, "init:\n");
     put_init(f, "weight", &s->weight_init);
     put_init(f, "bias", &s->bias_init);

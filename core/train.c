@@ -242,7 +242,8 @@ static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
     t->m = orig;
     if (e->code)
         return e->code;
-    const char *lr_key = t->s->optim.kind == OPT_SGD ? "optimizer.sgd.lr" : "optimizer.adam.lr";
+    char lr_key[64];
+    snprintf(lr_key, sizeof lr_key, "optimizer.%s.lr", optim_kind_name(t->s->optim.kind));
     if (found_step < 0)
         return err_set(e, EXIT_RUNTIME,
                        "the loss became NaN or infinite in epoch %d (the parameters diverged); try a smaller "

@@ -1,6 +1,7 @@
 #include "download.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,8 +25,11 @@ struct transfer {
     const struct download *d;
     FILE *part;          /* opened at the first byte, for appending */
     curl_off_t offset;   /* bytes of the part this attempt resumes after */
+    long long written;   /* bytes this attempt added */
+    long timeout_ms;     /* what is left of the download's deadline */
     struct hasher hasher;
     struct err err;      /* why a callback stopped the transfer */
+    bool oversize;       /* the body passed d->max_bytes */
     bool progress;       /* draw a bar on stderr */
     curl_off_t dl_total, dl_now; /* as libcurl last reported them */
     double start_s, drawn_s;
@@ -45,18 +49,55 @@ static void sleep_s(double s)
     }
 }
 
+/* The part for appending: created if missing, never through a symbolic
+ * link, and only a regular file. */
+static FILE *open_part(const struct download *d, struct err *e)
+{
+    int fd = open(d->part_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        err_set(e, EXIT_DATA, "cannot write %s: %s", d->part_path,
+                fd < 0 && errno != ELOOP ? strerror(errno) : "not a regular file (a symbolic link?); remove it");
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "ab");
+    if (!f) {
+        err_set(e, EXIT_DATA, "cannot write %s: %s", d->part_path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+static int oversize(const struct download *d, curl_off_t announced, struct err *e)
+{
+    if (announced > 0)
+        return err_set(e, EXIT_DATA, "%s from %s is larger than %lld bytes (%s): the server announces %lld bytes",
+                       d->name, d->url, d->max_bytes, d->max_why, (long long)announced);
+    return err_set(e, EXIT_DATA, "%s from %s is larger than %lld bytes (%s); cut off", d->name, d->url,
+                   d->max_bytes, d->max_why);
+}
+
 static size_t write_part(char *bytes, size_t size, size_t count, void *userdata)
 {
     struct transfer *t = userdata;
     size_t n = size * count;
-    if (!t->part)
-        t->part = fopen(t->d->part_path, "ab");
-    if (!t->part || fwrite(bytes, 1, n, t->part) != n) {
+    /* checked as the bytes arrive: file:// and chunked bodies announce no size */
+    if ((long long)n > t->d->max_bytes - t->offset - t->written) {
+        t->oversize = true;
+        oversize(t->d, 0, &t->err);
+        return 0;
+    }
+    if (!t->part && !(t->part = open_part(t->d, &t->err)))
+        return 0;
+    if (fwrite(bytes, 1, n, t->part) != n) {
         err_set(&t->err, EXIT_DATA, "cannot write %s: %s", t->d->part_path, strerror(errno));
         return 0;
     }
     if (hasher_update(&t->hasher, bytes, n, &t->err))
         return 0;
+    t->written += (long long)n;
     return n;
 }
 
@@ -146,6 +187,8 @@ static CURLcode configure(struct transfer *t, const struct fetch_options *o, cha
         (rc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT_BPS)) ||
         (rc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
                                or_default(o->low_speed_time_s, FETCH_DEFAULT_LOW_SPEED_TIME_S))) ||
+        (rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t->timeout_ms)) ||
+        (rc = curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->d->max_bytes)) ||
         (rc = curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, t->offset)) ||
         (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_part)) ||
         (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, t)) ||
@@ -160,8 +203,8 @@ static CURLcode configure(struct transfer *t, const struct fetch_options *o, cha
  * so that a finished transfer always leaves a file to verify. */
 static int close_part(struct transfer *t, bool finished, struct err *e)
 {
-    if (!t->part && finished && !(t->part = fopen(t->d->part_path, "ab")))
-        return err_set(e, EXIT_DATA, "cannot write %s: %s", t->d->part_path, strerror(errno));
+    if (!t->part && finished && !(t->part = open_part(t->d, e)))
+        return e->code;
     if (!t->part)
         return 0;
     bool ok = fflush(t->part) == 0 && fsync(fileno(t->part)) == 0;
@@ -177,6 +220,7 @@ enum outcome {
     OUTCOME_DONE,      /* the whole body is in the part */
     OUTCOME_TRANSIENT, /* worth another try: connection, timeout, 5xx */
     OUTCOME_RESTART,   /* the part cannot be resumed (416, or 200 to a range): start over */
+    OUTCOME_OVERSIZE,  /* longer than the file can be: the part is dropped */
     OUTCOME_FATAL,     /* another try would fail the same way */
 };
 
@@ -218,9 +262,16 @@ static enum outcome classify(struct transfer *t, CURLcode rc, const char *errbuf
     const char *url = t->d->url;
     if (rc == CURLE_OK)
         return OUTCOME_DONE;
+    if (rc == CURLE_FILESIZE_EXCEEDED) { /* the announced size is too large */
+        curl_off_t announced = 0;
+        if (curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) != CURLE_OK)
+            announced = 0;
+        oversize(t->d, announced, &t->err);
+        t->oversize = true;
+    }
     if (t->err.code) {
         snprintf(why, why_len, "%s", t->err.msg);
-        return OUTCOME_FATAL;
+        return t->oversize ? OUTCOME_OVERSIZE : OUTCOME_FATAL;
     }
     if (rc == CURLE_HTTP_RETURNED_ERROR) {
         long status = 0;
@@ -239,10 +290,18 @@ static enum outcome classify(struct transfer *t, CURLcode rc, const char *errbuf
     return transient_curl_error(rc) ? OUTCOME_TRANSIENT : OUTCOME_FATAL;
 }
 
-static long long file_size(const char *path)
+/* The bytes a part left by an earlier attempt holds (0 when there is none);
+ * a part that is not a regular file is never read or written through. */
+static int part_size(const struct download *d, long long *size, struct err *e)
 {
     struct stat st;
-    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+    *size = 0;
+    if (lstat(d->part_path, &st) != 0)
+        return errno == ENOENT ? 0 : err_set(e, EXIT_DATA, "cannot stat %s: %s", d->part_path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return err_set(e, EXIT_DATA, "%s: not a regular file (a symbolic link?); remove it", d->part_path);
+    *size = (long long)st.st_size;
+    return 0;
 }
 
 /* True when the part left by an earlier run is already the whole file. */
@@ -294,13 +353,14 @@ static enum outcome perform(struct transfer *t, const struct fetch_options *o, c
 /* One transfer into the part, resuming after what it already holds; on
  * OUTCOME_DONE *got holds the digests of the whole part. A part that is
  * already complete and verifies is not requested again. */
-static enum outcome attempt(const struct download *d, const struct fetch_options *o,
+static enum outcome attempt(const struct download *d, const struct fetch_options *o, long timeout_ms,
                             struct digests *got, long long *resumed_from, char *why, size_t why_len)
 {
-    struct transfer t = {.d = d, .progress = !o->quiet && isatty(2)};
+    struct transfer t = {.d = d, .timeout_ms = timeout_ms, .progress = !o->quiet && isatty(2)};
     struct err e = {0};
-    t.offset = *resumed_from = file_size(d->part_path);
-    if (t.offset > 0 && part_verifies(d, got, &e))
+    if (part_size(d, resumed_from, &e) == 0)
+        t.offset = *resumed_from;
+    if (!e.code && t.offset > 0 && part_verifies(d, got, &e))
         return OUTCOME_DONE;
     if (e.code || start_hasher(&t, &e)) {
         snprintf(why, why_len, "%s", e.msg);
@@ -340,10 +400,12 @@ static int download_with(const struct download *d, const struct fetch_options *o
 {
     char why[sizeof e->msg] = "";
     bool restarted = false; /* once, when resumed bytes did not verify */
+    double deadline = now_s() + (double)d->deadline_s;
     for (int tries = 0;;) {
         struct digests got;
         long long resumed_from = 0;
-        enum outcome out = attempt(d, o, &got, &resumed_from, why, sizeof why);
+        long left_ms = (long)((deadline - now_s()) * 1e3);
+        enum outcome out = attempt(d, o, left_ms > 1 ? left_ms : 1, &got, &resumed_from, why, sizeof why);
         if (out == OUTCOME_DONE) {
             if (digests_match(&got, d->sha1, d->sha256))
                 return 0;
@@ -361,6 +423,15 @@ static int download_with(const struct download *d, const struct fetch_options *o
         }
         if (out == OUTCOME_FATAL)
             return err_set(e, EXIT_DATA, "%s", why);
+        if (out == OUTCOME_OVERSIZE) {
+            remove_part(d, e);
+            return err_set(e, EXIT_DATA, "%s", why);
+        }
+        if (now_s() >= deadline)
+            return err_set(e, EXIT_DATA,
+                           "%s: not done within the deadline of %ld s (--deadline, D2L_FETCH_DEADLINE); "
+                           "the part is kept and resumed next time",
+                           why, d->deadline_s);
         /* Without the part there is no range to refuse: this happens once. */
         if (out == OUTCOME_RESTART) {
             if (remove_part(d, e))
@@ -373,6 +444,7 @@ static int download_with(const struct download *d, const struct fetch_options *o
             return err_set(e, EXIT_DATA, "%s (gave up after %d attempts)", why, tries + 1);
         double wait = BACKOFF_FIRST_S * (double)(1L << (tries < 20 ? tries : 20));
         wait = wait < BACKOFF_MAX_S ? wait : BACKOFF_MAX_S;
+        wait = wait < deadline - now_s() ? wait : deadline - now_s();
         tries++;
         if (!o->quiet)
             fprintf(stderr, "d2ltrain: %s; retrying in %.1f s (%d of %d)\n", why, wait, tries,

@@ -13,10 +13,15 @@ struct download {
     const char *sha1, *sha256; /* expected; NULL or "" = not given */
     const char *part_path;     /* where the bytes go (resumed when present) */
     const char *name;          /* for messages and the progress bar */
+    long long max_bytes;       /* a longer body is cut off at once */
+    const char *max_why;       /* where max_bytes comes from, for the message */
+    long deadline_s;           /* for the whole download, retries included */
 };
 
 /* On success the part file holds exactly the verified bytes (fsync'ed). On a
- * hash mismatch the part is deleted and the error names both hashes. */
+ * hash mismatch, or a body longer than max_bytes, the part is deleted and
+ * the error names both hashes or the limit. A part that is not a regular
+ * file (a planted symbolic link) is refused, never written through. */
 int download_verified(const struct download *d, const struct fetch_options *o, struct err *e);
 
 /* libcurl's process-wide set-up, once, before any thread starts (main does

@@ -10,15 +10,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/dirs.h"
 #include "download.h"
 #include "hash.h"
 
 #define URL_MAX 2048
 
-/* One place a file can come from, with the hashes of what it serves. */
+/* One place a file can come from, with the hashes and size of what it
+ * serves (size 0: not known, the download cap applies). */
 struct candidate {
     char url[URL_MAX];
     const char *sha1, *sha256;
+    long long size;
+    const char *size_why; /* where the size comes from, for the message */
+};
+
+/* The limits of one file's download, from the options and the environment. */
+struct limits {
+    long deadline_s;
+    long long max_bytes;
 };
 
 struct fetch_options fetch_options_default(void)
@@ -54,29 +64,6 @@ int fetch_data_dir(const struct fetch_options *o, char *dir, size_t dir_len, str
     return 0;
 }
 
-/* mkdir -p: every missing component, each 0755. */
-static int make_dirs(const char *dir, struct err *e)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return err_set(e, EXIT_DATA, "cache directory path too long: %s", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return err_set(e, EXIT_DATA, "cannot create cache directory %s: %s", path, strerror(errno));
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return err_set(e, EXIT_DATA, "cache directory %s is not a directory", dir);
-    return 0;
-}
-
 int fetch_sanitize_name(const char *name, char *out, size_t out_len, struct err *e)
 {
     size_t n = strlen(name);
@@ -103,7 +90,8 @@ static int join(char *out, size_t len, const char *a, const char *b, const char 
 /* The mirror named by the options or D2L_DATA_URL, tried first as base +
  * name; --mirror-only without a mirror is a usage error. */
 static int add_mirror(const struct fetch_options *o, const char *name, const char *sha1,
-                      const char *sha256, struct candidate *c, int *n, struct err *e)
+                      const char *sha256, long long size, const char *size_why, struct candidate *c, int *n,
+                      struct err *e)
 {
     const char *base = o->mirror && o->mirror[0] ? o->mirror : nonempty_env("D2L_DATA_URL");
     if (!base)
@@ -116,7 +104,37 @@ static int add_mirror(const struct fetch_options *o, const char *name, const cha
         return err_set(e, EXIT_USAGE, "mirror URL too long: %s", base);
     c[*n].sha1 = sha1;
     c[*n].sha256 = sha256;
+    c[*n].size = size;
+    c[*n].size_why = size_why;
     (*n)++;
+    return 0;
+}
+
+/* A positive whole number from the environment; fallback when unset. */
+static int env_limit(const char *name, long long fallback, long long *out, struct err *e)
+{
+    const char *v = nonempty_env(name);
+    *out = fallback;
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n <= 0)
+        return err_set(e, EXIT_USAGE, "%s=%s: expected a positive whole number", name, v);
+    *out = n;
+    return 0;
+}
+
+static int resolve_limits(const struct fetch_options *o, struct limits *l, struct err *e)
+{
+    long long deadline = 0;
+    if (env_limit("D2L_FETCH_DEADLINE", FETCH_DEFAULT_DEADLINE_S, &deadline, e) ||
+        env_limit("D2L_FETCH_MAX_BYTES", FETCH_DEFAULT_MAX_BYTES, &l->max_bytes, e))
+        return e->code;
+    l->deadline_s = o->deadline_s > 0 ? o->deadline_s : deadline > LONG_MAX ? LONG_MAX : (long)deadline;
+    if (o->max_bytes > 0)
+        l->max_bytes = o->max_bytes;
     return 0;
 }
 
@@ -128,9 +146,11 @@ static bool any_candidate_matches(const struct digests *d, const struct candidat
     return false;
 }
 
-/* Under the lock: a verified cached file is reused; a corrupt one removed. */
-static bool reuse_cached(const char *path, const char *name, const struct candidate *c, int n,
-                         const struct fetch_options *o, struct err *e)
+/* A cached file that verifies is used as it is. One that does not (corrupt,
+ * or verified for another hash a spec named before) stays until a download
+ * verifies and is renamed over it: a failed fetch never loses a file. */
+static bool cached_verifies(const char *path, const char *name, const struct candidate *c, int n, bool say_why,
+                            const struct fetch_options *o, struct err *e)
 {
     if (access(path, F_OK) != 0)
         return false;
@@ -145,11 +165,10 @@ static bool reuse_cached(const char *path, const char *name, const struct candid
     /* The hash named is the one expected: the cached file's own would read as
      * the source's in the errors that may follow. */
     bool by_sha1 = c[0].sha1 && c[0].sha1[0];
-    if (!o->quiet)
-        fprintf(stderr, "d2ltrain: cached %s is not the expected file (%s %s); fetching it again\n", name,
-                by_sha1 ? "sha1" : "sha256", by_sha1 ? c[0].sha1 : c[0].sha256);
-    if (unlink(path) != 0)
-        err_set(e, EXIT_DATA, "cannot remove corrupt %s: %s", path, strerror(errno));
+    if (say_why && !o->quiet)
+        fprintf(stderr, "d2ltrain: cached %s is not the expected file (%s %s); fetching it again (it stays until "
+                        "the download verifies)\n",
+                name, by_sha1 ? "sha1" : "sha256", by_sha1 ? c[0].sha1 : c[0].sha256);
     return false;
 }
 
@@ -158,28 +177,26 @@ static int commit(const char *part, const char *path, const char *dir, struct er
 {
     if (rename(part, path) != 0)
         return err_set(e, EXIT_DATA, "cannot rename %s to %s: %s", part, path, strerror(errno));
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        return err_set(e, EXIT_DATA, "cannot sync %s: %s", dir, strerror(saved));
-    }
-    close(fd);
-    return 0;
+    return sync_dir(dir, EXIT_DATA, e);
 }
 
 /* Tries the candidates in order; the error of a lone candidate is passed on
  * as is, several are listed one per line. */
 static int fetch_candidates(const char *dir, const char *name, const struct candidate *c, int n,
-                            const struct fetch_options *o, char *path, struct err *e)
+                            const struct limits *l, const struct fetch_options *o, char *path, struct err *e)
 {
     char part[PATH_MAX], failures[sizeof e->msg] = "";
     if (join(part, sizeof part, path, NULL, ".part", e))
         return e->code;
     for (int i = 0; i < n; i++) {
         struct err one = {0};
-        struct download d = {c[i].url, c[i].sha1, c[i].sha256, part, name};
+        bool sized = c[i].size > 0;
+        struct download d = {
+            .url = c[i].url, .sha1 = c[i].sha1, .sha256 = c[i].sha256, .part_path = part, .name = name,
+            .max_bytes = sized ? c[i].size : l->max_bytes,
+            .max_why = sized ? c[i].size_why : "the download cap: --max-bytes, D2L_FETCH_MAX_BYTES",
+            .deadline_s = l->deadline_s,
+        };
         if (download_verified(&d, o, &one) == 0 && commit(part, path, dir, &one) == 0) {
             if (!o->quiet) {
                 struct stat st;
@@ -198,26 +215,32 @@ static int fetch_candidates(const char *dir, const char *name, const struct cand
     return err_set(e, EXIT_DATA, "cannot fetch %s from any of its %d sources:%s", name, n, failures);
 }
 
-/* The cache protocol around fetch_candidates: mkdir -p, an exclusive flock
- * on NAME.lock (a second process waits, then finds the verified file), reuse
- * or refetch. */
+/* The cache protocol around fetch_candidates: a verified file is used
+ * without the lock (so a read-only cache works); otherwise mkdir -p, an
+ * exclusive flock on NAME.lock (a second process waits, then finds the
+ * verified file), and the fetch. */
 static int fetch_into_cache(const char *name, const struct candidate *c, int n,
                             const struct fetch_options *o, char *path, size_t path_len, struct err *e)
 {
     char dir[PATH_MAX], lock_path[PATH_MAX];
-    if (fetch_data_dir(o, dir, sizeof dir, e) || make_dirs(dir, e) ||
+    struct limits l = {0};
+    if (resolve_limits(o, &l, e) || fetch_data_dir(o, dir, sizeof dir, e) ||
         join(path, path_len, dir, name, "", e) || join(lock_path, sizeof lock_path, path, NULL, ".lock", e))
         return e->code;
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (cached_verifies(path, name, c, n, false, o, e) || e->code || make_dirs(dir, 0755, EXIT_DATA, e))
+        return e->code;
+    /* O_NOFOLLOW: a link planted at NAME.lock never creates a file elsewhere */
+    int lock = open(lock_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (lock < 0)
-        return err_set(e, EXIT_DATA, "cannot open lock %s: %s", lock_path, strerror(errno));
+        return err_set(e, EXIT_DATA, "cannot open lock %s: %s", lock_path,
+                       errno == ELOOP ? "a symbolic link; remove it" : strerror(errno));
     int rc;
     while ((rc = flock(lock, LOCK_EX)) != 0 && errno == EINTR) {
     }
     if (rc != 0)
         err_set(e, EXIT_DATA, "cannot lock %s: %s", lock_path, strerror(errno));
-    else if (!reuse_cached(path, name, c, n, o, e) && !e->code)
-        fetch_candidates(dir, name, c, n, o, path, e);
+    else if (!cached_verifies(path, name, c, n, true, o, e) && !e->code)
+        fetch_candidates(dir, name, c, n, &l, o, path, e);
     close(lock); /* releases the flock */
     return e->code;
 }
@@ -227,12 +250,15 @@ int fetch_registry_file(const struct registry_file *f, const struct fetch_option
 {
     struct candidate c[REGISTRY_MAX_SOURCES + 1];
     int n = 0;
-    if (add_mirror(o, f->name, f->sources[0].sha1, NULL, c, &n, e))
+    static const char registry_size[] = "its size in the registry";
+    if (add_mirror(o, f->name, f->sources[0].sha1, NULL, f->sources[0].size, registry_size, c, &n, e))
         return e->code;
     for (int i = 0; i < f->n_sources && !o->mirror_only; i++, n++) {
         snprintf(c[n].url, sizeof c[n].url, "%s", f->sources[i].url);
         c[n].sha1 = f->sources[i].sha1;
         c[n].sha256 = NULL;
+        c[n].size = f->sources[i].size;
+        c[n].size_why = registry_size;
     }
     if (fetch_into_cache(f->name, c, n, o, path, path_len, e) && strstr(e->msg, "resolve host")) {
         size_t used = strlen(e->msg); /* libcurl's "Could not resolve host": no network, say how to work without */
@@ -265,9 +291,10 @@ static int check_hash_arg(const char *hex, size_t len, const char *what, struct 
     return 0;
 }
 
-int fetch_url(const char *url, const char *sha1, const char *sha256, const char *cache_name,
+int fetch_url(const char *url, const char *sha1, const char *sha256, long long size, const char *cache_name,
               const struct fetch_options *o, char *path, size_t path_len, struct err *e)
 {
+    static const char spec_size[] = "the size the spec gives";
     char name[NAME_MAX + 1];
     struct candidate c[2];
     int n = 0;
@@ -277,13 +304,15 @@ int fetch_url(const char *url, const char *sha1, const char *sha256, const char 
         return err_set(e, EXIT_USAGE, "%s: a sha1 or sha256 is required to verify the download", url);
     if (check_hash_arg(sha1, SHA1_HEX_LEN, "sha1", e) || check_hash_arg(sha256, SHA256_HEX_LEN, "sha256", e) ||
         fetch_sanitize_name(cache_name, name, sizeof name, e) ||
-        add_mirror(o, name, sha1, sha256, c, &n, e))
+        add_mirror(o, name, sha1, sha256, size, spec_size, c, &n, e))
         return e->code;
     if (!o->mirror_only) {
         if (snprintf(c[n].url, sizeof c[n].url, "%s", url) >= (int)sizeof c[n].url)
             return err_set(e, EXIT_USAGE, "URL too long: %.80s...", url);
         c[n].sha1 = sha1;
         c[n].sha256 = sha256;
+        c[n].size = size;
+        c[n].size_why = spec_size;
         n++;
     }
     return fetch_into_cache(name, c, n, o, path, path_len, e);

@@ -18,12 +18,16 @@ struct fetch_options {
     bool mirror_only;     /* try only the mirror, never the registry's sources */
     bool quiet;           /* nothing on stderr but errors */
     long connect_timeout_s, low_speed_time_s; /* <= 0: the defaults below */
+    long deadline_s;      /* each file's whole download, retries included; <= 0: D2L_FETCH_DEADLINE, else default */
+    long long max_bytes;  /* a file without a known size; <= 0: D2L_FETCH_MAX_BYTES, else default */
     int max_retries;      /* retries after a transient failure (not the first try) */
 };
 
 #define FETCH_DEFAULT_CONNECT_TIMEOUT_S 30
 #define FETCH_DEFAULT_LOW_SPEED_TIME_S 30
 #define FETCH_DEFAULT_MAX_RETRIES 4
+#define FETCH_DEFAULT_DEADLINE_S 3600           /* one hour per file */
+#define FETCH_DEFAULT_MAX_BYTES (2LL << 30)     /* 2 GiB: a file of unknown size */
 
 /* The options with every default filled in (all NULL pointers: environment). */
 struct fetch_options fetch_options_default(void);
@@ -43,9 +47,10 @@ int fetch_registry_file(const struct registry_file *f, const struct fetch_option
 
 /* A file declared by URL and hash (a spec's own CSV): at least one of sha1 /
  * sha256 (NULL or "" = not given) must be given; every given one must match.
+ * size > 0 is its size in bytes (a longer body is cut off); 0: the cap.
  * `cache_name` is sanitised to [A-Za-z0-9._-] with no leading dot, so it can
  * never name a path outside the cache. A mirror serves it under that name. */
-int fetch_url(const char *url, const char *sha1, const char *sha256, const char *cache_name,
+int fetch_url(const char *url, const char *sha1, const char *sha256, long long size, const char *cache_name,
               const struct fetch_options *o, char *path, size_t path_len, struct err *e);
 
 /* `name` with every byte outside [A-Za-z0-9._-] and a leading dot replaced

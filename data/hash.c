@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "../core/open_regular.h"
+
 int hasher_init(struct hasher *h, struct err *e)
 {
     h->sha1_ctx = EVP_MD_CTX_new();
@@ -59,9 +61,9 @@ void hasher_free(struct hasher *h)
 
 int hasher_update_file(struct hasher *h, const char *path, struct err *e)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen_regular(path, "a data file", EXIT_DATA, e);
     if (!f)
-        return err_set(e, EXIT_DATA, "cannot open %s: %s", path, strerror(errno));
+        return e->code;
     unsigned char buf[1 << 16];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)

@@ -35,12 +35,12 @@ static int open_url(const struct data_spec *d, const struct fetch_options *fo, s
 {
     char train[PATH_MAX], test[PATH_MAX], name[300];
     snprintf(name, sizeof name, "%s.csv", d->dataset);
-    if (fetch_url(d->url, d->sha1, d->sha256, name, fo, train, sizeof train, e))
+    if (fetch_url(d->url, d->sha1, d->sha256, d->size, name, fo, train, sizeof train, e))
         return e->code;
     if (!d->test_url[0])
         return tabular_load(train, NULL, &d->preprocess, out, e);
     snprintf(name, sizeof name, "%s_test.csv", d->dataset);
-    if (fetch_url(d->test_url, d->test_sha1, d->test_sha256, name, fo, test, sizeof test, e))
+    if (fetch_url(d->test_url, d->test_sha1, d->test_sha256, d->test_size, name, fo, test, sizeof test, e))
         return e->code;
     return tabular_load(train, test, &d->preprocess, out, e);
 }

@@ -8,8 +8,9 @@
 
 #include "../core/error.h"
 
-/* Reads path into *out (NULL for an empty file), *len bytes. A regular file
- * is read at its size; anything else (a pipe) until its end. A file over
+/* Reads path into *out (NULL for an empty file), *len bytes. Only a regular
+ * file is read (a FIFO or device is refused at once, "not a regular file
+ * (..., a KIND expected)"), at the size stat gives. A file over
  * max_len bytes is EXIT_DATA, "PATH: N bytes, more than any KIND"; out of
  * memory EXIT_RUNTIME naming the bytes; on error *out is NULL. */
 int read_all(const char *path, size_t max_len, const char *kind, uint8_t **out, size_t *len, struct err *e);

@@ -14,6 +14,7 @@
 struct registry_source {
     const char *url;  /* http://, https:// or file:// */
     const char *sha1; /* lowercase hex of the bytes this source serves */
+    long long size;   /* their size in bytes: a longer body is cut off at once */
 };
 
 struct registry_file {

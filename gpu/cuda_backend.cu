@@ -239,6 +239,7 @@ static const struct backend cuda_ops = {
     .act_backward = cuda_act_backward,
     .dropout_forward = cuda_dropout_forward,
     .mul = cuda_mul,
+    .center_rows = cuda_center_rows,
     .softmax_forward = cuda_softmax_forward,
     .softmax_backward = cuda_softmax_backward,
     .cross_entropy = cuda_cross_entropy,

@@ -147,7 +147,8 @@ void cuda_fill(struct backend *be, float *x, float value, size_t n);
 void cuda_fill_f64(struct backend *be, double *x, double value, size_t n);
 void cuda_step_advance(struct backend *be, uint64_t *step);
 void cuda_bias_add(struct backend *be, float *out, const float *bias, int rows, int cols);
-void cuda_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols);
+void cuda_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols, float beta);
+void cuda_center_rows(struct backend *be, float *out, const float *in, int rows, int cols);
 void cuda_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n);
 void cuda_act_backward(struct backend *be, enum activation act, float *din, const float *out,
                        const float *dout, size_t n);

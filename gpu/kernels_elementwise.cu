@@ -56,7 +56,7 @@ void cuda_bias_add(struct backend *be, float *out, const float *bias, int rows, 
 /* Column sums without atomics, so the result does not depend on timing: a
  * block takes 32 columns; its 8 warps sum interleaved rows (coalesced, one
  * column per lane) and warp 0 adds the 8 partial sums in a fixed order. */
-__global__ void d2l_bias_grad_kernel(float *dbias, const float *dout, int rows, int cols)
+__global__ void d2l_bias_grad_kernel(float *dbias, const float *dout, int rows, int cols, float beta)
 {
     __shared__ double partial[CUDA_WARPS][32];
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -70,16 +70,16 @@ __global__ void d2l_bias_grad_kernel(float *dbias, const float *dout, int rows, 
     if (warp == 0 && col < cols) {
         for (int w = 1; w < CUDA_WARPS; w++)
             sum += partial[w][lane];
-        dbias[col] = (float)sum;
+        dbias[col] = (beta == 0 ? 0.0f : beta * dbias[col]) + (float)sum;
     }
 }
 
-void cuda_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols)
+void cuda_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols, float beta)
 {
     struct cuda_impl *c = cuda_of(be);
     if (cols <= 0)
         return;
-    CUDA_LAUNCH(d2l_bias_grad_kernel, (unsigned)((cols + 31) / 32), c, dbias, dout, rows, cols);
+    CUDA_LAUNCH(d2l_bias_grad_kernel, (unsigned)((cols + 31) / 32), c, dbias, dout, rows, cols, beta);
 }
 
 __global__ void d2l_act_forward_kernel(enum activation act, float *out, const float *in, size_t n)

@@ -80,6 +80,31 @@ __global__ void d2l_softmax_backward_kernel(float *din, const float *out, const 
     }
 }
 
+/* The row's mean summed in double, as the CPU backend does. */
+__global__ void d2l_center_rows_kernel(float *out, const float *in, int rows, int cols)
+{
+    int lane = threadIdx.x % 32;
+    FOR_WARP_ROWS(r, rows)
+    {
+        const float *x = in + (size_t)r * cols;
+        double sum = 0;
+        for (int c = lane; c < cols; c += 32)
+            sum += x[c];
+        for (int offset = 16; offset > 0; offset >>= 1)
+            sum += __shfl_xor_sync(FULL_WARP, sum, offset);
+        float mean = (float)(sum / cols);
+        for (int c = lane; c < cols; c += 32)
+            out[(size_t)r * cols + c] = x[c] - mean;
+    }
+}
+
+void cuda_center_rows(struct backend *be, float *out, const float *in, int rows, int cols)
+{
+    struct cuda_impl *c = cuda_of(be);
+    if (rows > 0 && cols > 0)
+        CUDA_LAUNCH(d2l_center_rows_kernel, row_blocks(c, rows), c, out, in, rows, cols);
+}
+
 void cuda_softmax_forward(struct backend *be, float *out, const float *in, int rows, int cols)
 {
     struct cuda_impl *c = cuda_of(be);

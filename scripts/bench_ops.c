@@ -68,7 +68,7 @@ int main(void)
     TIME_OP("gemm dW2", 1, be->gemm(be, true, false, C, H, B, 1, dout, C, a, H, 0, grads, H));
     TIME_OP("gemm dX2", 1, be->gemm(be, false, false, B, H, C, 1, dout, C, w2, H, 0, da, H));
     TIME_OP("relu backward", 0, be->act_backward(be, ACT_RELU, dh, a, da, (size_t)B * H));
-    TIME_OP("bias_grad 1", 0, be->bias_grad(be, b1, dh, B, H));
+    TIME_OP("bias_grad 1", 0, be->bias_grad(be, b1, dh, B, H, 0));
     TIME_OP("gemm dW1", 1, be->gemm(be, true, false, H, D, B, 1, dh, H, xb, D, 0, grads, D));
     TIME_OP("sgd_step", 0, be->sgd_step(be, params, grads, velocity, n_params, 0.1f, 0, 0));
     TIME_OP("step_advance", 0, be->step_advance(be, &step));

@@ -9,7 +9,8 @@
 #      (at lr 0.1, and at the book's 0.5 against the CPU's own spread):
 #      per-epoch loss within 1e-3 relative, final accuracies within 0.005
 #      (a failed GPU run is repeated with D2L_CUDA_GRAPHS=0); Kaggle k-fold
-#      averages within 1e-3 relative
+#      averages within 1e-3 relative; chapter 5 (blocks_ch5: tied, frozen,
+#      centered) with its frozen tensors bit-identical on both devices
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), once without
 #      graphs and once with TF32; the same model in PyTorch on the same card
@@ -337,6 +338,36 @@ if [ $have_data = 1 ]; then
 else
     record "parity" FAIL "no Fashion-MNIST data"
 fi
+
+# Chapter 5 (synthetic data, so no download): blocks, a tied layer (its
+# gradient summed over two uses), frozen tensors (trainable: false and
+# --freeze) and the centered layer, CPU against CUDA; the frozen tensors
+# must come back bit-identical to their (host-made) initial values on both.
+banner "training parity: chapter 5 (tied, frozen, centered)"
+ch5=(run configs/blocks_ch5.yaml --set train.epochs=6 --freeze '0.1.*' --quiet)
+"$D2LTRAIN" "${ch5[@]}" --device cpu --out "$LOG/ch5.cpu" >"$LOG/ch5.cpu.txt" 2>&1
+crc=$?
+timeout "$(cap 60)" "$D2LTRAIN" "${ch5[@]}" --device cuda --out "$LOG/ch5.cuda" >"$LOG/ch5.cuda.txt" 2>&1
+grc=$?
+cat "$LOG/ch5.cuda.txt"
+if [ $crc != 0 ] || [ $grc != 0 ]; then
+    record "parity chapter 5" FAIL "exit cpu $crc, cuda $grc"
+elif detail=$(compare_runs "$LOG/ch5.cpu.txt" "$LOG/ch5.cuda.txt"); then
+    record "parity chapter 5" PASS "$detail"
+else
+    record "parity chapter 5" FAIL "$detail"
+fi
+frozen_same=PASS
+for d in cpu cuda; do
+    "$D2LTRAIN" inspect --full "$LOG/ch5.$d/model.safetensors" >"$LOG/ch5.$d.tensors.txt" 2>&1 || frozen_same=FAIL
+done
+# the frozen tensors' lines (name, statistics, every value) on both devices
+for t in 0.1.0.weight 0.1.2.bias 7.weight 7.bias; do
+    a=$(grep -A1 "^$t F32" "$LOG/ch5.cpu.tensors.txt")
+    b=$(grep -A1 "^$t F32" "$LOG/ch5.cuda.tensors.txt")
+    { [ -n "$a" ] && [ "$a" = "$b" ]; } || frozen_same=FAIL
+done
+record "chapter 5 frozen tensors identical" $frozen_same "0.1.* (--freeze) and 7.* (trainable: false), cpu vs cuda"
 
 # Kaggle 5-fold (Adam, 330 features, five models on one GPU): the averages
 # within 1e-3 relative of the CPU's.

@@ -16,6 +16,11 @@ test can keep its own per-path state):
   norange    ignore Range headers: always the whole file with 200
   redirect3  redirect to the same path with redirect2, then redirect1, then
              to the plain file: three hops
+  endless    a body that never ends and announces no size (ends with the
+             connection)
+  huge       a body that announces 10^12 bytes, then never ends
+  drip       the file's first 4 kB every half second, for ever (above any
+             low-speed floor)
 
 GET /__count answers "requests N ranges M" (itself not counted): every other
 request, and how many of them carried a Range header.
@@ -37,7 +42,18 @@ import threading
 import time
 
 MODES = {"404", "500x2", "drop", "wrong", "slow", "trickle", "norange",
-         "redirect1", "redirect2", "redirect3"}
+         "redirect1", "redirect2", "redirect3", "endless", "huge", "drip"}
+
+
+def endless(wfile, piece, pause):
+    """Writes piece for ever (until the client hangs up)."""
+    try:
+        while True:
+            wfile.write(piece)
+            wfile.flush()
+            time.sleep(pause)
+    except OSError:
+        pass
 
 
 class State:
@@ -117,6 +133,15 @@ def make_handler(state):
                     return
                 status = 206
             body = data[start:]
+            if modes & {"endless", "huge", "drip"}:
+                self.send_response(200)
+                if "huge" in modes:
+                    self.send_header("Content-Length", str(10 ** 12))
+                self.end_headers()
+                self.close_connection = True
+                drip = "drip" in modes
+                endless(self.wfile, (data * 2)[:4096] if drip else bytes(1 << 16), 0.5 if drip else 0)
+                return
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             if status == 206:

@@ -19,6 +19,10 @@ static void normalize(struct spec *out, const struct spec *in)
     out->kfold.metric_at = (struct mark){0};
     for (int i = 0; i < SPEC_MAX_LAYERS; i++)
         out->layers[i].at = (struct mark){0};
+    for (int i = 0; i < SPEC_MAX_ITEMS; i++)
+        out->items[i].at = out->items[i].layer.at = (struct mark){0};
+    for (int i = 0; i < SPEC_MAX_BLOCKS; i++)
+        out->blocks[i].at = (struct mark){0};
     struct data_spec *d = &out->data;
     if (d->n_w >= 0 && d->n_w < SPEC_MAX_VALUES)
         memset(d->w + d->n_w, 0, (SPEC_MAX_VALUES - (size_t)d->n_w) * sizeof d->w[0]);

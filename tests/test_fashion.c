@@ -210,11 +210,12 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
     ck_assert_msg(agree >= 9990 && fabs(reference_acc - atof(want)) <= 0.001, "%s", r.out);
     proc_result_free(&r);
 
-    /* a checkpoint of another model is refused, naming the tensor */
+    /* a checkpoint of another model is refused, naming every tensor that differs */
     r = run_on_test_data("predict configs/softmax_fashion.yaml --quiet --checkpoint %s/model.safetensors", dir);
     ck_assert_int_eq(r.status, 3);
-    ck_assert_msg(strstr(r.err, "tensor '1.weight' has shape [256,784]; the spec's model needs [10,784]"), "%s",
-                  r.err);
+    ck_assert_msg(strstr(r.err, "does not fit the spec's model (another spec's checkpoint?): extra 3.weight, 3.bias; "
+                                "shape of 1.weight [256,784] (the model's [10,784]), 1.bias [256] (the model's [10])"),
+                  "%s", r.err);
     proc_result_free(&r);
     tmp_dir_remove();
 }

@@ -468,7 +468,7 @@ START_TEST(test_fetch_url_sanitises_cache_name)
     o.mirror = NULL;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/url/%s", server.port, TEST_CSV);
     struct err e = {0};
-    ck_assert_msg(fetch_url(url, NULL, TEST_SHA256, "../up/.x", &o, path, sizeof path, &e) == 0, "%s",
+    ck_assert_msg(fetch_url(url, NULL, TEST_SHA256, 0, "../up/.x", &o, path, sizeof path, &e) == 0, "%s",
                   e.msg);
     snprintf(expected, sizeof expected, "%s/_._up_.x", dir);
     ck_assert_str_eq(path, expected);
@@ -477,15 +477,15 @@ START_TEST(test_fetch_url_sanitises_cache_name)
     /* A wrong sha256 is named next to the actual one. */
     const char *zeros = "0000000000000000000000000000000000000000000000000000000000000000";
     memset(&e, 0, sizeof e);
-    ck_assert_int_eq(fetch_url(url, "", zeros, "other", &o, path, sizeof path, &e), EXIT_DATA);
+    ck_assert_int_eq(fetch_url(url, "", zeros, 0, "other", &o, path, sizeof path, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, zeros));
     ck_assert_ptr_nonnull(strstr(e.msg, TEST_SHA256));
     assert_cache(dir, "other", false);
 
     memset(&e, 0, sizeof e);
-    ck_assert_int_eq(fetch_url(url, NULL, NULL, "none", &o, path, sizeof path, &e), EXIT_USAGE);
+    ck_assert_int_eq(fetch_url(url, NULL, NULL, 0, "none", &o, path, sizeof path, &e), EXIT_USAGE);
     memset(&e, 0, sizeof e);
-    ck_assert_int_eq(fetch_url(url, "abc", NULL, "none", &o, path, sizeof path, &e), EXIT_USAGE);
+    ck_assert_int_eq(fetch_url(url, "abc", NULL, 0, "none", &o, path, sizeof path, &e), EXIT_USAGE);
 }
 END_TEST
 
@@ -645,6 +645,174 @@ START_TEST(test_fashion_mnist_from_debian_copy)
 }
 END_TEST
 
+/* A symbolic link planted in the cache is never written through. */
+START_TEST(test_planted_links_are_not_followed)
+{
+    struct fetch_case c;
+    case_open(&c, "http", "links");
+    char victim[PATH_MAX], link_path[PATH_MAX], outside[PATH_MAX];
+    snprintf(victim, sizeof victim, "%s/victim", root);
+    write_file(victim, "precious\n", 9);
+    snprintf(link_path, sizeof link_path, "%s/%s.part", c.dir, TRAIN_CSV);
+    ck_assert_int_eq(symlink(victim, link_path), 0);
+    long requests, ranges;
+    ck_assert_int_eq(case_fetch(&c, &requests, &ranges), EXIT_DATA);
+    ck_assert_msg(strstr(c.e.msg, "not a regular file"), "%s", c.e.msg);
+    assert_sha1(victim, "e101b916f4964ddeb46a171f0b7cd177b58543de"); /* "precious\n", untouched */
+    ck_assert_int_eq(requests, 0);
+
+    /* NAME.lock pointing outside the cache: nothing is created there */
+    ck_assert_int_eq(unlink(link_path), 0);
+    snprintf(outside, sizeof outside, "%s/created-outside", root);
+    snprintf(link_path, sizeof link_path, "%s/%s.lock", c.dir, TRAIN_CSV);
+    ck_assert_int_eq(unlink(link_path), 0); /* the empty lock file the first try made */
+    ck_assert_int_eq(symlink(outside, link_path), 0);
+    ck_assert_int_eq(case_fetch(&c, &requests, &ranges), EXIT_DATA);
+    ck_assert_msg(strstr(c.e.msg, ".lock"), "%s", c.e.msg);
+    ck_assert_int_eq(access(outside, F_OK), -1);
+    assert_cache(c.dir, TRAIN_CSV, false);
+}
+END_TEST
+
+/* A FIFO where the cached file belongs is refused at once, not waited on. */
+START_TEST(test_fifo_in_cache_is_refused)
+{
+    struct fetch_case c;
+    case_open(&c, "http", "fifo");
+    char fifo[PATH_MAX];
+    snprintf(fifo, sizeof fifo, "%s/%s", c.dir, TRAIN_CSV);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    time_t start = time(NULL);
+    long requests, ranges;
+    ck_assert_int_eq(case_fetch(&c, &requests, &ranges), EXIT_DATA);
+    ck_assert_msg(strstr(c.e.msg, "not a regular file") && strstr(c.e.msg, fifo), "%s", c.e.msg);
+    ck_assert_int_lt(time(NULL) - start, 5);
+}
+END_TEST
+
+/* A body longer than the registry's size is cut off as soon as it passes
+ * it, whether the server announced a size or not, and leaves no part. */
+START_TEST(test_endless_body_is_cut_at_the_registry_size)
+{
+    static const char *const modes[] = {"endless", "huge"};
+    struct fetch_case c;
+    case_open(&c, "http", modes[_i]);
+    time_t start = time(NULL);
+    long requests, ranges;
+    ck_assert_int_eq(case_fetch(&c, &requests, &ranges), EXIT_DATA);
+    ck_assert_msg(strstr(c.e.msg, "larger than") && strstr(c.e.msg, "460676"), "%s: %s", modes[_i], c.e.msg);
+    ck_assert_int_eq(requests, 1); /* not retried */
+    ck_assert_int_lt(time(NULL) - start, 5);
+    assert_cache(c.dir, TRAIN_CSV, false);
+}
+END_TEST
+
+/* A spec's file:// URL of an endless device is cut at the cap. */
+START_TEST(test_dev_zero_is_cut_at_the_cap)
+{
+    struct fetch_case c;
+    case_open(&c, "http", "zero");
+    c.o.mirror = NULL;
+    c.o.mirror_only = false;
+    c.o.max_bytes = 1 << 20;
+    ck_assert_int_eq(fetch_url("file:///dev/zero", TRAIN_SHA1, NULL, 0, "zero.csv", &c.o, c.path, sizeof c.path, &c.e),
+                     EXIT_DATA);
+    ck_assert_msg(strstr(c.e.msg, "larger than 1048576 bytes"), "%s", c.e.msg);
+    assert_cache(c.dir, "zero.csv", false);
+
+    /* a spec's size: smaller than the cap, it is the limit */
+    c.e = (struct err){0};
+    ck_assert_int_eq(fetch_url("file:///dev/zero", TRAIN_SHA1, NULL, 1000, "zero.csv", &c.o, c.path,
+                                     sizeof c.path, &c.e),
+                     EXIT_DATA);
+    ck_assert_msg(strstr(c.e.msg, "larger than 1000 bytes"), "%s", c.e.msg);
+    assert_cache(c.dir, "zero.csv", false);
+}
+END_TEST
+
+/* A server that sends fast enough never to trip the low-speed rule, for
+ * ever, is stopped by the overall deadline. */
+START_TEST(test_dripping_server_meets_the_deadline)
+{
+    struct fetch_case c;
+    case_open(&c, "http", "drip");
+    c.o.deadline_s = 2;
+    time_t start = time(NULL);
+    long requests, ranges;
+    ck_assert_int_eq(case_fetch(&c, &requests, &ranges), EXIT_DATA);
+    ck_assert_msg(strstr(c.e.msg, "deadline of 2 s"), "%s", c.e.msg);
+    ck_assert_int_lt(time(NULL) - start, 6);
+    ck_assert(!exists(c.dir, TRAIN_CSV, ""));
+}
+END_TEST
+
+/* A spec that names a cached file with another hash keeps the verified copy
+ * until a replacement verifies. */
+START_TEST(test_verified_file_survives_a_failed_replacement)
+{
+    struct fetch_case c;
+    case_open(&c, "http", "keep");
+    char data[PATH_MAX], url[PATH_MAX + 64], bad_url[128];
+    kaggle_dir(data, sizeof data);
+    ck_assert_ptr_nonnull(realpath(data, url + 7));
+    memcpy(url, "file://", 7);
+    strcat(url, "/" TRAIN_CSV);
+    c.o.mirror = NULL;
+    c.o.mirror_only = false;
+    ck_assert_msg(fetch_url(url, TRAIN_SHA1, NULL, 0, "ds.csv", &c.o, c.path, sizeof c.path, &c.e) == 0, "%s",
+                  c.e.msg);
+    snprintf(bad_url, sizeof bad_url, "http://127.0.0.1:%d/404/" TEST_CSV, server.port);
+    ck_assert_int_eq(fetch_url(bad_url, NULL, TEST_SHA256, 0, "ds.csv", &c.o, c.path, sizeof c.path, &c.e), EXIT_DATA);
+    assert_sha1(c.path, TRAIN_SHA1); /* still there, still verified */
+    ck_assert(!exists(c.dir, "ds.csv", ".part"));
+
+    /* the replacement that verifies takes its place */
+    char good_url[128];
+    snprintf(good_url, sizeof good_url, "http://127.0.0.1:%d/plain/" TEST_CSV, server.port);
+    c.e = (struct err){0};
+    ck_assert_msg(fetch_url(good_url, NULL, TEST_SHA256, 0, "ds.csv", &c.o, c.path, sizeof c.path, &c.e) == 0, "%s",
+                  c.e.msg);
+    struct digests d;
+    ck_assert_int_eq(hash_file(c.path, &d, &c.e), 0);
+    ck_assert_str_eq(d.sha256, TEST_SHA256);
+}
+END_TEST
+
+/* A cache that cannot be written (read-only, no lock file) still serves its
+ * verified files; only a fetch needs to write. As root, whom permissions do
+ * not stop, a child takes the user nobody's identity. */
+START_TEST(test_read_only_cache_serves_verified_files)
+{
+    struct fetch_case c;
+    case_open(&c, "http", "readonly");
+    ck_assert_int_eq(fetch_train(&c.o, c.path, &c.e), 0);
+    char lock[PATH_MAX];
+    snprintf(lock, sizeof lock, "%s/%s.lock", c.dir, TRAIN_CSV);
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(chmod(c.dir, 0555), 0);
+    ck_assert_int_eq(chmod(root, 0755), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(100);
+        struct err e = {0};
+        char path[PATH_MAX];
+        c.o.mirror = "http://127.0.0.1:1/unreachable/";
+        int rc = fetch_train(&c.o, path, &e);
+        if (rc)
+            fprintf(stderr, "%s\n", e.msg);
+        /* a missing file needs the lock: a clear error, not a hang */
+        struct err e2 = {0};
+        int rc2 = fetch_dataset_file("kaggle_house_test", TEST_CSV, &c.o, path, sizeof path, &e2);
+        _exit(rc ? 10 + rc : rc2 == EXIT_DATA && strstr(e2.msg, ".lock") ? 0 : 20 + rc2);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    chmod(c.dir, 0755);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+}
+END_TEST
+
 Suite *suite_fetch(void)
 {
     Suite *s = suite_create("fetch");
@@ -665,6 +833,18 @@ Suite *suite_fetch(void)
     tcase_add_test(http, test_fetch_command_exit_codes);
     tcase_add_test(http, test_fashion_mnist_from_debian_copy);
     suite_add_tcase(s, http);
+
+    TCase *hardening = tcase_create("hardening");
+    tcase_add_unchecked_fixture(hardening, setup_http, teardown);
+    tcase_set_timeout(hardening, 30);
+    tcase_add_test(hardening, test_planted_links_are_not_followed);
+    tcase_add_test(hardening, test_fifo_in_cache_is_refused);
+    tcase_add_loop_test(hardening, test_endless_body_is_cut_at_the_registry_size, 0, 2);
+    tcase_add_test(hardening, test_dev_zero_is_cut_at_the_cap);
+    tcase_add_test(hardening, test_dripping_server_meets_the_deadline);
+    tcase_add_test(hardening, test_verified_file_survives_a_failed_replacement);
+    tcase_add_test(hardening, test_read_only_cache_serves_verified_files);
+    suite_add_tcase(s, hardening);
 
     TCase *https = tcase_create("https");
     tcase_add_unchecked_fixture(https, setup_https, teardown);

@@ -7,7 +7,7 @@
  * the "out of GPU memory" message, a missing GPU is reported, not fatal.
  *
  * Without a GPU the op tests are not added and the runner says "skipped:
- * 16 tests (no GPU)" (with D2L_GPU_SUITE_ON_CPU=1 they run CPU against
+ * N tests (no GPU)" (with D2L_GPU_SUITE_ON_CPU=1 they run CPU against
  * CPU, as a check of the suite itself, which `make test` does); a build
  * without CUDA skips the suite, saying so. The suite forks
  * per test (Check's default) and CUDA is first touched inside each test, as
@@ -347,7 +347,8 @@ struct bias_args {
     const float *x, *bias, *dout;
 };
 
-/* out[0]: x + bias on every row; out[1]: bias_grad of dout. */
+/* out[0]: x + bias on every row; out[1]: bias_grad of dout; out[2]: a
+ * second use of a tied bias added to it (beta 1). */
 static void run_bias(struct backend *be, const void *args, struct result *r)
 {
     const struct bias_args *a = args;
@@ -356,9 +357,12 @@ static void run_bias(struct backend *be, const void *args, struct result *r)
     float *dx = dev(&b, a->x, bytes), *dbi = dev(&b, a->bias, bias_bytes);
     float *ddo = dev(&b, a->dout, bytes), *ddb = dev(&b, NULL, bias_bytes);
     be->bias_add(be, dx, dbi, a->rows, a->cols);
-    be->bias_grad(be, ddb, ddo, a->rows, a->cols);
+    be->fill(be, ddb, NAN, a->cols); /* beta 0 ignores what was there */
+    be->bias_grad(be, ddb, ddo, a->rows, a->cols, 0);
     get(&b, r->out[0], dx, bytes);
     get(&b, r->out[1], ddb, bias_bytes);
+    be->bias_grad(be, ddb, dx, a->rows, a->cols, 1);
+    get(&b, r->out[2], ddb, bias_bytes);
     bufs_release(&b);
 }
 
@@ -369,9 +373,17 @@ static void check_bias(int rows, int cols, uint64_t *rng)
     float *dout = random_floats(n, rng, -1, 1);
     struct bias_args a = {rows, cols, x, bias, dout};
     struct result r[2];
-    run_both(backends, run_bias, &a, (const size_t[MAX_OUTS]){n, cols}, r);
+    run_both(backends, run_bias, &a, (const size_t[MAX_OUTS]){n, cols, cols}, r);
     ASSERT_SAME(r[GPU].out[0], r[CPU].out[0], n, "bias_add %dx%d", rows, cols);
     assert_close(r[GPU].out[1], r[CPU].out[1], cols, 1e-5, "bias_grad %dx%d", rows, cols);
+    assert_close(r[GPU].out[2], r[CPU].out[2], cols, 1e-5, "bias_grad beta 1 %dx%d", rows, cols);
+    for (int c = 0; c < cols && rows > 0; c++) { /* the CPU's own: the column sums of x + bias added */
+        double sum = r[CPU].out[1][c];
+        for (int row = 0; row < rows; row++)
+            sum += r[CPU].out[0][(size_t)row * cols + c];
+        ck_assert_msg(fabs(r[CPU].out[2][c] - sum) <= 1e-4 * (1 + fabs(sum)), "beta 1 col %d: %g vs %g", c,
+                      r[CPU].out[2][c], sum);
+    }
     results_free(r);
     free(x), free(bias), free(dout);
 }
@@ -517,6 +529,42 @@ static void check_softmax(int rows, int cols, uint64_t *rng)
 START_TEST(gpu_softmax)
 {
     for_each_shape(6, check_softmax);
+}
+END_TEST
+
+/* out[0]: the centered layer's forward, x - its row mean. */
+static void run_center(struct backend *be, const void *args, struct result *r)
+{
+    const struct softmax_args *a = args;
+    struct bufs b = {.be = be};
+    size_t bytes = (size_t)a->rows * a->cols * sizeof(float);
+    float *di = dev(&b, a->in, bytes), *dout = dev(&b, NULL, bytes);
+    be->center_rows(be, dout, di, a->rows, a->cols);
+    get(&b, r->out[0], dout, bytes);
+    bufs_release(&b);
+}
+
+static void check_center(int rows, int cols, uint64_t *rng)
+{
+    size_t n = (size_t)rows * cols;
+    float *in = random_floats(n, rng, -20, 30);
+    struct softmax_args a = {rows, cols, in, NULL};
+    struct result r[2];
+    run_both(backends, run_center, &a, (const size_t[MAX_OUTS]){n}, r);
+    assert_close(r[GPU].out[0], r[CPU].out[0], n, 1e-5, "center_rows %dx%d", rows, cols);
+    for (int row = 0; row < rows; row++) { /* each row now has mean 0 */
+        double sum = 0;
+        for (int c = 0; c < cols; c++)
+            sum += r[CPU].out[0][(size_t)row * cols + c];
+        ck_assert_msg(fabs(sum / cols) < 1e-4, "row %d mean %g", row, sum / cols);
+    }
+    results_free(r);
+    free(in);
+}
+
+START_TEST(gpu_center_rows)
+{
+    for_each_shape(8, check_center);
 }
 END_TEST
 
@@ -821,7 +869,7 @@ static void step_body(void *arg)
     be->cross_entropy(be, s->dh, s->acc, s->h, s->labels, s->rows, s->out, 1.0f / s->rows);
     be->mul(be, s->dh, s->dh, s->mask, (size_t)s->rows * s->out);
     be->gemm(be, true, false, s->in, s->out, s->rows, 1.0f, s->x, s->in, s->dh, s->out, 0.0f, s->dw, s->out);
-    be->bias_grad(be, s->db, s->dh, s->rows, s->out);
+    be->bias_grad(be, s->db, s->dh, s->rows, s->out, 0);
     be->sgd_step(be, s->w, s->dw, s->velocity, (size_t)s->in * s->out, 0.5f, 0.0f, 0.0f);
     be->sgd_step(be, s->bias, s->db, s->velocity, (size_t)s->out, 0.5f, 0.0f, 0.0f);
     be->step_advance(be, s->step);
@@ -976,17 +1024,37 @@ START_TEST(gpu_missing_device_reported)
 }
 END_TEST
 
+/* The op tests, for suite_gpu and the check that they are skipped. */
+#define GPU_OP_TESTS_MAX 32
+static int gpu_op_tests(const TTest *out[GPU_OP_TESTS_MAX])
+{
+    const TTest *const all[] = {gpu_fill_and_step, gpu_gemm,         gpu_gemm_tf32,       gpu_bias,
+                                gpu_activations,   gpu_dropout_and_mul, gpu_softmax,      gpu_center_rows,
+                                gpu_cross_entropy, gpu_nll,          gpu_regression,      gpu_penalty,
+                                gpu_gather,        gpu_optimizers,   gpu_graph_replay,    gpu_graph_many_keys,
+                                gpu_alloc_too_big};
+    _Static_assert(sizeof all / sizeof all[0] <= GPU_OP_TESTS_MAX, "GPU_OP_TESTS_MAX is too small");
+    int n = (int)(sizeof all / sizeof all[0]);
+    for (int i = 0; i < n; i++)
+        out[i] = all[i];
+    return n;
+}
+
 /* Without a GPU the op tests are reported as skipped and not counted as
  * passes (they returned before any assertion and counted in "Checks: 17"). */
 START_TEST(gpu_tests_without_gpu_are_skipped_not_passed)
 {
     struct proc_result r = run_shell("env -u D2L_GPU_SUITE_ON_CPU CK_RUN_SUITE=gpu CK_RUN_CASE=ops /proc/$PPID/exe");
     ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
-    if (cuda_device_count() == 0) {
-        ck_assert_msg(strstr(r.out, "Checks: 0,") && strstr(r.out, "skipped: 16 tests (no GPU)\n"), "%s", r.out);
-    } else {
-        ck_assert_msg(strstr(r.out, "100%: Checks: 16,") && !strstr(r.out, "skipped:"), "%s", r.out);
-    }
+    const TTest *op_tests[GPU_OP_TESTS_MAX];
+    int n = gpu_op_tests(op_tests);
+    char skipped[64], checks[64];
+    snprintf(skipped, sizeof skipped, "skipped: %d tests (no GPU)\n", n);
+    snprintf(checks, sizeof checks, "100%%: Checks: %d,", n);
+    if (cuda_device_count() == 0)
+        ck_assert_msg(strstr(r.out, "Checks: 0,") && strstr(r.out, skipped), "%s", r.out);
+    else
+        ck_assert_msg(strstr(r.out, checks) && !strstr(r.out, "skipped:"), "%s", r.out);
     proc_result_free(&r);
 }
 END_TEST
@@ -1014,11 +1082,8 @@ Suite *suite_gpu(void)
     suite_add_tcase(s, tc);
     /* The op tests' fixture opens both backends; the device query above
      * must run without it. */
-    const TTest *const op_tests[] = {
-        gpu_fill_and_step, gpu_gemm,       gpu_gemm_tf32,    gpu_bias,         gpu_activations,     gpu_dropout_and_mul,
-        gpu_softmax,       gpu_cross_entropy, gpu_nll,       gpu_regression,   gpu_penalty,         gpu_gather,
-        gpu_optimizers,    gpu_graph_replay, gpu_graph_many_keys, gpu_alloc_too_big};
-    int n = (int)(sizeof op_tests / sizeof op_tests[0]);
+    const TTest *op_tests[GPU_OP_TESTS_MAX];
+    int n = gpu_op_tests(op_tests);
     /* Without a GPU the op tests are not added (they would pass without
      * an assertion), unless the CPU takes the GPU's seat. A TCase is made
      * only to be added: one left out of its suite would leak. */

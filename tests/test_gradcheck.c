@@ -88,7 +88,7 @@ static double ref_penalty(const struct model *m, const struct penalty_spec *pen,
     double sum = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const struct layer *l = &m->layers[i];
-        if (l->kind != LAYER_LINEAR || pen->kind == PENALTY_NONE)
+        if (l->kind != LAYER_LINEAR || l->owner != i || pen->kind == PENALTY_NONE) /* a tied weight once */
             continue;
         for (size_t j = l->w_off; j < l->w_off + (size_t)l->in * l->out; j++)
             sum += pen->kind == PENALTY_L1 ? fabs(theta[j]) : theta[j] * theta[j] / 2;
@@ -159,6 +159,18 @@ static double ref_loss(const struct model *m, const struct spec *s, const double
                     next[(size_t)r * l->out + c] = exp(z[c] - max) / sum;
             }
             break;
+        case LAYER_CENTERED:
+            for (int r = 0; r < rows; r++) {
+                double mean = 0;
+                for (int c = 0; c < l->out; c++)
+                    mean += cur[(size_t)r * l->out + c] / l->out;
+                for (int c = 0; c < l->out; c++)
+                    next[(size_t)r * l->out + c] = cur[(size_t)r * l->out + c] - mean;
+            }
+            break;
+        case LAYER_PLUGIN: /* tested against the built-in layers instead (test_blocks.c) */
+        case LAYER_KIND_COUNT:
+            break;
         }
         double *t = cur;
         cur = next;
@@ -190,7 +202,7 @@ static double ref_objective(const struct objective *o, const double *theta)
     double f = ref_loss(o->m, o->s, theta, o->x, o->y, o->rows, o->training) + ref_penalty(o->m, &o->s->penalty, theta);
     for (int i = 0; i < o->m->n_layers && o->wd != 0; i++) {
         const struct layer *l = &o->m->layers[i];
-        if (l->kind != LAYER_LINEAR)
+        if (l->kind != LAYER_LINEAR || l->owner != i)
             continue;
         size_t end = l->w_off + (size_t)l->in * l->out + (l->bias && o->decay_bias ? (size_t)l->out : 0);
         for (size_t j = l->w_off; j < end; j++)
@@ -201,6 +213,15 @@ static double ref_objective(const struct objective *o, const double *theta)
 
 /* Compares got[j] with the central difference of the objective in every
  * parameter. */
+static bool param_frozen(const struct model *m, size_t j)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (j >= m->tensors[i].off && j < m->tensors[i].off + tensor_count(&m->tensors[i]))
+            return m->tensors[i].frozen;
+    return false;
+}
+
+/* Frozen parameters are skipped: they have no gradient. */
 static void check_against_fd(const struct objective *o, const float *params, const float *got, const char *what)
 {
     size_t n = o->m->n_params;
@@ -208,6 +229,8 @@ static void check_against_fd(const struct objective *o, const float *params, con
     for (size_t j = 0; j < n; j++)
         theta[j] = params[j];
     for (size_t j = 0; j < n; j++) {
+        if (param_frozen(o->m, j))
+            continue;
         theta[j] = params[j] + FD_STEP;
         double up = ref_objective(o, theta);
         theta[j] = params[j] - FD_STEP;
@@ -327,6 +350,47 @@ START_TEST(tanh_layer) { check_middle_layer(LAYER_TANH, LOSS_MSE, "tanh"); }
 END_TEST
 
 START_TEST(softmax_layer) { check_middle_layer(LAYER_SOFTMAX, LOSS_SQUARED, "softmax"); }
+END_TEST
+
+START_TEST(centered_layer) { check_middle_layer(LAYER_CENTERED, LOSS_MSE, "centered"); }
+END_TEST
+
+/* d2l 5.2's shared layer: one 6 -> 6 tensor used twice (three times here,
+ * with a tied layer without bias as well), its gradient the sum over the
+ * uses; the L2 penalty and weight decay count it once. */
+static void tied_model(struct spec *s)
+{
+    spec_init(s, LOSS_MSE);
+    s->penalty = (struct penalty_spec){PENALTY_L2, 0.3};
+    add_linear(s, 6);
+    add_layer(s, LAYER_TANH, 0, false, 0);
+    add_linear(s, 6);
+    strcpy(s->layers[2].name, "shared");
+    add_layer(s, LAYER_TANH, 0, false, 0);
+    add_linear(s, 6);
+    strcpy(s->layers[4].share, "shared");
+    s->layers[4].owner = 2;
+    add_layer(s, LAYER_CENTERED, 0, false, 0);
+    add_linear(s, 6);
+    strcpy(s->layers[6].share, "shared");
+    s->layers[6].owner = 2;
+    add_layer(s, LAYER_SIGMOID, 0, false, 0);
+    add_linear(s, 2);
+}
+
+START_TEST(tied_layers_sum_their_gradients)
+{
+    struct spec s;
+    tied_model(&s);
+    check_model(&s, 4, 5, true, "tied");
+    struct run r;
+    run_model(&r, &s, 4, 5, true);
+    ck_assert_uint_eq(r.m.n_params, 4 * 6 + 6 + 6 * 6 + 6 + 6 * 2 + 2); /* the tied tensor counted once */
+    ck_assert_int_eq(r.m.n_tensors, 6);
+    ck_assert_uint_eq(r.m.layers[4].w_off, r.m.layers[2].w_off);
+    ck_assert(r.m.layers[2].accumulate && r.m.layers[4].accumulate && !r.m.layers[6].accumulate);
+    run_free(&r);
+}
 END_TEST
 
 /* Flatten first: the input passes through unchanged. */
@@ -459,15 +523,20 @@ END_TEST
 
 /* SGD with weight decay moves the parameters by lr * d/dp (loss +
  * wd/2 |p|^2), over the decayed parameters only. */
-static void check_weight_decay(bool decay_bias, const char *what)
+static void check_weight_decay(bool decay_bias, bool tied, const char *what)
 {
     struct spec s;
-    spec_init(&s, LOSS_MSE);
+    if (tied) {
+        tied_model(&s);
+        s.penalty.kind = PENALTY_NONE;
+    } else {
+        spec_init(&s, LOSS_MSE);
+        add_linear(&s, 4);
+        add_layer(&s, LAYER_TANH, 0, false, 0);
+        add_linear(&s, 2);
+    }
     s.optim.weight_decay = 0.2;
     s.optim.decay_bias = decay_bias;
-    add_linear(&s, 4);
-    add_layer(&s, LAYER_TANH, 0, false, 0);
-    add_linear(&s, 2);
     struct run r;
     run_model(&r, &s, 3, 5, true);
     size_t n = r.m.n_params;
@@ -484,10 +553,40 @@ static void check_weight_decay(bool decay_bias, const char *what)
     run_free(&r);
 }
 
-START_TEST(sgd_weight_decay_all) { check_weight_decay(true, "weight decay (biases too)"); }
+START_TEST(sgd_weight_decay_all) { check_weight_decay(true, false, "weight decay (biases too)"); }
 END_TEST
 
-START_TEST(sgd_weight_decay_weights_only) { check_weight_decay(false, "weight decay (weights only)"); }
+START_TEST(sgd_weight_decay_weights_only) { check_weight_decay(false, false, "weight decay (weights only)"); }
+END_TEST
+
+/* A tied tensor is updated once per step, decayed once. */
+START_TEST(sgd_weight_decay_tied) { check_weight_decay(true, true, "weight decay (tied)"); }
+END_TEST
+
+/* Frozen tensors: the others' gradients are right, theirs are not computed
+ * (left at zero) and the optimizer leaves them alone. */
+START_TEST(frozen_layers_get_no_gradient)
+{
+    struct spec s;
+    tied_model(&s);
+    s.layers[0].frozen = true;
+    struct run r;
+    run_model(&r, &s, 4, 5, true);
+    ck_assert_int_eq(r.m.first_trainable, 2);
+    for (size_t j = 0; j < 4 * 6 + 6; j++)
+        ck_assert_float_eq(r.m.grads[j], 0);
+    struct objective o = {&r.m, &s, r.x, r.y, r.rows, true, 0, true};
+    check_against_fd(&o, r.m.params, r.m.grads, "frozen first layer");
+    float *before = malloc(r.m.n_params * sizeof *before);
+    memcpy(before, r.m.params, r.m.n_params * sizeof *before);
+    uint64_t step = 0;
+    s.optim.weight_decay = 0.5;
+    optim_step(&r.m, &s.optim, &step);
+    ck_assert_mem_eq(r.m.params, before, (4 * 6 + 6) * sizeof *before);
+    ck_assert(memcmp(r.m.params + 30, before + 30, (r.m.n_params - 30) * sizeof *before) != 0);
+    free(before);
+    run_free(&r);
+}
 END_TEST
 
 /* ---- op-level input gradients: backward ops against central differences
@@ -563,6 +662,8 @@ Suite *suite_gradcheck(void)
     tcase_add_test(layers, sigmoid_layer);
     tcase_add_test(layers, tanh_layer);
     tcase_add_test(layers, softmax_layer);
+    tcase_add_test(layers, centered_layer);
+    tcase_add_test(layers, tied_layers_sum_their_gradients);
     tcase_add_test(layers, flatten_layer);
     tcase_add_test(layers, activation_last_one_row);
     tcase_add_test(layers, dropout_layers_training);
@@ -582,6 +683,8 @@ Suite *suite_gradcheck(void)
     tcase_add_test(reg, penalty_l1);
     tcase_add_test(reg, sgd_weight_decay_all);
     tcase_add_test(reg, sgd_weight_decay_weights_only);
+    tcase_add_test(reg, sgd_weight_decay_tied);
+    tcase_add_test(reg, frozen_layers_get_no_gradient);
     suite_add_tcase(s, reg);
     return s;
 }

@@ -113,7 +113,7 @@ START_TEST(bias_add_and_grad)
                 want[(size_t)r * cols + c] = (double)out[(size_t)r * cols + c] + bias[c];
                 want_db[c] += out[(size_t)r * cols + c];
             }
-        be->bias_grad(be, dbias, out, rows, cols);
+        be->bias_grad(be, dbias, out, rows, cols, 0);
         ck_assert_double_lt(test_max_rel_err(dbias, want_db, cols, 1.0), TOL_SUM);
         be->bias_add(be, out, bias, rows, cols);
         ck_assert_double_lt(test_max_rel_err(out, want, n, 1.0), TOL);

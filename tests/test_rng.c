@@ -249,6 +249,34 @@ START_TEST(init_kaiming)
 }
 END_TEST
 
+/* nn.Linear's default, kaiming_uniform_(a=sqrt(5)) for the weight and
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias: both bound 1/sqrt(fan_in). */
+START_TEST(init_torch_default)
+{
+    float *w = init_sample(INIT_TORCH_DEFAULT, 0, 0, 40, 7, 4);
+    check_uniform(w, -1 / sqrt(40.0), 1 / sqrt(40.0));
+    free(w);
+}
+END_TEST
+
+/* d2l 5.3's my_init: U(-10, 10), then 0 where |w| < 5 (half the values). */
+START_TEST(init_my_init)
+{
+    float *w = init_sample(INIT_MY_INIT, 0, 0, 4, 8, 4);
+    int zeros = 0;
+    double lo = 0, hi = 0;
+    for (int i = 0; i < N_INIT; i++) {
+        ck_assert_msg(w[i] == 0 || (fabsf(w[i]) >= 5 && fabsf(w[i]) <= 10), "w[%d] = %g", i, w[i]);
+        zeros += w[i] == 0;
+        lo = fmin(lo, w[i]);
+        hi = fmax(hi, w[i]);
+    }
+    ck_assert_msg(fabs(zeros / (double)N_INIT - 0.5) < 0.02, "%d zeros of %d", zeros, N_INIT);
+    ck_assert(lo < -9.9 && hi > 9.9);
+    free(w);
+}
+END_TEST
+
 START_TEST(init_constant_and_zeros)
 {
     float w[9];
@@ -305,6 +333,8 @@ Suite *suite_rng(void)
     tcase_add_test(init, init_uniform);
     tcase_add_test(init, init_xavier);
     tcase_add_test(init, init_kaiming);
+    tcase_add_test(init, init_torch_default);
+    tcase_add_test(init, init_my_init);
     tcase_add_test(init, init_constant_and_zeros);
     tcase_add_test(init, init_is_reproducible);
     suite_add_tcase(s, init);

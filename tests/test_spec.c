@@ -181,6 +181,8 @@ START_TEST(poly_and_url_values)
     ck_assert_str_eq(s.data.sha256, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
     ck_assert_str_eq(s.data.sha1, "");
     ck_assert_str_eq(s.data.test_sha1, "585e9cc93e70b39160e7921475f9bcd7d31219ce");
+    ck_assert_int_eq(s.data.size, 0); /* not given: the download cap */
+    ck_assert_int_eq(s.data.test_size, 460676);
     ck_assert_str_eq(s.data.preprocess.label_column, "price \"usd\"");
     ck_assert(s.data.preprocess.standardize && s.data.preprocess.dummy_na);
 }
@@ -217,6 +219,8 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_str_eq(x->test_url, y->test_url);
     ck_assert_str_eq(x->test_sha1, y->test_sha1);
     ck_assert_str_eq(x->test_sha256, y->test_sha256);
+    ck_assert_int_eq(x->size, y->size);
+    ck_assert_int_eq(x->test_size, y->test_size);
     ck_assert_str_eq(x->preprocess.id_column, y->preprocess.id_column);
     ck_assert_str_eq(x->preprocess.label_column, y->preprocess.label_column);
     ck_assert_int_eq(x->preprocess.standardize, y->preprocess.standardize);
@@ -228,7 +232,22 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
         ck_assert_int_eq(a->layers[i].out, b->layers[i].out);
         ck_assert_int_eq(a->layers[i].bias, b->layers[i].bias);
         ck_assert(a->layers[i].p == b->layers[i].p);
+        ck_assert_str_eq(a->layers[i].module, b->layers[i].module);
+        ck_assert_str_eq(a->layers[i].name, b->layers[i].name);
+        ck_assert_str_eq(a->layers[i].share, b->layers[i].share);
+        ck_assert_int_eq(a->layers[i].owner, b->layers[i].owner);
+        ck_assert_int_eq(a->layers[i].frozen, b->layers[i].frozen);
+        ck_assert_int_eq(a->layers[i].own_weight_init, b->layers[i].own_weight_init);
+        ck_assert_int_eq(a->layers[i].own_bias_init, b->layers[i].own_bias_init);
+        if (a->layers[i].own_weight_init)
+            assert_same_init(&a->layers[i].weight_init, &b->layers[i].weight_init);
+        if (a->layers[i].own_bias_init)
+            assert_same_init(&a->layers[i].bias_init, &b->layers[i].bias_init);
     }
+    ck_assert_int_eq(a->n_items, b->n_items);
+    ck_assert_int_eq(a->n_blocks, b->n_blocks);
+    for (int i = 0; i < a->n_blocks; i++)
+        ck_assert_str_eq(a->blocks[i].name, b->blocks[i].name);
     assert_same_init(&a->weight_init, &b->weight_init);
     assert_same_init(&a->bias_init, &b->bias_init);
     ck_assert_int_eq(a->loss.kind, b->loss.kind);
@@ -254,10 +273,11 @@ START_TEST(written_specs_read_back_the_same)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char out[64];
     snprintf(out, sizeof out, "%s/effective.yaml", dir);
-    static const char *const good[] = {"linear_regression", "mlp_dropout", "kaggle_house", "poly", "url_csv"};
+    static const char *const good[] = {"linear_regression", "mlp_dropout", "kaggle_house", "poly", "url_csv",
+                                       "../../../configs/blocks_ch5", "../../../configs/rgnet"};
     /* Doubles that only 17 digits round-trip, set through --set. */
     const char *const sets[] = {"optimizer.sgd.lr=0.1234567890123456789", "data.noise=3e-300"};
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char path[256];
         snprintf(path, sizeof path, "tests/specs/good/%s.yaml", good[i]);
         struct spec a, b;
@@ -400,6 +420,57 @@ START_TEST(check_fit_matches_loss_and_width)
 }
 END_TEST
 
+/* The chapter-5 spec: blocks expand in order, modules are named as
+ * PyTorch names them, the shared layer takes its owner's shape and
+ * trainability, per-layer inits stay with their layer. */
+START_TEST(blocks_expand_with_torch_names)
+{
+    enter_root();
+    struct spec s;
+    struct err e;
+    ck_assert_msg(load(&s, &e, "configs/blocks_ch5.yaml", NULL, 0) == 0, "%s", e.msg);
+    ck_assert_int_eq(s.n_blocks, 2);
+    ck_assert_int_eq(s.n_layers, 16 + 9);
+    static const char *const modules[] = {"0.0.0", "0.0.1", "0.0.2", "0.0.3", "0.1.0", "0.1.1", "0.1.2", "0.1.3",
+                                          "0.2.0", "0.2.1", "0.2.2", "0.2.3", "0.3.0", "0.3.1", "0.3.2", "0.3.3",
+                                          "1",     "2",     "3",     "4",     "5",     "6",     "7",     "8", "9"};
+    for (int i = 0; i < s.n_layers; i++)
+        ck_assert_str_eq(s.layers[i].module, modules[i]);
+    ck_assert_int_eq(s.layers[14].kind, LAYER_LINEAR);
+    ck_assert_int_eq(s.layers[14].out, 4);
+    const struct layer_spec *shared = &s.layers[20];
+    ck_assert_str_eq(shared->share, "shared");
+    ck_assert_int_eq(shared->owner, 18);
+    ck_assert_int_eq(shared->out, 8);
+    ck_assert(s.layers[22].frozen && !s.layers[18].frozen);
+    ck_assert(s.layers[22].own_weight_init && !s.layers[22].own_bias_init);
+    ck_assert_int_eq(s.layers[22].weight_init.kind, INIT_UNIFORM);
+    ck_assert_int_eq(s.layers[23].kind, LAYER_CENTERED);
+    ck_assert_int_eq(s.layers[24].bias_init.kind, INIT_CONSTANT);
+    ck_assert(s.layers[24].bias_init.a == 42);
+    ck_assert_int_eq(s.weight_init.kind, INIT_TORCH_DEFAULT);
+    ck_assert_int_eq(spec_check_fit(&s, 4, 0, 1, &e), 0);
+
+    /* rgnet's add_module names */
+    ck_assert_msg(load(&s, &e, "configs/rgnet.yaml", NULL, 0) == 0, "%s", e.msg);
+    ck_assert_str_eq(s.layers[0].module, "0.block 0.0");
+    ck_assert_str_eq(s.layers[15].module, "0.block 3.3");
+    ck_assert_str_eq(s.layers[16].module, "1");
+
+    /* a shared layer that would get another input width */
+    static const char wrong_width[] = "data: {dataset: synthetic_linear, w: [1, 2, 3], n_train: 10}\n"
+                                      "model:\n  - linear: {out: 4, name: first}\n  - relu\n"
+                                      "  - linear: {share: first}\n  - linear: {out: 1}\n"
+                                      "loss: mse\noptimizer: {sgd: {lr: 0.1}}\ntrain: {epochs: 1}\n";
+    ck_assert_msg(load_text(&s, &e, wrong_width) == 0, "%s", e.msg);
+    ck_assert_int_eq(spec_check_fit(&s, 3, 0, 1, &e), EXIT_USAGE);
+    ck_assert_str_eq(e.msg, "t.yaml:5:5: model[2].linear.share: 'first' takes 3 inputs where it is defined, but 4 "
+                            "here; a shared layer needs the same shape");
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(spec_check_fit(&s, 4, 0, 1, &e), 0); /* 4 -> 4 -> 4 fits */
+}
+END_TEST
+
 START_TEST(kind_names)
 {
     ck_assert_str_eq(layer_kind_name(LAYER_LINEAR), "linear");
@@ -426,6 +497,7 @@ Suite *suite_spec(void)
     tcase_add_test(tc, hostile_yaml_is_refused);
     tcase_add_test(tc, check_fit_matches_loss_and_width);
     tcase_add_test(tc, kind_names);
+    tcase_add_test(tc, blocks_expand_with_torch_names);
     suite_add_tcase(s, tc);
     return s;
 }
