@@ -26,13 +26,14 @@ struct run_options {
     int n_sets;
     const char *out_dir;
     const char *checkpoint; /* predict only */
+    int threads;    /* --threads: the CPU threads to use, default the cores available */
     bool timing;    /* --timing: where the time went, on stderr */
     double started; /* clock_seconds() when the command began, for --timing */
     struct fetch_options fetch;
 };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
- * [--cacert FILE] [--mirror URL] [--quiet] [--timing]`, and --checkpoint
+ * [--cacert FILE] [--mirror URL] [--threads N] [--quiet] [--timing]`, and --checkpoint
  * where the command takes one (predict). Returns -1 to go on, or the
  * command's exit status: 0 after printing usage for --help, 2 after
  * reporting a usage error. */

@@ -21,6 +21,7 @@ static const char usage[] =
     "  --data-dir DIR  dataset cache (default $D2L_DATA_DIR or ~/.cache/d2ltrain)\n"
     "  --mirror URL    try this base URL first for downloads ($D2L_DATA_URL)\n"
     "  --cacert FILE   CA bundle for HTTPS downloads\n"
+    "  --threads N     CPU threads for the GEMMs (default: the cores available to the process)\n"
     "  --quiet         no fetch progress on stderr\n"
     "  --timing        say on stderr where the time went (data, device, training)\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";

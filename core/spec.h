@@ -132,6 +132,7 @@ struct spec {
     uint64_t seed;  /* default 42 */
     char device[32]; /* default "auto" */
     bool tf32;       /* allow TF32 GEMMs on the GPU, default false */
+    bool cpu_bf16;   /* allow bf16 GEMMs on the CPU, default false */
 
     struct data_spec data;
     struct layer_spec layers[SPEC_MAX_LAYERS];

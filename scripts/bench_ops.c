@@ -40,7 +40,7 @@ static double gemm_ms, rest_ms;
 int main(void)
 {
     struct err e = {0};
-    struct backend *be = cpu_backend_create(&e);
+    struct backend *be = cpu_backend_create(false, &e);
     if (!be)
         return 1;
     uint8_t *x = malloc((size_t)N * D);
