@@ -32,7 +32,7 @@ static void dnnl_fail(dnnl_status_t st, const char *call, int line)
 /* Everything a primitive depends on; all 4-byte fields, so no padding
  * and memcmp compares keys. */
 struct gemm_key {
-    int bf16, trans_a, trans_b, m, n, k, lda, ldb, ldc, has_bias, has_act, act;
+    int bf16, threads, trans_a, trans_b, m, n, k, lda, ldb, ldc, has_bias, has_act, act;
     float alpha, beta;
 };
 
@@ -44,6 +44,13 @@ struct gemm_entry {
     dnnl_memory_t mem[N_ARGS];
     void *scratchpad;
 };
+
+/* GEMMs of fewer flops run on one thread: that is about 40 us of work on
+ * one core, where a second thread saves less than OpenMP's fork and join
+ * cost, and where, on a machine busy with other processes, a team member
+ * that is not scheduled stalls the GEMM for a scheduler tick (measured:
+ * Kaggle's 64x330 . 330x1 steps made `run` 6-35x slower on 2 threads). */
+#define ONE_THREAD_FLOPS (1 << 22)
 
 /* Enough for every shape of a run (each layer's three GEMMs at the batch,
  * the last batch and the evaluation batch); beyond it the oldest goes. */
@@ -246,10 +253,16 @@ void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, co
 {
     if (m <= 0 || n <= 0)
         return;
-    struct gemm_key key = {.bf16 = bf16, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
+    int team = omp_get_max_threads();
+    int threads = 2.0 * m * n * k < ONE_THREAD_FLOPS ? 1 : team;
+    struct gemm_key key = {.bf16 = bf16, .threads = threads, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
                            .lda = lda, .ldb = ldb, .ldc = ldc, .has_bias = ep->bias != NULL,
                            .has_act = ep->has_act, .act = ep->has_act ? (int)ep->act : 0,
                            .alpha = ep->alpha, .beta = ep->beta};
+    /* oneDNN sizes its team from the calling thread's OpenMP setting when
+     * it makes the primitive and when it runs it */
+    if (threads != team)
+        omp_set_num_threads(threads);
     struct gemm_cache *cache = cache_here();
     struct gemm_entry *en = entry_for(cache, &key);
     void *handles[N_ARGS] = {(void *)a, (void *)b, (void *)ep->bias, c, en->scratchpad};
@@ -266,6 +279,8 @@ void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, co
     }
     DNNL_CHECK(dnnl_primitive_execute(en->prim, cache->stream, nargs, args));
     DNNL_CHECK(dnnl_stream_wait(cache->stream));
+    if (threads != team)
+        omp_set_num_threads(team);
 }
 
 static const char *isa_name(dnnl_cpu_isa_t isa)

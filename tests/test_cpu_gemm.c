@@ -4,6 +4,7 @@
  * at once) and the opt-in bf16 mode. */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,19 @@ START_TEST(cache_many_shapes_interleaved)
             double err = gemm_error(be, m, n, k, (uint64_t)s * 31 + round);
             ck_assert_msg(err < TOL_SUM, "round %d shape %d (%dx%dx%d): rel err %g", round, s, m, n, k, err);
         }
+    be->destroy(be);
+}
+END_TEST
+
+/* A small GEMM runs on one thread and a large one on the team, both
+ * right, and the caller's thread setting is left as it was. */
+START_TEST(small_gemms_leave_the_thread_setting)
+{
+    struct backend *be = test_cpu_backend();
+    cpu_threads_set(3);
+    double small = gemm_error(be, 64, 1, 330, 1), large = gemm_error(be, 256, 256, 784, 2);
+    ck_assert_msg(small < TOL_SUM && large < TOL_SUM, "rel err %g, %g", small, large);
+    ck_assert_int_eq(omp_get_max_threads(), 3);
     be->destroy(be);
 }
 END_TEST
@@ -252,6 +266,7 @@ Suite *suite_cpu_gemm(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, linear_forward_matches_reference);
     tcase_add_test(tc, cache_many_shapes_interleaved);
+    tcase_add_test(tc, small_gemms_leave_the_thread_setting);
     tcase_add_test(tc, threads_share_the_backend);
     tcase_add_test(tc, bf16_within_bound_or_fp32);
     tcase_add_test(tc, cpu_bf16_without_kernel_is_fp32_with_a_notice);
