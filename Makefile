@@ -16,11 +16,10 @@ CFLAGS  ?= -O3 -g -fno-math-errno
 D2L_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP
 D2L_CFLAGS += $(shell pkg-config --cflags yaml-0.1 libcurl openssl jansson zlib check 2>/dev/null)
 # libyaml, jansson and libdeflate are linked statically: the GPU machine lacks them.
-# oneDNN (libdnnl-dev) ships no pkg-config file; its headers and library are
-# in the default paths. libgomp is oneDNN's threading (OpenMP) runtime, whose
-# thread count --threads sets.
+# oneDNN (libdnnl-dev, which ships no pkg-config file: its headers are in the
+# default path) is opened with dlopen (core/dnnl_lib.h).
 LDLIBS  := -Wl,-Bstatic -lyaml -ljansson -ldeflate -Wl,-Bdynamic \
-           $(shell pkg-config --libs libcurl libcrypto 2>/dev/null) -ldnnl -lgomp -lpthread -lm
+           $(shell pkg-config --libs libcurl libcrypto 2>/dev/null) -ldl -lpthread -lm
 # zlib only writes the tests' gzip files.
 TEST_LDLIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt -lz
 
@@ -108,8 +107,10 @@ bench: deps
 # the CUDA binary, the test runner, racecheck's control (race_canary), the
 # data and, as one xz archive (oneDNN alone is 38 MB of the 64 MiB a call
 # may carry), the shared libraries they load beyond glibc, which the script
-# links in only where that machine lacks them (docs/GPU.md).
+# links in only where that machine lacks them (docs/GPU.md); oneDNN, opened
+# with dlopen, is not in ldd's list of the binaries and is named here.
 GPU_CARRY_LIBS := build/gpu-data/shared-libs.tar.xz
+DNNL_LIB := $(shell /sbin/ldconfig -p | awk '/libdnnl\.so\.2 .*x86-64/ { print $$NF; exit }')
 gpu-carry: deps
 	$(MAKE) GPU=1 all build/rel-cuda/d2ltrain-tests build/rel-cuda/race_canary $(GPU_CARRY_LIBS)
 	install -m 644 /usr/share/datasets/fashion-mnist/*-ubyte.gz build/gpu-data/
@@ -121,7 +122,8 @@ $(BUILD)/race_canary: scripts/race_canary.cu
 
 $(GPU_CARRY_LIBS): build/rel-cuda/d2ltrain build/rel-cuda/d2ltrain-tests
 	rm -rf build/gpu-libs && mkdir -p build/gpu-libs $(dir $@)
-	for lib in $$(ldd $^ | awk '$$2 == "=>" && $$3 ~ /^\// { print $$3 }' | sort -u \
+	for lib in $$({ ldd $^ $(DNNL_LIB); echo "libdnnl => $(DNNL_LIB)"; } \
+	              | awk '$$2 == "=>" && $$3 ~ /^\// { print $$3 }' | sort -u \
 	              | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv)\.so'); do \
 	    cp -L $$lib build/gpu-libs/ || exit 1; done
 	tar cJf $@.tmp -C build/gpu-libs . && mv $@.tmp $@

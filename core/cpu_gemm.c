@@ -4,8 +4,8 @@
  * it made, keyed by everything that went into them. */
 #include "cpu_gemm.h"
 
-#include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
+#include "dnnl_lib.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -62,19 +62,25 @@ struct gemm_cache {
     struct gemm_entry entries[CACHE_SLOTS];
 };
 
+static const struct dnnl_lib *dl;
+static struct err load_err;
 static dnnl_engine_t engine;
 static dnnl_status_t engine_status;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static pthread_key_t cache_key;
 static _Thread_local struct gemm_cache *thread_cache;
+/* cpu_threads_set's count for this thread; 0: default_team, all cores
+ * available */
+static _Thread_local int thread_team;
+static int default_team;
 
 static void entry_free(struct gemm_entry *en)
 {
     for (int i = 0; i < N_ARGS; i++)
         if (en->mem[i])
-            dnnl_memory_destroy(en->mem[i]);
+            dl->memory_destroy(en->mem[i]);
     if (en->prim)
-        dnnl_primitive_destroy(en->prim);
+        dl->primitive_destroy(en->prim);
     free(en->scratchpad);
     memset(en, 0, sizeof *en);
 }
@@ -86,13 +92,16 @@ static void cache_free(void *arg)
         return;
     for (int i = 0; i < c->used; i++)
         entry_free(&c->entries[i]);
-    dnnl_stream_destroy(c->stream);
+    dl->stream_destroy(c->stream);
     free(c);
 }
 
 static void engine_start(void)
 {
-    engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+    default_team = cpu_threads_available();
+    if (!(dl = dnnl_lib(&load_err)))
+        return;
+    engine_status = dl->engine_create(&engine, dnnl_cpu, 0);
     if (engine_status == dnnl_success && pthread_key_create(&cache_key, cache_free))
         engine_status = dnnl_runtime_error;
 }
@@ -106,7 +115,7 @@ static struct gemm_cache *cache_here(void)
         fprintf(stderr, "d2ltrain: out of memory for the GEMM cache\n");
         exit(EXIT_RUNTIME);
     }
-    DNNL_CHECK(dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags));
+    DNNL_CHECK(dl->stream_create(&c->stream, engine, dnnl_stream_default_flags));
     if (pthread_setspecific(cache_key, c)) {
         fprintf(stderr, "d2ltrain: cannot register the GEMM cache's thread destructor\n");
         exit(EXIT_RUNTIME);
@@ -129,7 +138,7 @@ static void matrix_md(dnnl_memory_desc_t *md, int rows, int cols, int ld, bool t
 {
     dnnl_dims_t dims = {rows, cols};
     dnnl_dims_t strides = {transposed ? 1 : ld, transposed ? ld : 1};
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides));
+    DNNL_CHECK(dl->memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides));
 }
 
 static dnnl_alg_kind_t eltwise_of(enum activation act)
@@ -149,19 +158,19 @@ static dnnl_primitive_attr_t attr_of(const struct gemm_key *key)
 {
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t ops;
-    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-    DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    DNNL_CHECK(dnnl_primitive_attr_set_fpmath_mode(attr, key->bf16 ? dnnl_fpmath_mode_bf16
+    DNNL_CHECK(dl->primitive_attr_create(&attr));
+    DNNL_CHECK(dl->primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    DNNL_CHECK(dl->primitive_attr_set_fpmath_mode(attr, key->bf16 ? dnnl_fpmath_mode_bf16
                                                                    : dnnl_fpmath_mode_strict));
     if (key->alpha != 1.0f)
-        DNNL_CHECK(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &key->alpha));
-    DNNL_CHECK(dnnl_post_ops_create(&ops));
+        DNNL_CHECK(dl->primitive_attr_set_output_scales(attr, 1, 0, &key->alpha));
+    DNNL_CHECK(dl->post_ops_create(&ops));
     if (key->beta != 0.0f)
-        DNNL_CHECK(dnnl_post_ops_append_sum(ops, key->beta));
+        DNNL_CHECK(dl->post_ops_append_sum(ops, key->beta));
     if (key->has_act)
-        DNNL_CHECK(dnnl_post_ops_append_eltwise(ops, 1.0f, eltwise_of((enum activation)key->act), 0.0f, 0.0f));
-    DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, ops));
-    dnnl_post_ops_destroy(ops);
+        DNNL_CHECK(dl->post_ops_append_eltwise(ops, 1.0f, eltwise_of((enum activation)key->act), 0.0f, 0.0f));
+    DNNL_CHECK(dl->primitive_attr_set_post_ops(attr, ops));
+    dl->post_ops_destroy(ops);
     return attr;
 }
 
@@ -174,12 +183,12 @@ static dnnl_primitive_desc_t pd_make(const struct gemm_key *key, dnnl_memory_des
     matrix_md(&md[ARG_BIAS], 1, key->n, key->n, false);
     matrix_md(&md[ARG_DST], key->m, key->n, key->ldc, false);
     dnnl_matmul_desc_t desc;
-    DNNL_CHECK(dnnl_matmul_desc_init(&desc, &md[ARG_SRC], &md[ARG_WEIGHTS], key->has_bias ? &md[ARG_BIAS] : NULL,
+    DNNL_CHECK(dl->matmul_desc_init(&desc, &md[ARG_SRC], &md[ARG_WEIGHTS], key->has_bias ? &md[ARG_BIAS] : NULL,
                                      &md[ARG_DST]));
     dnnl_primitive_attr_t attr = attr_of(key);
     dnnl_primitive_desc_t pd;
-    DNNL_CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
-    dnnl_primitive_attr_destroy(attr);
+    DNNL_CHECK(dl->primitive_desc_create(&pd, &desc, attr, engine, NULL));
+    dl->primitive_attr_destroy(attr);
     return pd;
 }
 
@@ -199,9 +208,9 @@ static void bf16_probe(void)
         dnnl_memory_desc_t md[N_ARGS];
         dnnl_primitive_desc_t pd = pd_make(&key, md);
         const char *name = "";
-        DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name));
+        DNNL_CHECK(dl->primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name));
         snprintf(impl[bf16], sizeof impl[bf16], "%s", name);
-        dnnl_primitive_desc_destroy(pd);
+        dl->primitive_desc_destroy(pd);
     }
     bf16_kernel = strcmp(impl[0], impl[1]) != 0;
 }
@@ -216,18 +225,18 @@ static void entry_make(struct gemm_entry *en, const struct gemm_key *key)
 {
     dnnl_memory_desc_t md[N_ARGS];
     dnnl_primitive_desc_t pd = pd_make(key, md);
-    md[ARG_SCRATCHPAD] = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    size_t scratch_bytes = dnnl_memory_desc_get_size(&md[ARG_SCRATCHPAD]);
+    md[ARG_SCRATCHPAD] = *dl->primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t scratch_bytes = dl->memory_desc_get_size(&md[ARG_SCRATCHPAD]);
     en->key = *key;
-    DNNL_CHECK(dnnl_primitive_create(&en->prim, pd));
-    dnnl_primitive_desc_destroy(pd);
+    DNNL_CHECK(dl->primitive_create(&en->prim, pd));
+    dl->primitive_desc_destroy(pd);
     if (scratch_bytes && !(en->scratchpad = aligned_alloc(64, (scratch_bytes + 63) / 64 * 64))) {
         fprintf(stderr, "d2ltrain: out of memory: a GEMM's %zu-byte scratchpad\n", scratch_bytes);
         exit(EXIT_RUNTIME);
     }
     for (int i = 0; i < N_ARGS; i++)
         if (i != ARG_SCRATCHPAD || scratch_bytes)
-            DNNL_CHECK(dnnl_memory_create(&en->mem[i], &md[i], engine,
+            DNNL_CHECK(dl->memory_create(&en->mem[i], &md[i], engine,
                                           i == ARG_SCRATCHPAD ? en->scratchpad : DNNL_MEMORY_NONE));
 }
 
@@ -253,16 +262,15 @@ void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, co
 {
     if (m <= 0 || n <= 0)
         return;
-    int team = omp_get_max_threads();
-    int threads = 2.0 * m * n * k < ONE_THREAD_FLOPS ? 1 : team;
+    int threads = 2.0 * m * n * k < ONE_THREAD_FLOPS ? 1 : thread_team ? thread_team : default_team;
     struct gemm_key key = {.bf16 = bf16, .threads = threads, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
                            .lda = lda, .ldb = ldb, .ldc = ldc, .has_bias = ep->bias != NULL,
                            .has_act = ep->has_act, .act = ep->has_act ? (int)ep->act : 0,
                            .alpha = ep->alpha, .beta = ep->beta};
     /* oneDNN sizes its team from the calling thread's OpenMP setting when
      * it makes the primitive and when it runs it */
-    if (threads != team)
-        omp_set_num_threads(threads);
+    if (dl->omp_get_max_threads() != threads)
+        dl->omp_set_num_threads(threads);
     struct gemm_cache *cache = cache_here();
     struct gemm_entry *en = entry_for(cache, &key);
     void *handles[N_ARGS] = {(void *)a, (void *)b, (void *)ep->bias, c, en->scratchpad};
@@ -274,13 +282,11 @@ void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, co
         if (!en->mem[i] || (i == ARG_BIAS && !key.has_bias))
             continue;
         if (i != ARG_SCRATCHPAD)
-            DNNL_CHECK(dnnl_memory_set_data_handle(en->mem[i], handles[i]));
+            DNNL_CHECK(dl->memory_set_data_handle(en->mem[i], handles[i]));
         args[nargs++] = (dnnl_exec_arg_t){arg_ids[i], en->mem[i]};
     }
-    DNNL_CHECK(dnnl_primitive_execute(en->prim, cache->stream, nargs, args));
-    DNNL_CHECK(dnnl_stream_wait(cache->stream));
-    if (threads != team)
-        omp_set_num_threads(team);
+    DNNL_CHECK(dl->primitive_execute(en->prim, cache->stream, nargs, args));
+    DNNL_CHECK(dl->stream_wait(cache->stream));
 }
 
 static const char *isa_name(dnnl_cpu_isa_t isa)
@@ -315,12 +321,14 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
 int cpu_gemm_start(bool *bf16, struct err *e)
 {
     pthread_once(&engine_once, engine_start);
+    if (!dl)
+        return err_set(e, EXIT_RUNTIME, "%s", load_err.msg);
     if (engine_status != dnnl_success)
         return err_set(e, EXIT_RUNTIME, "cannot start oneDNN's CPU engine (status %d)", (int)engine_status);
     if (*bf16 && !cpu_gemm_bf16_usable()) {
-        const dnnl_version_t *v = dnnl_version();
+        const dnnl_version_t *v = dl->version();
         fprintf(stderr, "d2ltrain: cpu_bf16: oneDNN %d.%d has no bf16 kernel for FP32 GEMMs on this processor "
-                        "(ISA %s); the CPU GEMMs stay FP32\n", v->major, v->minor, isa_name(dnnl_get_effective_cpu_isa()));
+                        "(ISA %s); the CPU GEMMs stay FP32\n", v->major, v->minor, isa_name(dl->get_effective_cpu_isa()));
         *bf16 = false;
     }
     return 0;
@@ -328,12 +336,17 @@ int cpu_gemm_start(bool *bf16, struct err *e)
 
 void cpu_gemm_describe(char *buf, size_t size)
 {
-    const dnnl_version_t *v = dnnl_version();
+    pthread_once(&engine_once, engine_start);
+    if (!dl) {
+        snprintf(buf, size, "not available: %s", load_err.msg);
+        return;
+    }
+    const dnnl_version_t *v = dl->version();
     snprintf(buf, size, "oneDNN %d.%d.%d (%s), ISA %s", v->major, v->minor, v->patch,
-             v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other threading", isa_name(dnnl_get_effective_cpu_isa()));
+             v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other threading", isa_name(dl->get_effective_cpu_isa()));
 }
 
-void cpu_threads_set(int n) { omp_set_num_threads(n < 1 ? 1 : n); }
+void cpu_threads_set(int n) { thread_team = n < 1 ? 0 : n; }
 
 int cpu_threads_available(void)
 {

@@ -33,7 +33,8 @@ void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, co
  * theirs when they exit). */
 void cpu_gemm_release_thread(void);
 
-/* "oneDNN 2.6.3 (OpenMP), ISA avx512_core_bf16" */
+/* "oneDNN 2.6.3 (OpenMP), ISA avx512_core_bf16", or why it is not
+ * available. */
 void cpu_gemm_describe(char *buf, size_t size);
 
 #endif

@@ -5,12 +5,12 @@
  * evaluation), each at the faster of oneDNN's two GEMM interfaces (a cached
  * matmul primitive, dnnl_sgemm), best of 5. Built and run by `make bench`
  * (scripts/bench.sh), which divides d2ltrain's epoch by the floor. */
-#include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "../core/backend.h"
+#include "../core/dnnl_lib.h"
 
 enum { B = 256, D = 784, H = 256, C = 10, STEPS = 235, N = 60000, TEST_BATCHES = 40 /* 10000 rows */ };
 
@@ -49,7 +49,8 @@ struct floor_gemm {
 
 /* Seconds for g's calls through the backend's gemm (api 0: oneDNN's
  * cached matmul primitive) or dnnl_sgemm (api 1), the best of 5. */
-static double floor_time(struct backend *be, const struct floor_gemm *g, int api, float *const bufs[3])
+static double floor_time(struct backend *be, const struct dnnl_lib *dl, const struct floor_gemm *g, int api,
+                         float *const bufs[3])
 {
     int lda = g->trans_a ? g->m : g->k, ldb = g->trans_b ? g->k : g->n;
     double best = 1e30;
@@ -58,7 +59,7 @@ static double floor_time(struct backend *be, const struct floor_gemm *g, int api
         for (int c = 0; c < g->calls; c++) {
             if (api == 0)
                 be->gemm(be, g->trans_a, g->trans_b, g->m, g->n, g->k, 1, bufs[0], lda, bufs[1], ldb, 0, bufs[2], g->n);
-            else if (dnnl_sgemm(g->trans_a ? 'T' : 'N', g->trans_b ? 'T' : 'N', g->m, g->n, g->k, 1, bufs[0], lda,
+            else if (dl->sgemm(g->trans_a ? 'T' : 'N', g->trans_b ? 'T' : 'N', g->m, g->n, g->k, 1, bufs[0], lda,
                                 bufs[1], ldb, 0, bufs[2], g->n) != dnnl_success)
                 return 1e30;
         }
@@ -72,8 +73,11 @@ int main(void)
 {
     struct err e = {0};
     struct backend *be = cpu_backend_create(false, &e);
-    if (!be)
+    const struct dnnl_lib *dl = dnnl_lib(&e);
+    if (!be || !dl) {
+        fprintf(stderr, "bench_ops: %s\n", e.msg);
         return 1;
+    }
     uint8_t *x = malloc((size_t)N * D);
     int32_t *order = malloc(N * sizeof *order);
     for (size_t i = 0; i < (size_t)N * D; i++)
@@ -118,7 +122,7 @@ int main(void)
     for (size_t i = 0; i < sizeof floor / sizeof floor[0]; i++) {
         double best[2];
         for (int api = 0; api < 2; api++)
-            best[api] = floor_time(be, &floor[i], api, bufs);
+            best[api] = floor_time(be, dl, &floor[i], api, bufs);
         double s = best[0] < best[1] ? best[0] : best[1];
         const struct floor_gemm *g = &floor[i];
         printf("  %-10s %4dx%4dx%4d x%3d calls: matmul %6.1f ms, dnnl_sgemm %6.1f ms (%.0f GFLOP/s)\n", g->name, g->m,

@@ -102,9 +102,17 @@ nvidia-smi 2>&1 | tee "$LOG/nvidia-smi.txt"
 # each, so that the machine's own libraries stay in use. A carried library
 # may need another the machine lacks, hence the rounds.
 ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
-missing_libs() { ldd "$D2LTRAIN" "$TESTS" 2>/dev/null | awk '$2 == "=>" && $3 == "not" { print $1 }' | sort -u; }
 carried=$PWD/build/gpu-libs-carried
 linked=$PWD/build/gpu-libs-linked
+# oneDNN is opened with dlopen, so not in the binaries' ldd list: asked for
+# by its soname, and what it needs through its linked copy
+missing_libs() {
+    {
+        ldd "$D2LTRAIN" "$TESTS"
+        if [ -e "$linked/libdnnl.so.2" ]; then ldd "$linked/libdnnl.so.2"
+        elif ! ldconfig -p | grep -q 'libdnnl\.so\.2 '; then echo "libdnnl.so.2 => not found"; fi
+    } 2>/dev/null | awk '$2 == "=>" && $3 == "not" { print $1 }' | sort -u
+}
 if [ -n "$(missing_libs)" ] && [ -f "$DATA_DIR/shared-libs.tar.xz" ]; then
     rm -rf "$carried" "$linked"
     mkdir -p "$carried" "$linked"
