@@ -4,7 +4,9 @@
  * the floor: the epoch's GEMMs alone (training and the test-set
  * evaluation), each at the faster of oneDNN's two GEMM interfaces (a cached
  * matmul primitive, dnnl_sgemm), best of 5. Built and run by `make bench`
- * (scripts/bench.sh), which divides d2ltrain's epoch by the floor. */
+ * (scripts/bench.sh), which divides d2ltrain's epoch by the floor, the
+ * lower of two runs: OpenMP's threads waiting passively (d2ltrain's
+ * default) and spinning. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -71,6 +73,7 @@ static double floor_time(struct backend *be, const struct dnnl_lib *dl, const st
 
 int main(void)
 {
+    setenv("OMP_WAIT_POLICY", "passive", 0); /* as d2ltrain (cmd/main.c) */
     struct err e = {0};
     struct backend *be = cpu_backend_create(false, &e);
     const struct dnnl_lib *dl = dnnl_lib(&e);
