@@ -16,6 +16,8 @@ static const char usage[] =
     "  --device D      auto | cpu | cuda | cuda:N\n"
     "  --set KEY=VAL   override a spec key, e.g. --set kfold.k=10 (repeatable)\n"
     "  --out DIR       write every fold's per-epoch metrics to DIR/metrics.jsonl\n"
+    "  --threads N     CPU threads (default: the cores available): up to N folds run side\n"
+    "                  by side, their GEMMs sharing what is left over\n"
     "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet, --timing: as for run\n";
 
 static const char *metric_name(enum kfold_metric m)
@@ -60,7 +62,7 @@ int cmd_kfold(int argc, char **argv)
         goto done;
     }
     double folds_start = clock_seconds();
-    if (kfold_run(&x.spec, x.be, &x.data.train, res, &e))
+    if (kfold_run(&x.spec, x.be, &x.data.train, o.threads, res, &e))
         goto done;
     double folds_seconds = clock_seconds() - folds_start;
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));

@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/clock.h"
@@ -23,12 +25,24 @@ static bool is_option(const char *arg, const char *name)
     return !strncmp(arg, name, len) && (arg[len] == '\0' || arg[len] == '=');
 }
 
+/* --threads N: a whole number 1..1024, nothing after it. */
+static int parse_threads(const char *v, int *threads, struct err *e)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > 1024)
+        return err_set(e, EXIT_USAGE, "--threads '%s': expected a whole number from 1 to 1024", v);
+    *threads = (int)n;
+    return 0;
+}
+
 static int parse(struct run_options *o, int argc, char **argv, const char *usage, unsigned takes, struct err *e)
 {
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
     static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
-                                         "--checkpoint", "--init-from", "--freeze"};
+                                         "--checkpoint", "--init-from", "--freeze", "--threads"};
     bool options_ended = false; /* after "--" every argument is the spec, e.g. one named -x.yaml */
     for (int i = 1; i < argc && !e->code; i++) {
         const char *arg = argv[i];
@@ -79,6 +93,8 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
             o->fetch.cacert = v;
         else if (!strcmp(name, "--mirror"))
             o->fetch.mirror = v;
+        else if (!strcmp(name, "--threads"))
+            parse_threads(v, &o->threads, e);
         else if (!strcmp(name, "--checkpoint") && !(takes & TAKES_CHECKPOINT))
             return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
         else if (!strcmp(name, "--checkpoint"))
@@ -96,6 +112,8 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
         else
             o->sets[o->n_sets++] = v;
     }
+    if (!o->threads)
+        o->threads = cpu_threads_available();
     if (!e->code && !o->spec_path)
         err_set(e, EXIT_USAGE, "missing the spec file (see --help)");
     return e->code;

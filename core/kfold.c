@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static size_t x_elem_size(const struct dataset *ds) { return ds->x_type == X_U8 ? 1 : sizeof(float); }
 
@@ -96,6 +95,7 @@ struct kfold_job {
     const int32_t *order;
     struct fold_result *results;
     atomic_int next_fold;
+    int gemm_threads;     /* each worker's */
     pthread_mutex_t lock; /* guards err */
     struct err *err;
 };
@@ -138,6 +138,7 @@ static void *kfold_worker(void *arg)
 {
     struct kfold_job *job = arg;
     struct err e = {0};
+    cpu_threads_set(job->gemm_threads);
     for (int fold; !e.code && (fold = atomic_fetch_add(&job->next_fold, 1)) < job->s->kfold.k;)
         train_fold(job, fold, &e);
     if (e.code) {
@@ -149,8 +150,8 @@ static void *kfold_worker(void *arg)
     return NULL;
 }
 
-int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, struct fold_result *results,
-              struct err *e)
+int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
+              struct fold_result *results, struct err *e)
 {
     int k = s->kfold.k;
     int32_t *order = NULL;
@@ -172,21 +173,24 @@ int kfold_run(const struct spec *s, struct backend *be, const struct dataset *al
     atomic_init(&job.next_fold, 0);
     pthread_mutex_init(&job.lock, NULL);
     /* The CPU backend holds no state, so CPU folds share it and run side by
-     * side; a GPU backend is one device and one stream, used by the thread
-     * that made it, so its folds run one after another on this thread. */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = strcmp(be->name, "cpu") ? 0 : (int)(cpus < 1 ? 1 : cpus < k ? cpus : k);
-    pthread_t threads[64];
+     * side: a fold's GEMMs are small (Kaggle's 1168 x 330 . 330 x 64), so
+     * whole folds in parallel beat one fold's GEMM split over the threads;
+     * threads left over when k < threads go to each worker's GEMMs. A GPU
+     * backend is one device and one stream, used by the thread that made
+     * it, so its folds run one after another on this thread. */
+    int workers = strcmp(be->name, "cpu") ? 0 : threads < k ? threads : k;
+    pthread_t worker_ids[64];
     if (workers > 64)
         workers = 64;
+    job.gemm_threads = workers > 0 ? threads / workers : threads;
     int started = 0;
     for (; started < workers; started++)
-        if (pthread_create(&threads[started], NULL, kfold_worker, &job))
+        if (pthread_create(&worker_ids[started], NULL, kfold_worker, &job))
             break;
     if (started == 0)
         kfold_worker(&job);
     for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+        pthread_join(worker_ids[i], NULL);
     pthread_mutex_destroy(&job.lock);
     free(order);
     return e->code;

@@ -214,8 +214,8 @@ static int read_device(struct spec *s, const struct vctx *c, const struct ynode 
 
 static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *root)
 {
-    static const char *const keys[] = {"name", "seed", "device", "tf32", "data", "blocks", "model", "init",
-                                       "loss", "optimizer", "penalty", "train", "kfold", NULL};
+    static const char *const keys[] = {"name", "seed", "device", "tf32",    "cpu_bf16", "data",  "blocks", "model",
+                                       "init", "loss", "optimizer", "penalty", "train", "kfold", NULL};
     static const char *const required[] = {"data", "model", "loss", "optimizer", "train", NULL};
     static const char *const init_keys[] = {"weight", "bias", NULL};
     if (need_map(c, root, "") != 0 || check_keys(c, root, "", keys) != 0)
@@ -235,7 +235,7 @@ static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *r
         s->seed = (uint64_t)seed;
     }
     if (((node = map_find(root, "device")) && read_device(s, c, node) != 0) ||
-        opt_bool(c, root, "", "tf32", &s->tf32) != 0 ||
+        opt_bool(c, root, "", "tf32", &s->tf32) != 0 || opt_bool(c, root, "", "cpu_bf16", &s->cpu_bf16) != 0 ||
         spec_read_data(&s->data, c, map_find(root, "data")) != 0 ||
         spec_read_model(s, c, map_find(root, "blocks"), map_find(root, "model")) != 0)
         return c->e->code;

@@ -201,6 +201,7 @@ struct spec {
     uint64_t seed;  /* default 42 */
     char device[32]; /* default "auto" */
     bool tf32;       /* allow TF32 GEMMs on the GPU, default false */
+    bool cpu_bf16;   /* allow bf16 GEMMs on the CPU, default false */
 
     struct data_spec data;
     /* What the file says: `blocks:` and `model:` as items... */

@@ -222,6 +222,7 @@ int spec_write(const struct spec *s, FILE *f)
     fprintf(f, "seed: %llu\n", (unsigned long long)s->seed);
     put_key_string(f, "", "device", s->device);
     fprintf(f, "tf32: %s\n", yes_no(s->tf32));
+    fprintf(f, "cpu_bf16: %s\n", yes_no(s->cpu_bf16));
     put_data(f, &s->data);
     if (s->n_blocks)
         fprintf(f, "blocks:\n");

@@ -319,6 +319,52 @@ START_TEST(gpu_gemm)
 }
 END_TEST
 
+struct linear_args {
+    int rows, in_w, out_w;
+    bool has_act;
+    enum activation act;
+    const float *in, *w, *bias; /* bias NULL: none */
+};
+
+/* out[0]: act(in W^T + bias), the fused forward. */
+static void run_linear(struct backend *be, const void *args, struct result *r)
+{
+    const struct linear_args *g = args;
+    struct bufs b = {.be = be};
+    size_t out_bytes = (size_t)g->rows * g->out_w * sizeof(float);
+    float *din = dev(&b, g->in, (size_t)g->rows * g->in_w * sizeof(float));
+    float *dw = dev(&b, g->w, (size_t)g->out_w * g->in_w * sizeof(float));
+    float *dbias = g->bias ? dev(&b, g->bias, (size_t)g->out_w * sizeof(float)) : NULL;
+    float *dout = dev(&b, NULL, out_bytes);
+    be->linear_forward(be, dout, din, dw, dbias, g->rows, g->in_w, g->out_w, g->has_act, g->act);
+    get(&b, r->out[0], dout, out_bytes);
+    bufs_release(&b);
+}
+
+START_TEST(gpu_linear_forward)
+{
+    if (!backends[GPU])
+        return;
+    static const int dims[][3] = {{1, 1, 1}, {256, 784, 256}, {97, 256, 10}};
+    uint64_t rng = 11;
+    for (size_t s = 0; s < sizeof dims / sizeof dims[0]; s++)
+        for (int act = -1; act <= ACT_TANH; act++) {
+            int rows = dims[s][0], in_w = dims[s][1], out_w = dims[s][2];
+            float *in = random_floats((size_t)rows * in_w, &rng, -1, 1);
+            float *w = random_floats((size_t)out_w * in_w, &rng, -0.1, 0.1);
+            float *bias = random_floats((size_t)out_w, &rng, -1, 1);
+            struct linear_args g = {rows, in_w, out_w, act >= 0, act >= 0 ? (enum activation)act : ACT_RELU,
+                                    in, w, act == ACT_SIGMOID ? NULL : bias};
+            struct result r[2];
+            run_both(backends, run_linear, &g, (const size_t[MAX_OUTS]){(size_t)rows * out_w}, r);
+            assert_close(r[GPU].out[0], r[CPU].out[0], (size_t)rows * out_w, 1e-4, "linear_forward %dx%d->%d act %d",
+                         rows, in_w, out_w, act);
+            results_free(r);
+            free(in), free(w), free(bias);
+        }
+}
+END_TEST
+
 /* The TF32 backend is a different, coarser GEMM: near, not equal. */
 START_TEST(gpu_gemm_tf32)
 {
@@ -1028,7 +1074,7 @@ END_TEST
 #define GPU_OP_TESTS_MAX 32
 static int gpu_op_tests(const TTest *out[GPU_OP_TESTS_MAX])
 {
-    const TTest *const all[] = {gpu_fill_and_step, gpu_gemm,         gpu_gemm_tf32,       gpu_bias,
+    const TTest *const all[] = {gpu_fill_and_step, gpu_gemm,         gpu_gemm_tf32,       gpu_linear_forward, gpu_bias,
                                 gpu_activations,   gpu_dropout_and_mul, gpu_softmax,      gpu_center_rows,
                                 gpu_cross_entropy, gpu_nll,          gpu_regression,      gpu_penalty,
                                 gpu_gather,        gpu_optimizers,   gpu_graph_replay,    gpu_graph_many_keys,

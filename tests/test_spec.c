@@ -76,6 +76,7 @@ START_TEST(linear_regression_values_and_defaults)
     ck_assert_uint_eq(s.seed, 42);
     ck_assert_str_eq(s.device, "auto");
     ck_assert(!s.tf32);
+    ck_assert(!s.cpu_bf16);
     ck_assert_int_eq(s.data.kind, DATASET_SYNTHETIC_LINEAR);
     ck_assert_int_eq(s.data.n_w, 2);
     ck_assert(s.data.w[0] == 2 && s.data.w[1] == -3.4);
@@ -115,6 +116,7 @@ START_TEST(mlp_dropout_values)
     ck_assert_uint_eq(s.seed, 7);
     ck_assert_str_eq(s.device, "cuda:0");
     ck_assert(s.tf32);
+    ck_assert(s.cpu_bf16);
     ck_assert_int_eq(s.data.kind, DATASET_REGISTRY);
     ck_assert_str_eq(s.data.dataset, "fashion_mnist");
     ck_assert_int_eq(s.n_layers, 8);
@@ -201,6 +203,7 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_uint_eq(a->seed, b->seed);
     ck_assert_str_eq(a->device, b->device);
     ck_assert_int_eq(a->tf32, b->tf32);
+    ck_assert_int_eq(a->cpu_bf16, b->cpu_bf16);
     const struct data_spec *x = &a->data, *y = &b->data;
     ck_assert_int_eq(x->kind, y->kind);
     ck_assert_str_eq(x->dataset, y->dataset);
