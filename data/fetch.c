@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "../core/dirs.h"
+#include "../core/open_regular.h"
 #include "download.h"
 #include "hash.h"
+#include "stamp.h"
 
 #define URL_MAX 2048
 
@@ -146,6 +148,26 @@ static bool any_candidate_matches(const struct digests *d, const struct candidat
     return false;
 }
 
+/* Whether the cached file at path matches one of the candidates: by its
+ * stamp when the stamp still describes the file and names a candidate's
+ * hash, else by hashing it, and then stamping it when it matches. */
+static bool cached_matches(const char *path, const struct candidate *c, int n, struct err *e)
+{
+    struct stat st;
+    struct digests d;
+    int fd = open_regular(path, "a data file", EXIT_DATA, &st, e);
+    if (fd < 0)
+        return false;
+    bool matches = stamp_read(path, &st, &d) && any_candidate_matches(&d, c, n), stampable = false;
+    if (!matches && !stamp_hash_fd(fd, path, &st, &d, &stampable, e)) {
+        matches = any_candidate_matches(&d, c, n);
+        if (matches && stampable)
+            stamp_write(path, &st, &d);
+    }
+    close(fd);
+    return matches;
+}
+
 /* A cached file that verifies is used as it is. One that does not (corrupt,
  * or verified for another hash a spec named before) stays until a download
  * verifies and is renamed over it: a failed fetch never loses a file. */
@@ -154,14 +176,13 @@ static bool cached_verifies(const char *path, const char *name, const struct can
 {
     if (access(path, F_OK) != 0)
         return false;
-    struct digests d;
-    if (hash_file(path, &d, e))
-        return false;
-    if (any_candidate_matches(&d, c, n)) {
+    if (cached_matches(path, c, n, e)) {
         if (!o->quiet)
             fprintf(stderr, "using cached %s\n", name);
         return true;
     }
+    if (e->code)
+        return false;
     /* The hash named is the one expected: the cached file's own would read as
      * the source's in the errors that may follow. */
     bool by_sha1 = c[0].sha1 && c[0].sha1[0];
@@ -329,13 +350,13 @@ int fetch_cache_status(const struct registry_file *f, const struct fetch_options
         return e->code;
     if (stat(path, &st) != 0)
         return errno == ENOENT ? 0 : err_set(e, EXIT_DATA, "cannot stat %s: %s", path, strerror(errno));
-    struct digests d;
-    if (hash_file(path, &d, e))
+    struct candidate c[REGISTRY_MAX_SOURCES];
+    for (int i = 0; i < f->n_sources; i++)
+        c[i] = (struct candidate){.sha1 = f->sources[i].sha1};
+    bool ok = cached_matches(path, c, f->n_sources, e);
+    if (e->code)
         return e->code;
     *size = (long long)st.st_size;
-    *status = CACHE_CORRUPT;
-    for (int i = 0; i < f->n_sources; i++)
-        if (digests_match(&d, f->sources[i].sha1, NULL))
-            *status = CACHE_OK;
+    *status = ok ? CACHE_OK : CACHE_CORRUPT;
     return 0;
 }

@@ -2,9 +2,9 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -59,23 +59,29 @@ void hasher_free(struct hasher *h)
     h->sha1_ctx = h->sha256_ctx = NULL;
 }
 
+int hasher_update_fd(struct hasher *h, int fd, const char *path, struct err *e)
+{
+    unsigned char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_set(e, EXIT_DATA, "cannot read %s: %s", path, strerror(errno));
+        if (hasher_update(h, buf, (size_t)n, e))
+            return e->code;
+    }
+    return 0;
+}
+
 int hasher_update_file(struct hasher *h, const char *path, struct err *e)
 {
-    FILE *f = fopen_regular(path, "a data file", EXIT_DATA, e);
-    if (!f)
+    int fd = open_regular(path, "a data file", EXIT_DATA, NULL, e);
+    if (fd < 0)
         return e->code;
-    unsigned char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (hasher_update(h, buf, n, e)) {
-            fclose(f);
-            return e->code;
-        }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed)
-        return err_set(e, EXIT_DATA, "cannot read %s", path);
-    return 0;
+    hasher_update_fd(h, fd, path, e);
+    close(fd);
+    return e->code;
 }
 
 int hash_file(const char *path, struct digests *out, struct err *e)

@@ -26,6 +26,10 @@ int hasher_update(struct hasher *h, const void *bytes, size_t n, struct err *e);
 int hasher_final(struct hasher *h, struct digests *out, struct err *e);
 void hasher_free(struct hasher *h);
 
+/* Feeds what is left of the open file fd to an initialised hasher (`path`
+ * names it in errors). */
+int hasher_update_fd(struct hasher *h, int fd, const char *path, struct err *e);
+
 /* Feeds the whole file at `path` to an initialised hasher. */
 int hasher_update_file(struct hasher *h, const char *path, struct err *e);
 

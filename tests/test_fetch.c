@@ -20,6 +20,7 @@
 #include "../data/fetch.h"
 #include "../data/hash.h"
 #include "../data/registry.h"
+#include "../data/stamp.h"
 
 #define TRAIN_CSV "kaggle_house_pred_train.csv"
 #define TRAIN_SHA1 "585e9cc93e70b39160e7921475f9bcd7d31219ce"
@@ -813,6 +814,104 @@ START_TEST(test_read_only_cache_serves_verified_files)
 }
 END_TEST
 
+static void read_text(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+/* The cached file is used with no request at all (the mirror is a closed
+ * port, no retries) and its stamp is then a regular file naming its SHA-1. */
+static void assert_served_and_stamped(struct fetch_case *c, const char *stamp)
+{
+    c->e = (struct err){0};
+    ck_assert_msg(fetch_train(&c->o, c->path, &c->e) == 0, "%s", c->e.msg);
+    struct stat st;
+    ck_assert_int_eq(lstat(stamp, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    char text[1024];
+    read_text(stamp, text, sizeof text);
+    ck_assert_msg(strstr(text, "\nsha1 " TRAIN_SHA1 "\n"), "%s", text);
+}
+
+/* The verified stamp (data/stamp.h): written once a cached file has hashed
+ * right, trusted while the file's stat matches it, and anything else in its
+ * place (a link, garbage, another hash) ignored and rewritten. The proof
+ * that a matching stamp is trusted without reading the file: a stamp made
+ * for bytes rewritten in place vouches for them, until the rewrite's own
+ * ctime (an mtime set back does not hide it) has them hashed and refused. */
+START_TEST(test_verified_stamp_is_trusted_only_while_the_file_is_unchanged)
+{
+    struct fetch_case c;
+    case_open(&c, "http", "stamp");
+    assert_fetched(&c, 1);
+    char stamp[PATH_MAX], outside[PATH_MAX];
+    snprintf(stamp, sizeof stamp, "%s.stamp", c.path);
+    /* hashed within a second of its last change (the rename): no stamp,
+     * checked whenever the fetch ended within that second */
+    assert_fetched(&c, 0);
+    struct stat renamed;
+    struct timespec now;
+    ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &now), 0);
+    ck_assert_int_eq(stat(c.path, &renamed), 0);
+    double since = (double)(now.tv_sec - renamed.st_ctim.tv_sec) + 1e-9 * (double)(now.tv_nsec - renamed.st_ctim.tv_nsec);
+    ck_assert_msg(since >= 1.0 || access(stamp, F_OK) != 0, "stamped %.3f s after its last change", since);
+    nanosleep(&(struct timespec){.tv_sec = 1, .tv_nsec = 200000000}, NULL);
+    c.o.mirror = "http://127.0.0.1:1/unreachable/";
+    c.o.max_retries = 0;
+    assert_served_and_stamped(&c, stamp);
+
+    /* a link planted at the stamp is neither read nor written through */
+    snprintf(outside, sizeof outside, "%s/outside", root);
+    write_file(outside, "keep", 4);
+    ck_assert_int_eq(unlink(stamp), 0);
+    ck_assert_int_eq(symlink(outside, stamp), 0);
+    assert_served_and_stamped(&c, stamp);
+    char text[1024];
+    read_text(outside, text, sizeof text);
+    ck_assert_str_eq(text, "keep");
+
+    /* garbage, and a stamp naming another hash: the file is hashed again */
+    write_file(stamp, "garbage\n", 8);
+    assert_served_and_stamped(&c, stamp);
+    read_text(stamp, text, sizeof text);
+    char *sha1 = strstr(text, "\nsha1 ");
+    ck_assert_ptr_nonnull(sha1);
+    sha1[6] = sha1[6] == '0' ? '1' : '0';
+    write_file(stamp, text, strlen(text));
+    assert_served_and_stamped(&c, stamp);
+
+    /* the same size rewritten in place, stamped as it stands with the true
+     * digests: served without being read */
+    struct stat before, st;
+    ck_assert_int_eq(stat(c.path, &before), 0);
+    int fd = open(c.path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, "XXXX", 4, 100), 4);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(stat(c.path, &st), 0);
+    struct digests truth = {.sha1 = TRAIN_SHA1};
+    read_text(stamp, text, sizeof text);
+    ck_assert_int_eq(sscanf(strstr(text, "\nsha256 "), "\nsha256 %64s", truth.sha256), 1);
+    stamp_write(c.path, &st, &truth);
+    c.e = (struct err){0};
+    ck_assert_msg(fetch_train(&c.o, c.path, &c.e) == 0, "%s", c.e.msg);
+
+    /* its old mtime set back moves the ctime: hashed, refused, kept */
+    ck_assert_int_eq(utimensat(AT_FDCWD, c.path, (struct timespec[2]){before.st_atim, before.st_mtim}, 0), 0);
+    c.e = (struct err){0};
+    ck_assert_int_eq(fetch_train(&c.o, c.path, &c.e), EXIT_DATA);
+    ck_assert_int_eq(stat(c.path, &st), 0);
+    ck_assert_int_eq(st.st_size, before.st_size);
+    ck_assert_int_eq(st.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    c.o = test_options(c.dir, c.mirror, sizeof c.mirror, "http", "stamp");
+    assert_fetched(&c, 1);
+}
+END_TEST
+
 Suite *suite_fetch(void)
 {
     Suite *s = suite_create("fetch");
@@ -844,6 +943,7 @@ Suite *suite_fetch(void)
     tcase_add_test(hardening, test_dripping_server_meets_the_deadline);
     tcase_add_test(hardening, test_verified_file_survives_a_failed_replacement);
     tcase_add_test(hardening, test_read_only_cache_serves_verified_files);
+    tcase_add_test(hardening, test_verified_stamp_is_trusted_only_while_the_file_is_unchanged);
     suite_add_tcase(s, hardening);
 
     TCase *https = tcase_create("https");
