@@ -1,26 +1,42 @@
 #!/bin/bash
-# CPU benchmark of configs/mlp_fashion.yaml (d2l 4.3), all numbers from one
-# run on this machine:
-#  - d2ltrain: seconds per epoch (median of epochs 2..N; epoch 1 pays the
-#    first-touch costs) and the whole process's wall time;
+# CPU benchmark of the d2l models, d2ltrain against PyTorch, all numbers from
+# one run on this machine, both sides on the same number of threads
+# (BENCH_THREADS, default the cores available to the process, d2ltrain's own
+# default):
+#  - configs/mlp_fashion.yaml (d2l 4.3): d2ltrain's seconds per epoch (median
+#    of epochs 2..N; epoch 1 pays the first-touch costs) and the whole
+#    process's wall time;
 #  - where the time goes: the share of CPU samples in oneDNN (perf) and each
 #    op of the training step timed alone, then the floor: the epoch's GEMMs
 #    alone at the best oneDNN gives (scripts/bench_ops.c, run when BENCH_OPS
 #    names its binary, as `make bench` does); d2ltrain's epoch as a multiple
 #    of the floor;
-#  - PyTorch, when Debian's python3-torch is installed (its GEMMs go to
-#    whatever libblas.so.3 is: OpenBLAS when installed, else the reference
-#    BLAS; the line says which): the data-resident version and the d2l
-#    DataLoader version; and the ratios.
+#  - PyTorch (Debian's python3-torch; `make bench` installs it, with
+#    python3-pandas for the k-fold program): for the MLP, softmax regression
+#    (configs/softmax_fashion.yaml, d2l 3.7) and dropout
+#    (configs/dropout_fashion.yaml, d2l 4.6) the data-resident version
+#    (scripts/bench_torch.py), twice when libblas.so.3 is OpenBLAS: as Debian
+#    ships it (OpenBLAS picks its kernels from the processor's model and falls
+#    back to older ones for models 0.3.21 does not know: "shipped") and with
+#    OPENBLAS_CORETYPE set to the kernels the processor's instructions allow
+#    ("own kernels"); for the MLP also the d2l DataLoader version; and the
+#    ratios;
+#  - the Kaggle house 5-fold run (configs/kaggle_house.yaml, d2l 4.10):
+#    d2ltrain kfold's wall time against the book's PyTorch program
+#    (scripts/bench_torch_kaggle.py), shipped and own kernels;
 #  - the load average before and after: the machine may be shared, and
 #    OpenMP's threads suffer most from that (docs/BENCH.md).
-#  - the Kaggle house 5-fold run (d2l 4.10): d2ltrain's wall time and, with
-#    python3-torch and python3-pandas, the book's PyTorch program's.
-# Usage: scripts/bench.sh [EPOCHS]   (D2LTRAIN=path picks the binary)
+# Usage: scripts/bench.sh [EPOCHS]   (default 10; D2LTRAIN=path picks the
+# binary; BENCH_KFOLD_EPOCHS=N shortens the k-fold runs, default the book's
+# 100; BENCH_PERF=0 skips perf: a quick check of the script itself is
+# `BENCH_PERF=0 BENCH_KFOLD_EPOCHS=5 scripts/bench.sh 2`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${D2LTRAIN:-./d2ltrain}
 epochs=${1:-10}
+kfold_epochs=${BENCH_KFOLD_EPOCHS:-100}
+threads=${BENCH_THREADS:-$(nproc)}
+export BENCH_THREADS=$threads
 cache=build/bench-data
 out=build/bench
 mkdir -p "$out"
@@ -38,16 +54,18 @@ epoch_median() {
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bin" info | grep '^CPU GEMM' || true
 start=$(date +%s.%N)
-"$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet --timing --set train.epochs="$epochs" \
-    >"$out/d2ltrain.txt" 2>"$out/d2ltrain.err"
+"$bin" run configs/mlp_fashion.yaml --device cpu --threads "$threads" --data-dir "$cache" --quiet --timing \
+    --set train.epochs="$epochs" >"$out/d2ltrain.txt" 2>"$out/d2ltrain.err"
 end=$(date +%s.%N)
 ours=$(epoch_median "$out/d2ltrain.txt")
 tail -n 1 "$out/d2ltrain.txt"
-printf 'd2ltrain cpu: %s s/epoch, whole run %.2f s (%s epochs, data loading included)\n' "$ours" "$(echo "$end - $start" | bc)" "$epochs"
+printf 'd2ltrain cpu, %s threads: %s s/epoch, whole run %.2f s (%s epochs, data loading included)\n' "$threads" "$ours" "$(echo "$end - $start" | bc)" "$epochs"
 grep '^timing:' "$out/d2ltrain.err" || true
 
-if command -v perf >/dev/null && perf record -q -o "$out/perf.data" "$bin" run configs/mlp_fashion.yaml --device cpu \
-    --data-dir "$cache" --quiet --set train.epochs=3 >/dev/null 2>&1; then
+if [ "${BENCH_PERF:-1}" = 0 ]; then
+    echo "where the time goes: perf skipped (BENCH_PERF=0)"
+elif command -v perf >/dev/null && perf record -q -o "$out/perf.data" "$bin" run configs/mlp_fashion.yaml --device cpu \
+    --threads "$threads" --data-dir "$cache" --quiet --set train.epochs=3 >/dev/null 2>&1; then
     # oneDNN's kernels are JIT code ("[JIT] tid N"), its threads libgomp's
     perf report -i "$out/perf.data" --sort dso --stdio 2>/dev/null | awk '
         /^ +[0-9.]+%/ { p = $1; sub("%", "", p); d = $2
@@ -70,33 +88,58 @@ if [ -x "${BENCH_OPS:-}" ]; then
     awk -v o="$ours" -v f="$floor" 'BEGIN { printf "d2ltrain MLP epoch %.3f s = %.2fx the floor %.3f s (the epoch'"'"'s GEMMs alone)\n", o, o / f, f }'
 fi
 
+# PyTorch's runs: "shipped" (as Debian ships it) and, where libblas.so.3 is
+# OpenBLAS, "own kernels" (OPENBLAS_CORETYPE for the processor's instructions).
+torch_variants=()
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     blas=$(readlink -f "$(/sbin/ldconfig -p | awk '/libblas\.so\.3 .*x86-64/ { print $NF; exit }')")
-    data=/usr/share/datasets/fashion-mnist
-    /usr/bin/python3 scripts/bench_torch.py "$data" resident "$epochs" >"$out/torch_resident.txt"
-    resident=$(epoch_median "$out/torch_resident.txt")
-    d2l_epochs=$((epochs < 3 ? epochs : 3))
-    /usr/bin/python3 scripts/bench_torch.py "$data" d2l "$d2l_epochs" >"$out/torch_d2l.txt"
-    d2l=$(epoch_median "$out/torch_d2l.txt")
-    echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') as Debian ships it (libblas.so.3 is $blas), 2 threads:"
-    echo "  data resident: $resident s/epoch ($(tail -n 1 "$out/torch_resident.txt"))"
-    echo "  d2l DataLoader: $d2l s/epoch (median of epochs 2..$d2l_epochs)"
-    awk -v o="$ours" -v r="$resident" -v d="$d2l" 'BEGIN { printf "ratios: d2ltrain is %.1fx PyTorch resident, %.1fx the d2l program\n", r / o, d / o }'
-    # OpenBLAS 0.3.21 picks its kernels from the processor's model and falls
-    # back to older ones for models it does not know (Core: Prescott on
-    # current Xeons, Haswell on AMD Zen 4): the same run again with the
-    # kernels the processor's instructions allow.
+    torch_variants=(shipped)
+    echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $threads threads; libblas.so.3 is $blas"
     if [[ $blas == *openblas* ]]; then
         core=Haswell
         grep -q avx512f /proc/cpuinfo && core=SkylakeX
         shipped=$(OPENBLAS_VERBOSE=2 /usr/bin/python3 -c 'import torch; torch.ones(8, 8) @ torch.ones(8, 8)' 2>&1 | awk '/^Core:/ { print $2; exit }')
-        OPENBLAS_CORETYPE=$core /usr/bin/python3 scripts/bench_torch.py "$data" resident "$epochs" >"$out/torch_resident_$core.txt"
-        real=$(epoch_median "$out/torch_resident_$core.txt")
-        echo "  data resident, OPENBLAS_CORETYPE=$core (as shipped OpenBLAS picks $shipped): $real s/epoch"
-        awk -v o="$ours" -v r="$real" 'BEGIN { printf "ratio: d2ltrain is %.1fx PyTorch resident on the processor'"'"'s own kernels\n", r / o }'
+        torch_variants+=(own)
+        echo "  shipped: OpenBLAS picks Core: $shipped; own kernels: OPENBLAS_CORETYPE=$core"
     fi
 else
-    echo "PyTorch: not installed (apt-get install python3-torch to compare)"
+    echo "PyTorch: not installed (apt-get install python3-torch to compare; make bench installs it)"
+fi
+
+# runs a PyTorch script as the variant $1 says, the rest its command line
+torch_as() {
+    local variant=$1
+    shift
+    case $variant in
+        shipped) /usr/bin/python3 "$@" ;;
+        own) OPENBLAS_CORETYPE=$core /usr/bin/python3 "$@" ;;
+    esac
+}
+
+data=/usr/share/datasets/fashion-mnist
+for model in mlp softmax dropout; do
+    if [ "$model" = mlp ]; then
+        mine=$ours
+    else
+        "$bin" run "configs/${model}_fashion.yaml" --device cpu --threads "$threads" --data-dir "$cache" --quiet \
+            --set train.epochs="$epochs" >"$out/d2ltrain_$model.txt"
+        mine=$(epoch_median "$out/d2ltrain_$model.txt")
+    fi
+    line="$model: d2ltrain $mine s/epoch"
+    for variant in "${torch_variants[@]}"; do
+        torch_as "$variant" scripts/bench_torch.py "$data" resident "$epochs" cpu "$model" >"$out/torch_${model}_$variant.txt"
+        theirs=$(epoch_median "$out/torch_${model}_$variant.txt")
+        line+=$(awk -v o="$mine" -v t="$theirs" -v v="$variant" \
+                    'BEGIN { printf "; PyTorch resident (%s) %.3f s/epoch = %.1fx d2ltrain", v, t, t / o }')
+    done
+    echo "$line"
+done
+if [ ${#torch_variants[@]} -gt 0 ]; then
+    d2l_epochs=$((epochs < 3 ? epochs : 3))
+    /usr/bin/python3 scripts/bench_torch.py "$data" d2l "$d2l_epochs" >"$out/torch_d2l.txt"
+    d2l=$(epoch_median "$out/torch_d2l.txt")
+    awk -v o="$ours" -v d="$d2l" -v n="$d2l_epochs" \
+        'BEGIN { printf "mlp: PyTorch with the d2l DataLoader (shipped) %.3f s/epoch (median of epochs 2..%d) = %.1fx d2ltrain\n", d, n, d / o }'
 fi
 
 kaggle=../shared/data/kaggle_house
@@ -104,17 +147,23 @@ if [ -d "$kaggle" ]; then
     kaggle=$(cd "$kaggle" && pwd)
     "$bin" fetch kaggle_house --data-dir "$cache" --mirror "file://$kaggle/" --quiet >/dev/null
     start=$(date +%s.%N)
-    "$bin" kfold configs/kaggle_house.yaml --device cpu --data-dir "$cache" --quiet >"$out/kfold.txt"
+    "$bin" kfold configs/kaggle_house.yaml --device cpu --threads "$threads" --data-dir "$cache" --quiet \
+        --set train.epochs="$kfold_epochs" >"$out/kfold.txt"
     end=$(date +%s.%N)
-    ours=$(echo "$end - $start" | bc)
-    printf 'd2ltrain kfold (5 folds x 100 epochs, folds in parallel threads): %.2f s wall, %s\n' "$ours" "$(tail -n 1 "$out/kfold.txt")"
-    if /usr/bin/python3 -c 'import torch, pandas' 2>/dev/null; then
-        /usr/bin/python3 scripts/bench_torch_kaggle.py "$kaggle/kaggle_house_pred_train.csv" "$kaggle/kaggle_house_pred_test.csv" >"$out/torch_kfold.txt"
-        theirs=$(awk '/^kfold time/ { sub("s$", "", $3); print $3 }' "$out/torch_kfold.txt")
-        echo "PyTorch kfold (the d2l program): $theirs s, $(grep validation "$out/torch_kfold.txt")"
-        awk -v o="$ours" -v t="$theirs" 'BEGIN { printf "ratio: d2ltrain kfold is %.1fx PyTorch\n", t / o }'
+    mine=$(echo "$end - $start" | bc)
+    printf 'kfold: d2ltrain (5 folds x %s epochs, folds in parallel threads) %.2f s wall, %s\n' "$kfold_epochs" "$mine" \
+        "$(tail -n 1 "$out/kfold.txt")"
+    if [ ${#torch_variants[@]} -gt 0 ] && /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
+        for variant in "${torch_variants[@]}"; do
+            torch_as "$variant" scripts/bench_torch_kaggle.py "$kaggle/kaggle_house_pred_train.csv" \
+                "$kaggle/kaggle_house_pred_test.csv" "$kfold_epochs" >"$out/torch_kfold_$variant.txt"
+            theirs=$(awk '/^kfold time/ { sub("s$", "", $3); print $3 }' "$out/torch_kfold_$variant.txt")
+            awk -v o="$mine" -v t="$theirs" -v v="$variant" \
+                'BEGIN { printf "kfold: PyTorch, the d2l program (%s) %.2f s = %.1fx d2ltrain, ", v, t, t / o }'
+            grep validation "$out/torch_kfold_$variant.txt"
+        done
     else
-        echo "PyTorch kfold: needs python3-torch and python3-pandas"
+        echo "kfold: PyTorch needs python3-torch and python3-pandas"
     fi
 else
     echo "kfold: $kaggle not found (the Kaggle house CSVs)"

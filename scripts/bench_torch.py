@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""The d2l MLP (784-256-ReLU-10, normal(0, 0.01) init, SGD lr 0.1, batch
-256) in PyTorch on the same Fashion-MNIST files, for scripts/bench.sh.
+"""The d2l Fashion-MNIST models of configs/ in PyTorch on the same files,
+for scripts/bench.sh: MODEL mlp (784-256-ReLU-10, SGD lr 0.1; the default),
+softmax (784-10, lr 0.1) or dropout (784-256-ReLU-dropout 0.2-256-ReLU-
+dropout 0.5-10, lr 0.5); normal(0, 0.01) init, batch 256. Threads:
+BENCH_THREADS, else the cores this process may run on (d2ltrain's default).
 
-  bench_torch.py DIR resident EPOCHS [DEVICE]   data as two tensors in memory
+  bench_torch.py DIR resident EPOCHS [DEVICE [MODEL]]   data as two tensors in memory
                                        (on DEVICE), batches by indexing with a
                                        random permutation
-  bench_torch.py DIR d2l EPOCHS [DEVICE]        d2l's loader: a Dataset yielding
+  bench_torch.py DIR d2l EPOCHS [DEVICE [MODEL]]        d2l's loader: a Dataset yielding
                                        one image at a time (ToTensor's /255),
                                        DataLoader(shuffle=True, num_workers=4),
                                        each batch copied to DEVICE
@@ -15,6 +18,7 @@ synchronise, as d2l's Accumulator does.
 Prints one line per epoch: `epoch N loss L train_acc A test_acc T time S`
 (time covers training and the test-set evaluation, like d2ltrain's)."""
 import gzip
+import os
 import sys
 import time
 
@@ -51,20 +55,31 @@ class OneImageAtATime(torch.utils.data.Dataset):
         return self.x[i].reshape(1, 28, 28).float().div(255), self.y[i]
 
 
+# configs/mlp_fashion.yaml, softmax_fashion.yaml, dropout_fashion.yaml: the
+# network and its learning rate
+MODELS = {
+    "mlp": lambda: (nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10)), 0.1),
+    "softmax": lambda: (nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), 0.1),
+    "dropout": lambda: (nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
+                                      nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10)), 0.5),
+}
+
+
 def main():
     directory, mode, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
     device = torch.device(sys.argv[4] if len(sys.argv) > 4 else "cpu")
     torch.manual_seed(42)
-    torch.set_num_threads(2)
+    model = sys.argv[5] if len(sys.argv) > 5 else "mlp"
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS") or len(os.sched_getaffinity(0))))
     xtr, ytr, xte, yte = load(directory)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    net, lr = MODELS[model]()
     for m in net:
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.01)
             nn.init.zeros_(m.bias)
     net.to(device)
     loss = nn.CrossEntropyLoss(reduction="none")
-    trainer = torch.optim.SGD(net.parameters(), lr=0.1)
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
     batch = 256
     if mode == "d2l":
         train_iter = torch.utils.data.DataLoader(OneImageAtATime(xtr, ytr), batch, shuffle=True, num_workers=4)

@@ -4,7 +4,11 @@ it, for scripts/bench.sh: pandas preprocessing, a linear model, Adam lr 5,
 weight decay 0, batch 64, 100 epochs. Prints each fold's log rmse, the
 averages and the wall time of the k-fold part.
 
-  bench_torch_kaggle.py TRAIN_CSV TEST_CSV"""
+  bench_torch_kaggle.py TRAIN_CSV TEST_CSV [EPOCHS]
+
+Threads: BENCH_THREADS, else the cores this process may run on (d2ltrain's
+default)."""
+import os
 import sys
 import time
 
@@ -15,7 +19,8 @@ from torch import nn
 
 def main():
     torch.manual_seed(42)
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS") or len(os.sched_getaffinity(0))))
+    epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 100
     train_data, test_data = pd.read_csv(sys.argv[1]), pd.read_csv(sys.argv[2])
     all_features = pd.concat((train_data.iloc[:, 1:-1], test_data.iloc[:, 1:]))
     numeric = all_features.dtypes[all_features.dtypes != "object"].index
@@ -50,7 +55,7 @@ def main():
     for i in range(k):
         valid = slice(i * size, (i + 1) * size)
         keep = torch.cat([torch.arange(0, i * size), torch.arange((i + 1) * size, k * size)])
-        t, v = train(features[keep], labels[keep], features[valid], labels[valid])
+        t, v = train(features[keep], labels[keep], features[valid], labels[valid], epochs)
         print(f"fold {i + 1}, train log rmse {t:f}, valid log rmse {v:f}")
         train_sum, valid_sum = train_sum + t, valid_sum + v
     elapsed = time.perf_counter() - start

@@ -1,8 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages d2ltrain builds and tests with, once: only
-# what is missing, with apt-get (sudo when not root).
+# what is missing, with apt-get (sudo when not root). --bench adds what
+# scripts/bench.sh compares against: PyTorch (as Debian ships it, on
+# OpenBLAS) and pandas for the book's k-fold program.
 set -eu
-pkgs="gcc make pkg-config libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+bench=""
+[ "${1:-}" = --bench ] && bench="python3-torch python3-pandas libopenblas0-pthread"
+pkgs="$bench gcc make pkg-config libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
       libdnnl-dev libjansson-dev libdeflate-dev check dataset-fashion-mnist python3 python3-numpy openssl
       xz-utils clang-14 libclang-rt-14-dev"
 missing=""
