@@ -38,28 +38,29 @@ static int render(char *out, size_t len, const struct stat *st, const struct dig
     return m < 0 || (size_t)m >= len - (size_t)n ? -1 : n + m;
 }
 
-/* The whole stamp, NUL-terminated; false when it is not a regular file of
- * at most STAMP_MAX - 1 bytes. O_NOFOLLOW: a link is ignored, not read. */
-static bool read_stamp(const char *path, char *text)
+/* The whole stamp, NUL-terminated, and its length; -1 when it is not a
+ * regular file of at most STAMP_MAX - 1 bytes. O_NOFOLLOW: a link is
+ * ignored, not read. */
+static ssize_t read_stamp(const char *path, char *text)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return false;
+        return -1;
     struct stat st;
     ssize_t n = -1;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < STAMP_MAX)
         n = read(fd, text, STAMP_MAX - 1);
     close(fd);
-    if (n < 0)
-        return false;
-    text[n] = '\0';
-    return true;
+    if (n >= 0)
+        text[n] = '\0';
+    return n;
 }
 
 bool stamp_read(const char *path, const struct stat *st, struct digests *d)
 {
     char name[PATH_MAX], text[STAMP_MAX], identity[STAMP_MAX], again[STAMP_MAX];
-    if (stamp_path(name, sizeof name, path, STAMP_SUFFIX, 0) || !read_stamp(name, text))
+    ssize_t len;
+    if (stamp_path(name, sizeof name, path, STAMP_SUFFIX, 0) || (len = read_stamp(name, text)) < 0)
         return false;
     int n = render_identity(identity, sizeof identity, st);
     if (n < 0 || (size_t)n >= sizeof identity || strncmp(text, identity, (size_t)n) != 0)
@@ -67,8 +68,8 @@ bool stamp_read(const char *path, const struct stat *st, struct digests *d)
     if (sscanf(text + n, "sha1 %40[0-9a-f]\nsha256 %64[0-9a-f]\n", d->sha1, d->sha256) != 2 ||
         !hex_digest_valid(d->sha1, SHA1_HEX_LEN) || !hex_digest_valid(d->sha256, SHA256_HEX_LEN))
         return false;
-    /* anything more or less than the format is not a stamp */
-    return render(again, sizeof again, st, d) > 0 && strcmp(again, text) == 0;
+    /* anything more or less than the format (a NUL and more bytes too) is not a stamp */
+    return render(again, sizeof again, st, d) == len && memcmp(again, text, (size_t)len) == 0;
 }
 
 static bool same_file_state(const struct stat *a, const struct stat *b)

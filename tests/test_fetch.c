@@ -848,7 +848,7 @@ START_TEST(test_verified_stamp_is_trusted_only_while_the_file_is_unchanged)
     struct fetch_case c;
     case_open(&c, "http", "stamp");
     assert_fetched(&c, 1);
-    char stamp[PATH_MAX], outside[PATH_MAX];
+    char stamp[PATH_MAX + 8], outside[PATH_MAX];
     snprintf(stamp, sizeof stamp, "%s.stamp", c.path);
     /* hashed within a second of its last change (the rename): no stamp,
      * checked whenever the fetch ended within that second */
@@ -877,6 +877,14 @@ START_TEST(test_verified_stamp_is_trusted_only_while_the_file_is_unchanged)
     /* garbage, and a stamp naming another hash: the file is hashed again */
     write_file(stamp, "garbage\n", 8);
     assert_served_and_stamped(&c, stamp);
+    read_text(stamp, text, sizeof text); /* a true stamp with a NUL and more after it */
+    size_t true_len = strlen(text);
+    text[true_len + 1] = 'x';
+    write_file(stamp, text, true_len + 2);
+    assert_served_and_stamped(&c, stamp);
+    struct stat rewritten;
+    ck_assert_int_eq(stat(stamp, &rewritten), 0);
+    ck_assert_int_eq(rewritten.st_size, (off_t)true_len);
     read_text(stamp, text, sizeof text);
     char *sha1 = strstr(text, "\nsha1 ");
     ck_assert_ptr_nonnull(sha1);
