@@ -59,7 +59,8 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 ours=$(epoch_median "$out/d2ltrain.txt")
 tail -n 1 "$out/d2ltrain.txt"
-printf 'd2ltrain cpu, %s threads: %s s/epoch, whole run %.2f s (%s epochs, data loading included)\n' "$threads" "$ours" "$(echo "$end - $start" | bc)" "$epochs"
+printf 'd2ltrain cpu, %s threads: %s s/epoch, whole run %.2f s (%s epochs, data loading included)\n' \
+    "$threads" "$ours" "$(echo "$end - $start" | bc)" "$epochs"
 grep '^timing:' "$out/d2ltrain.err" || true
 
 if [ "${BENCH_PERF:-1}" = 0 ]; then
