@@ -207,8 +207,9 @@ START_TEST(every_svg_kind_renders)
     fclose(f);
     ck_assert_msg(strstr(wd, ">wd0: loss<") && strstr(wd, ">wd3: test_loss<"), "the legend names the runs");
     free(wd);
-    int at = snprintf(files, sizeof files, "chart:%s chart:%s chart:%s", tmp_path("wd0/curves.svg"),
-                      tmp_path("wd.svg"), tmp_path("kf/curves.svg"));
+    run_ok("plot %s --linear-y -o %s", tmp_path("kf"), tmp_path("kfplot.svg")); /* its fold 1 */
+    int at = snprintf(files, sizeof files, "chart:%s chart:%s chart:%s chart:%s", tmp_path("wd0/curves.svg"),
+                      tmp_path("wd.svg"), tmp_path("kf/curves.svg"), tmp_path("kfplot.svg"));
     if (has_file(FASHION_DIR "/train-images-idx3-ubyte.gz")) {
         run_ok("show fashion_mnist -n 18 -o %s %s", tmp_path("samples.svg"), data);
         run_ok("run configs/softmax_fashion.yaml --set train.epochs=1 --out %s %s", tmp_path("sm"), data);
@@ -249,6 +250,10 @@ START_TEST(bad_input_is_refused_clearly)
               tmp_path("x.svg"));
     ck_assert(!has_file(tmp_path("x.svg")));
     run_fails(2, "plot needs -o FILE.svg", "plot %s", tmp_path("lin"));
+    struct proc_result help = run_d2ltrain("plot --help");
+    ck_assert_msg(help.status == 0 && strstr(help.out, "usage: d2ltrain plot RUN_DIR..."), "plot --help: %s",
+                  help.out);
+    proc_result_free(&help);
     run_fails(2, "--metric test_acc: no run has it", "plot %s --metric test_acc -o %s", tmp_path("lin"),
               tmp_path("x.svg"));
     run_fails(2, "exclude each other", "plot %s --log-y --linear-y -o %s", tmp_path("lin"), tmp_path("x.svg"));
