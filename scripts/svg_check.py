@@ -3,10 +3,14 @@
 inside the canvas (its width bounded as core/svg.c bounds it), a chart's
 legend lies outside its plot frames; with --render PNG, headless Chromium
 draws them all in one launch and each picture must not be blank (a chart
-shows coloured lines, an image grid dark pixels).
+shows coloured lines, an image grid dark pixels), and in a second launch
+measures every text with its real font: inside the canvas, and no wider
+than the bound core/svg.c places it by.
 
 usage: svg_check.py [--render OUT.png] KIND:FILE.svg...   (KIND: chart | images)
 exit 0 ok, 1 a check failed (the reason on stderr)."""
+import html
+import json
 import os
 import re
 import struct
@@ -157,6 +161,48 @@ def render(png, items):
         top += int(H) + 10
 
 
+MEASURE = """<script>
+const out = [];
+document.querySelectorAll("svg").forEach((svg, i) => {
+  const r = svg.getBoundingClientRect();
+  svg.querySelectorAll("text").forEach(t => {
+    const b = t.getBoundingClientRect();
+    out.push([i, t.textContent, b.left - r.left, b.right - r.left, b.top - r.top, b.bottom - r.top,
+              r.width, r.height, t.getComputedTextLength(), parseFloat(getComputedStyle(t).fontSize)]);
+  });
+});
+document.getElementById("out").textContent = JSON.stringify(out);
+</script>"""
+
+
+def measure(items):
+    """Every text of every SVG laid out by Chromium with its own fonts."""
+    body = "".join("<div>%s</div>" % open(path).read() for _, path, _, _ in items)
+    with tempfile.TemporaryDirectory() as d:
+        page = os.path.join(d, "measure.html")
+        open(page, "w").write('<html><body style="margin:0">%s<pre id="out"></pre>%s</body></html>' % (body, MEASURE))
+        cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + d, "--dump-dom",
+               "file://" + page]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    found = re.search(r'<pre id="out">(.*?)</pre>', r.stdout.decode())
+    if r.returncode != 0 or not found or not found.group(1):
+        fail("chromium could not measure the texts (%d): %s" % (r.returncode, r.stderr.decode()[-2000:]))
+    texts = json.loads(html.unescape(found.group(1)))
+    worst, widest = 0.0, ""
+    for i, s, left, right, top, bottom, W, H, length, size in texts:
+        path = items[i][1]
+        if left < -0.5 or right > W + 0.5 or top < -0.5 or bottom > H + 0.5:
+            fail("%s: text %r at (%.1f..%.1f, %.1f..%.1f) leaves the %gx%g canvas in Chromium"
+                 % (path, s, left, right, top, bottom, W, H))
+        if length > text_width(s, size) + 0.5:
+            fail("%s: text %r is %.1f px wide in Chromium, more than the bound %.1f"
+                 % (path, s, length, text_width(s, size)))
+        if length / max(text_width(s, size), 1) > worst:
+            worst, widest = length / max(text_width(s, size), 1), s
+    print("%d texts measured in Chromium: all inside their canvas, the widest (%r) at %.0f%% of its bound"
+          % (len(texts), widest, 100 * worst))
+
+
 def main(argv):
     png = None
     if argv[:1] == ["--render"]:
@@ -169,6 +215,7 @@ def main(argv):
         items.append((kind, path) + check_svg(kind, path))
     if png:
         render(png, items)
+        measure(items)
 
 
 if __name__ == "__main__":
