@@ -169,10 +169,15 @@ static int draw(const char *out, struct run_metrics *runs, int n_runs, const cha
     struct curve c[CURVES_MAX];
     int n = 0;
     for (int r = 0; r < n_runs; r++)
-        for (int m = 0; m < runs[r].n_metrics && n < CURVES_MAX; m++)
-            if (wanted(runs[r].metric[m], only, n_only))
-                c[n++] = (struct curve){.run = n_runs > 1 ? runs[r].name : NULL, .metric = runs[r].metric[m],
-                                        .y = runs[r].y[m], .n = runs[r].epochs};
+        for (int m = 0; m < runs[r].n_metrics; m++) {
+            if (!wanted(runs[r].metric[m], only, n_only))
+                continue;
+            if (n == CURVES_MAX)
+                return err_set(e, EXIT_USAGE, "more than %d curves in one plot: choose some with --metric",
+                               CURVES_MAX);
+            c[n++] = (struct curve){.run = n_runs > 1 ? runs[r].name : NULL, .metric = runs[r].metric[m],
+                                    .y = runs[r].y[m], .n = runs[r].epochs};
+        }
     for (int i = 0; i < n_only; i++) {
         bool found = false;
         for (int k = 0; k < n; k++)
