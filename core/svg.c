@@ -9,11 +9,28 @@
 
 #include "dirs.h"
 
+/* The length of the valid UTF-8 character at s, 0 when the bytes there are
+ * not one (a stray continuation byte, a cut or overlong sequence, a
+ * surrogate, beyond U+10FFFF). */
+static int utf8_length(const unsigned char *s)
+{
+    int len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                          : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    for (int i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return len;
+}
+
 void svg_escaped(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len = utf8_length(p);
+        switch (len ? *p : 0) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
@@ -21,27 +38,28 @@ void svg_escaped(FILE *f, const char *s)
         case '\'': fputs("&apos;", f); break;
         case '\t': case '\n': case '\r': fputc(' ', f); break;
         default:
-            if (c < 0x20 || c == 0x7f)
+            if (len == 0 || *p < 0x20 || *p == 0x7f) /* not allowed in XML 1.0, or not UTF-8 */
                 fputs("\xef\xbf\xbd", f);
             else
-                fputc(c, f);
+                fwrite(p, 1, (size_t)len, f);
         }
+        p += len ? len : 1;
     }
 }
 
 double svg_text_width(const char *s, double font_size)
 {
     double em = 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c & 0xc0) == 0x80) /* a UTF-8 continuation byte */
-            continue;
-        if (c >= 0x80 || strchr("WMmw@", c))
-            em += 1.0;
-        else if ((c >= 'A' && c <= 'Z') || c == '%')
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len = utf8_length(p);
+        if (len != 1 || strchr("WMmw@", *p))
+            em += 1.0; /* U+FFFD for bytes that are not UTF-8 */
+        else if ((*p >= 'A' && *p <= 'Z') || *p == '%')
             em += 0.8;
         else
             em += 0.65;
+        p += len ? len : 1;
     }
     return em * font_size;
 }

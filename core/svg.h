@@ -9,8 +9,9 @@
 
 #include "error.h"
 
-/* s as XML character data or attribute value: & < > " ' escaped, control
- * characters (not allowed in XML 1.0) written as U+FFFD. */
+/* s as XML character data or attribute value: & < > " ' escaped; control
+ * characters (not allowed in XML 1.0) and bytes that are not UTF-8 written
+ * as U+FFFD. */
 void svg_escaped(FILE *f, const char *s);
 
 /* An upper bound of the width in pixels of s (UTF-8) at font_size in a

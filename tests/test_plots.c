@@ -130,14 +130,15 @@ START_TEST(epoch_ticks_are_integers)
 }
 END_TEST
 
-/* Every string, title and legend alike, is XML text. */
+/* Every string, title and legend alike, is XML text, and UTF-8 even when
+ * the bytes given were not. */
 START_TEST(every_string_is_escaped)
 {
     double y[3] = {0.5, 0.4, 0.3};
     struct curve c = {.run = "a<b>&\"'", .metric = "loss", .y = y, .n = 3};
-    char *svg = draw("<script>&\x01'\"", &c, 1, Y_SCALE_AUTO);
+    char *svg = draw("<script>&\x01'\" \xce\xbb=0 \xff\xce", &c, 1, Y_SCALE_AUTO); /* λ, then not UTF-8 */
     ck_assert_ptr_null(strstr(svg, "<script"));
-    ck_assert_ptr_nonnull(strstr(svg, "&lt;script&gt;&amp;\xef\xbf\xbd&apos;&quot;"));
+    ck_assert_ptr_nonnull(strstr(svg, "&lt;script&gt;&amp;\xef\xbf\xbd&apos;&quot; \xce\xbb=0 \xef\xbf\xbd\xef\xbf\xbd<"));
     ck_assert_ptr_nonnull(strstr(svg, "a&lt;b&gt;&amp;&quot;&apos;: loss"));
     tmp_dir_make("plots");
     check_chart(save("esc.svg", svg));
