@@ -10,8 +10,8 @@
 #include "dirs.h"
 
 /* The length of the valid UTF-8 character at s, 0 when the bytes there are
- * not one (a stray continuation byte, a cut or overlong sequence, a
- * surrogate, beyond U+10FFFF). */
+ * not one XML can hold (a stray continuation byte, a cut or overlong
+ * sequence, a surrogate, U+FFFE, U+FFFF, beyond U+10FFFF). */
 static int utf8_length(const unsigned char *s)
 {
     int len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
@@ -20,7 +20,7 @@ static int utf8_length(const unsigned char *s)
         if ((s[i] & 0xc0) != 0x80)
             return 0;
     if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
-        (s[0] == 0xf4 && s[1] >= 0x90))
+        (s[0] == 0xf4 && s[1] >= 0x90) || (s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe)) /* U+FFFE, U+FFFF */
         return 0;
     return len;
 }
