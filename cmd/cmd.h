@@ -19,6 +19,8 @@ int cmd_fetch(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 /* Options shared by run, kfold and predict. */
 struct run_options {
@@ -33,6 +35,9 @@ struct run_options {
     const char *freeze[MAX_SETS];    /* --freeze GLOB: parameter names kept fixed */
     int n_freeze;
     bool print_model;                /* --print-model: the module tree and parameters, no training */
+    int images;             /* predict --images N: draw the first N test images... */
+    const char *image_file; /* ...into -o FILE.svg */
+    bool verbose;           /* kfold --verbose: every fold's epoch lines */
     int threads;    /* --threads: the CPU threads to use, default the cores available */
     bool timing;    /* --timing: where the time went, on stderr */
     double started; /* clock_seconds() when the command began, for --timing */
@@ -40,7 +45,8 @@ struct run_options {
 };
 
 /* Options only some commands take. */
-enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */ };
+enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */,
+       TAKES_IMAGES = 4 /* --images N, -o FILE */, TAKES_VERBOSE = 8 };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
  * [--cacert FILE] [--mirror URL] [--threads N] [--quiet] [--timing]`, and
@@ -86,6 +92,15 @@ int write_predictions_csv(const struct outset *set, const struct dataset *test, 
 /* "test_acc A (N examples)", "test_rmse R (N examples)" or, without labels,
  * how many predictions were made. */
 void print_test_metric(const struct dataset *test, const float *out, int width);
+
+/* cmd/show.c: the first n images of ds in a grid, captioned with their
+ * labels, or, given the model's outputs [n, width], "true" over
+ * "predicted", wrong ones in red; into the file `path`. A dataset that is
+ * not labelled images is EXIT_USAGE naming `dataset`. */
+int draw_images(const char *path, const char *dataset, const char *title, const struct dataset *ds, int n,
+                const float *out, int width, struct err *e);
+/* -n / --images: 1 to 1000. */
+int parse_image_count(const char *v, int *n, struct err *e);
 
 /* Prints "d2ltrain: error: MSG" and returns the code. */
 int report_error(const struct err *e);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/curves.h"
 #include "../core/kfold.h"
 #include "../core/outfile.h"
 #include "../core/report.h"
@@ -15,7 +16,9 @@ static const char usage[] =
     "train and valid metric and their averages.\n"
     "  --device D      auto | cpu | cuda | cuda:N\n"
     "  --set KEY=VAL   override a spec key, e.g. --set kfold.k=10 (repeatable)\n"
-    "  --out DIR       write every fold's per-epoch metrics to DIR/metrics.jsonl\n"
+    "  --out DIR       write every fold's per-epoch metrics to DIR/metrics.jsonl and\n"
+    "                  fold 1's curves to DIR/curves.svg (d2l's plot)\n"
+    "  --verbose       print every fold's epoch lines (\"fold 1 epoch 3/100 ...\")\n"
     "  --threads N     CPU threads (default: the cores available): up to N folds run side\n"
     "                  by side, their GEMMs sharing what is left over\n"
     "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet, --timing: as for run\n";
@@ -25,10 +28,20 @@ static const char *metric_name(enum kfold_metric m)
     return m == KFOLD_LOG_RMSE ? "log_rmse" : m == KFOLD_ACCURACY ? "acc" : "loss";
 }
 
-static int write_metrics(struct outset *set, const struct fold_result *res, int k, int epochs, struct err *e)
+/* metrics.jsonl (every fold) and curves.svg (fold 1, as d2l draws it). */
+static int write_outputs(struct outset *set, const struct fold_result *res, int k, int epochs, const char *name,
+                         struct err *e)
 {
     struct outfile o;
-    if (outfile_open(&o, set, "metrics.jsonl", e))
+    char title[SPEC_NAME_LEN + 16];
+    snprintf(title, sizeof title, "%s, fold 1", name);
+    if (outfile_open(&o, set, "curves.svg", e))
+        return e->code;
+    if (curves_write_svg(o.f, res[0].epochs, epochs, title, Y_SCALE_AUTO)) {
+        outfile_abort(&o);
+        return err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
+    }
+    if (outfile_close(&o, e) || outfile_open(&o, set, "metrics.jsonl", e))
         return e->code;
     for (int f = 0; f < k && !e->code; f++)
         for (int i = 0; i < epochs && !e->code; i++)
@@ -46,7 +59,7 @@ static int write_metrics(struct outset *set, const struct fold_result *res, int 
 int cmd_kfold(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, 0);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_VERBOSE);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -68,6 +81,12 @@ int cmd_kfold(int argc, char **argv)
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));
     double train_sum = 0, valid_sum = 0;
     int printed = 0;
+    for (int f = 0; o.verbose && f < k; f++) { /* the folds ran side by side: their lines come after */
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "fold %d ", f + 1);
+        for (int i = 0; i < x.spec.epochs; i++)
+            printed |= report_epoch_line(stdout, &res[f].epochs[i], prefix);
+    }
     for (int f = 0; f < k; f++) {
         printed |= report_fold_line(stdout, f + 1, k, name, res[f].train_metric, res[f].valid_metric, res[f].seconds);
         train_sum += res[f].train_metric;
@@ -79,7 +98,7 @@ int cmd_kfold(int argc, char **argv)
         goto done;
     }
     if (o.out_dir)
-        write_metrics(&set, res, k, x.spec.epochs, &e);
+        write_outputs(&set, res, k, x.spec.epochs, x.spec.name, &e);
     if (!e.code && o.timing)
         experiment_print_timing(&x, "folds", folds_seconds, o.started);
 done:

@@ -16,6 +16,8 @@ static const struct subcommand subcommands[] = {
     {"run", cmd_run, "train the experiment a spec describes"},
     {"kfold", cmd_kfold, "k-fold cross-validation of a spec"},
     {"predict", cmd_predict, "apply a saved model (run --out) to the test set"},
+    {"plot", cmd_plot, "draw the curves of saved runs (metrics.jsonl) into one SVG"},
+    {"show", cmd_show, "draw images of a dataset with their labels"},
     {"fetch", cmd_fetch, "download and verify datasets into the cache"},
     {"list", cmd_list, "known datasets and their cache status"},
     {"info", cmd_info, "build, GPUs and library versions"},
@@ -35,6 +37,8 @@ static void print_help(FILE *f)
                "  d2ltrain predict configs/mlp_fashion.yaml --checkpoint out/mlp/model.safetensors\n"
                "  d2ltrain run configs/blocks_ch5.yaml --print-model\n"
                "  d2ltrain inspect out/mlp/model.safetensors\n"
+               "  d2ltrain plot out/wd0 out/wd3 -o wd.svg\n"
+               "  d2ltrain show fashion_mnist -n 18 -o samples.svg\n"
                "  d2ltrain fetch kaggle_house_train\n");
 }
 

@@ -42,7 +42,7 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
     static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
-                                         "--checkpoint", "--init-from", "--freeze", "--threads"};
+                                         "--checkpoint", "--init-from", "--freeze", "--threads", "--images", "-o"};
     bool options_ended = false; /* after "--" every argument is the spec, e.g. one named -x.yaml */
     for (int i = 1; i < argc && !e->code; i++) {
         const char *arg = argv[i];
@@ -56,6 +56,10 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
         }
         if (!options_ended && !strcmp(arg, "--quiet")) {
             o->fetch.quiet = true;
+            continue;
+        }
+        if (!options_ended && !strcmp(arg, "--verbose") && (takes & TAKES_VERBOSE)) {
+            o->verbose = true;
             continue;
         }
         if (!options_ended && !strcmp(arg, "--timing")) {
@@ -107,6 +111,12 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
             return err_set(e, EXIT_USAGE, "at most %d --freeze options", MAX_SETS);
         else if (!strcmp(name, "--freeze"))
             o->freeze[o->n_freeze++] = v;
+        else if ((!strcmp(name, "--images") || !strcmp(name, "-o")) && !(takes & TAKES_IMAGES))
+            return err_set(e, EXIT_USAGE, "%s belongs to predict (see --help)", name);
+        else if (!strcmp(name, "--images"))
+            parse_image_count(v, &o->images, e);
+        else if (!strcmp(name, "-o"))
+            o->image_file = v;
         else if (o->n_sets == MAX_SETS)
             return err_set(e, EXIT_USAGE, "at most %d --set options", MAX_SETS);
         else
@@ -116,6 +126,8 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
         o->threads = cpu_threads_available();
     if (!e->code && !o->spec_path)
         err_set(e, EXIT_USAGE, "missing the spec file (see --help)");
+    if (!e->code && !o->images != !o->image_file)
+        err_set(e, EXIT_USAGE, "--images N and -o FILE.svg go together");
     return e->code;
 }
 

@@ -16,13 +16,15 @@ static const char usage[] =
     "  --checkpoint FILE  the model.safetensors to load (required)\n"
     "  --out DIR          write DIR/predictions.csv (row,predicted,true); for an\n"
     "                     unlabelled test set DIR/submission.csv, as run writes it\n"
+    "  --images N -o FILE.svg  draw the first N test images with \"true\" over \"predicted\",\n"
+    "                     wrong predictions in red (image datasets: fashion_mnist)\n"
     "  --device D, --set KEY=VAL, --data-dir DIR, --mirror URL, --cacert FILE, --threads N, --quiet,\n"
     "  --timing: as for run (the spec and --set must describe the saved model)\n";
 
 int cmd_predict(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, TAKES_CHECKPOINT);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_CHECKPOINT | TAKES_IMAGES);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -56,6 +58,10 @@ int cmd_predict(int argc, char **argv)
     double predict_seconds = clock_seconds() - predict_start;
     print_test_metric(test, out, m.out_width);
     print_predicted_labels(test, out, m.out_width);
+    char title[SPEC_NAME_LEN + 64];
+    snprintf(title, sizeof title, "%s, test set: true / predicted (wrong in red)", x.spec.name);
+    if (o.images && draw_images(o.image_file, x.spec.data.dataset, title, test, o.images, out, m.out_width, &e))
+        goto done;
     if (o.out_dir) {
         if (test->y)
             write_predictions_csv(&set, test, out, m.out_width, &e);

@@ -118,8 +118,10 @@ static int write_outputs(const struct outset *set, const struct experiment *x, s
 {
     struct outfile o = {0};
     if (!outfile_open(&o, set, "curves.svg", e)) {
-        curves_write_svg(o.f, epochs, x->spec.epochs, x->spec.name);
-        outfile_close(&o, e);
+        if (curves_write_svg(o.f, epochs, x->spec.epochs, x->spec.name, Y_SCALE_AUTO))
+            err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
+        else
+            outfile_close(&o, e);
     }
     if (!e->code && !outfile_open(&o, set, "config.yaml", e)) {
         if (spec_write(&x->spec, o.f))

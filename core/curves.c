@@ -2,92 +2,143 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
-enum { WIDTH = 640, HEIGHT = 400, LEFT = 60, RIGHT = 150, TOP = 40, BOTTOM = 50 };
+#include "chart.h"
 
-struct series {
-    const char *name, *color;
+enum kind { KIND_LOSS, KIND_ACC, KIND_LOG_RMSE, N_KINDS };
+
+static enum kind kind_of(const char *metric)
+{
+    size_t len = strlen(metric);
+    if (len >= 3 && !strcmp(metric + len - 3, "acc"))
+        return KIND_ACC;
+    return strstr(metric, "log_rmse") ? KIND_LOG_RMSE : KIND_LOSS;
+}
+
+static bool held_out(const char *metric)
+{
+    return !strncmp(metric, "test", 4) || !strncmp(metric, "valid", 5);
+}
+
+struct range {
+    double min, max; /* of the finite values; min > max when none */
+    bool positive;   /* every finite value > 0 */
+};
+
+static struct range range_of(const struct curve *c, int n, enum kind k)
+{
+    struct range r = {INFINITY, -INFINITY, true};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; kind_of(c[i].metric) == k && j < c[i].n; j++)
+            if (isfinite(c[i].y[j])) {
+                r.min = fmin(r.min, c[i].y[j]);
+                r.max = fmax(r.max, c[i].y[j]);
+                r.positive &= c[i].y[j] > 0;
+            }
+    return r;
+}
+
+static bool empty(struct range r)
+{
+    return r.min > r.max;
+}
+
+static bool wants_log(enum kind k, struct range r, bool regression, enum y_scale scale)
+{
+    if (k == KIND_ACC || scale == Y_SCALE_LINEAR)
+        return false;
+    if (scale == Y_SCALE_LOG)
+        return true;
+    return r.positive && (k == KIND_LOG_RMSE || (k == KIND_LOSS && regression) || r.max >= 100 * r.min);
+}
+
+static const char *const kind_label[N_KINDS] = {"loss", "accuracy", "log rmse"};
+
+void curves_draw(FILE *f, const char *title, const struct curve *c, int n, enum y_scale scale)
+{
+    n = n < CURVES_MAX ? n : CURVES_MAX;
+    struct range r[N_KINDS];
+    for (int k = 0; k < N_KINDS; k++)
+        r[k] = range_of(c, n, (enum kind)k);
+    bool regression = empty(r[KIND_ACC]);
+    bool log[N_KINDS];
+    for (int k = 0; k < N_KINDS; k++)
+        log[k] = wants_log((enum kind)k, r[k], regression, scale);
+    /* panel[k]: the kind whose panel kind k is drawn on */
+    enum kind panel[N_KINDS] = {KIND_LOSS, KIND_ACC, KIND_LOG_RMSE};
+    if (!empty(r[KIND_LOSS]) && !log[KIND_LOSS] && r[KIND_LOSS].max <= 1.5 && r[KIND_LOSS].min >= 0)
+        panel[KIND_ACC] = KIND_LOSS;
+    if (!empty(r[KIND_LOSS]) && !empty(r[KIND_LOG_RMSE]) && log[KIND_LOSS] == log[KIND_LOG_RMSE] &&
+        fmax(r[KIND_LOSS].max, r[KIND_LOG_RMSE].max) <= 1000 * fmin(r[KIND_LOSS].min, r[KIND_LOG_RMSE].min))
+        panel[KIND_LOG_RMSE] = KIND_LOSS;
+
+    struct chart_series series[CURVES_MAX];
+    char names[CURVES_MAX][160];
+    struct chart_panel panels[N_KINDS];
+    char ylabels[N_KINDS][64];
+    int n_panels = 0, n_series = 0;
+    for (int p = 0; p < N_KINDS; p++) {
+        int first = n_series;
+        ylabels[n_panels][0] = '\0';
+        for (int k = 0; k < N_KINDS; k++) {
+            if (panel[k] != (enum kind)p || empty(r[k]))
+                continue;
+            size_t len = strlen(ylabels[n_panels]);
+            snprintf(ylabels[n_panels] + len, sizeof ylabels[0] - len, "%s%s", len ? ", " : "", kind_label[k]);
+            for (int i = 0; i < n; i++) {
+                if (kind_of(c[i].metric) != (enum kind)k)
+                    continue;
+                snprintf(names[n_series], sizeof names[0], "%s%s%s", c[i].run ? c[i].run : "",
+                         c[i].run ? ": " : "", c[i].metric);
+                series[n_series] = (struct chart_series){.name = names[n_series], .y = c[i].y, .n = c[i].n,
+                                                         .color = n_series, .dashed = held_out(c[i].metric)};
+                n_series++;
+            }
+        }
+        if (n_series > first) {
+            panels[n_panels] = (struct chart_panel){.ylabel = ylabels[n_panels], .log_y = log[p],
+                                                    .series = series + first, .n_series = n_series - first};
+            n_panels++;
+        }
+    }
+    chart_write_svg(f, title, panels, n_panels);
+}
+
+struct metric {
+    const char *name;
     size_t offset; /* of the double in struct epoch_report */
 };
 
-static const struct series all_series[] = {
-    {"loss", "#1f77b4", offsetof(struct epoch_report, loss)},
-    {"train_acc", "#ff7f0e", offsetof(struct epoch_report, train_acc)},
-    {"test_loss", "#9467bd", offsetof(struct epoch_report, test_loss)},
-    {"test_acc", "#2ca02c", offsetof(struct epoch_report, test_acc)},
-    {"train_log_rmse", "#d62728", offsetof(struct epoch_report, train_log_rmse)},
-    {"valid_log_rmse", "#8c564b", offsetof(struct epoch_report, test_log_rmse)},
+static const struct metric all_metrics[] = {
+    {"loss", offsetof(struct epoch_report, loss)},
+    {"train_acc", offsetof(struct epoch_report, train_acc)},
+    {"test_loss", offsetof(struct epoch_report, test_loss)},
+    {"test_acc", offsetof(struct epoch_report, test_acc)},
+    {"train_log_rmse", offsetof(struct epoch_report, train_log_rmse)},
+    {"valid_log_rmse", offsetof(struct epoch_report, test_log_rmse)},
 };
+enum { N_METRICS = sizeof all_metrics / sizeof all_metrics[0] };
 
-static double value(const struct epoch_report *r, const struct series *s)
+int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale)
 {
-    return *(const double *)((const char *)r + s->offset);
-}
-
-/* Text as XML character data: markup escaped, and what XML 1.0 cannot hold
- * at all (C0 controls but tab and newlines; U+FFFE, U+FFFF) replaced by
- * U+FFFD. The text is UTF-8 (the spec loader checked it). */
-static void put_xml_text(FILE *f, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p == '&')
-            fputs("&amp;", f);
-        else if (*p == '<')
-            fputs("&lt;", f);
-        else if (*p == '>')
-            fputs("&gt;", f);
-        else if (*p == '"')
-            fputs("&quot;", f);
-        else if (*p == '\'')
-            fputs("&apos;", f);
-        else if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-            fputs("\xef\xbf\xbd", f);
-        else if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
-            fputs("\xef\xbf\xbd", f);
-            p += 2;
-        } else
-            fputc(*p, f);
-    }
-}
-
-void curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title)
-{
-    double top = 1;
-    for (int i = 0; i < n; i++)
-        for (size_t s = 0; s < sizeof all_series / sizeof all_series[0]; s++)
-            if (isfinite(value(&epochs[i], &all_series[s])) && value(&epochs[i], &all_series[s]) > top)
-                top = value(&epochs[i], &all_series[s]);
-    double plot_w = WIDTH - LEFT - RIGHT, plot_h = HEIGHT - TOP - BOTTOM;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            WIDTH, HEIGHT);
-    fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"14\">", LEFT);
-    put_xml_text(f, title);
-    fprintf(f, "</text>\n");
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#888\"/>\n", LEFT, TOP,
-            plot_w, plot_h);
-    for (int t = 0; t <= 4; t++) { /* y ticks */
-        double y = TOP + plot_h * (1 - t / 4.0);
-        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", LEFT - 6, y + 4, top * t / 4);
-    }
-    fprintf(f, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">epoch (1 to %d)</text>\n", LEFT + plot_w / 2,
-            HEIGHT - 15, n);
-    int legend = 0;
-    for (size_t s = 0; s < sizeof all_series / sizeof all_series[0]; s++) {
-        const struct series *se = &all_series[s];
-        if (n == 0 || !isfinite(value(&epochs[0], se)))
-            continue;
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", se->color);
+    double *values = malloc(sizeof *values * N_METRICS * (size_t)(n > 0 ? n : 1));
+    if (!values)
+        return -1;
+    struct curve c[N_METRICS];
+    int n_curves = 0;
+    for (int m = 0; m < N_METRICS; m++) {
+        double *y = values + (size_t)m * n;
+        bool any = false;
         for (int i = 0; i < n; i++) {
-            double v = value(&epochs[i], se);
-            if (!isfinite(v))
-                continue;
-            double x = LEFT + (n > 1 ? plot_w * i / (n - 1) : plot_w / 2);
-            fprintf(f, "%.1f,%.1f ", x, TOP + plot_h * (1 - v / top));
+            y[i] = *(const double *)((const char *)&epochs[i] + all_metrics[m].offset);
+            any |= !isnan(y[i]);
         }
-        fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>\n", WIDTH - RIGHT + 10, TOP + 14 + 18 * legend,
-                se->color, se->name);
-        legend++;
+        if (any)
+            c[n_curves++] = (struct curve){.metric = all_metrics[m].name, .y = y, .n = n};
     }
-    fprintf(f, "</svg>\n");
+    curves_draw(f, title, c, n_curves, scale);
+    free(values);
+    return 0;
 }

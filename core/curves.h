@@ -1,4 +1,5 @@
-/* curves.svg: the per-epoch metrics drawn as lines, like d2l's Animator. */
+/* Training curves (curves.svg, d2ltrain plot): metrics against the epoch,
+ * grouped into panels by what they measure. */
 #ifndef D2L_CURVES_H
 #define D2L_CURVES_H
 
@@ -6,8 +7,27 @@
 
 #include "train.h"
 
-/* Draws every metric that has values (loss, accuracies, log rmse) against
- * the epoch, on one axis from 0 to the largest value (at least 1). */
-void curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title);
+enum y_scale { Y_SCALE_AUTO, Y_SCALE_LOG, Y_SCALE_LINEAR };
+
+struct curve {
+    const char *run;    /* shown before the metric in the legend; NULL for a single run */
+    const char *metric; /* loss, train_acc, test_loss, test_acc, train_log_rmse, valid_log_rmse, ... */
+    const double *y;    /* y[i] at epoch i + 1; NAN where there is none */
+    int n;
+};
+
+enum { CURVES_MAX = 64 };
+
+/* Losses, accuracies (names ending in "acc") and log-RMSEs each get a panel;
+ * accuracies share the losses' panel when the losses stay below 1.5 on a
+ * linear axis (d2l's train_ch3 plot), log-RMSEs when both fit on one log
+ * axis of three decades. A panel is logarithmic when `scale` says so
+ * (never for accuracies), or under Y_SCALE_AUTO for log-RMSE, for the loss
+ * of a regression (no accuracy drawn) and for values spanning two decades.
+ * Test and validation metrics are dashed. At most CURVES_MAX curves. */
+void curves_draw(FILE *f, const char *title, const struct curve *c, int n, enum y_scale scale);
+
+/* The metrics of one run's epochs (those not NAN); -1 when out of memory. */
+int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale);
 
 #endif

@@ -247,7 +247,7 @@ START_TEST(out_dir_holds_complete_files)
     char svg[4096] = {0};
     ck_assert_uint_gt(fread(svg, 1, sizeof svg - 1, f), 0);
     fclose(f);
-    ck_assert_ptr_nonnull(strstr(svg, "<polyline"));
+    ck_assert_ptr_nonnull(strstr(svg, "<path fill=\"none\""));
     ck_assert_ptr_nonnull(strstr(svg, ">loss</text>"));
     ck_assert_ptr_nonnull(strstr(svg, "</svg>\n"));
 
