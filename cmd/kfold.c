@@ -23,13 +23,13 @@ static const char *metric_name(enum kfold_metric m)
     return m == KFOLD_LOG_RMSE ? "log_rmse" : m == KFOLD_ACCURACY ? "acc" : "loss";
 }
 
-static int write_metrics(struct outset *set, const struct fold_result *res, int k, int epochs, struct err *e)
+static int write_metrics(struct outset *set, const struct fold_result *res, int k, struct err *e)
 {
     struct outfile o;
     if (outfile_open(&o, set, "metrics.jsonl", e))
         return e->code;
     for (int f = 0; f < k && !e->code; f++)
-        for (int i = 0; i < epochs && !e->code; i++)
+        for (int i = 0; i < res[f].n_epochs && !e->code; i++)
             if (report_epoch_json(o.f, &res[f].epochs[i], f + 1))
                 err_set(e, EXIT_RUNTIME, "cannot encode fold %d's metrics for %s", f + 1, o.path);
     if (e->code) {
@@ -74,7 +74,7 @@ int cmd_kfold(int argc, char **argv)
     printf("%d-fold validation: avg train_%s %.6f, avg valid_%s %.6f\n", k, name, train_sum / k, name,
            valid_sum / k);
     if (o.out_dir)
-        write_metrics(&set, res, k, x.spec.epochs, &e);
+        write_metrics(&set, res, k, &e);
     if (!e.code && o.timing)
         experiment_print_timing(&x, "folds", folds_seconds, o.started);
 done:

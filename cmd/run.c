@@ -35,6 +35,7 @@ struct run_ctx {
     struct outfile metrics;
     bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
     struct epoch_report *epochs; /* for curves.svg */
+    int n_epochs;                /* of them reported (early stopping ends sooner) */
     struct epoch_report last;    /* for --timing */
 };
 
@@ -46,7 +47,18 @@ static void on_epoch(const struct epoch_report *r, void *arg)
         c->metrics_failed = true;
     if (c->epochs)
         c->epochs[r->epoch - 1] = *r;
+    c->n_epochs = r->epoch;
     c->last = *r;
+}
+
+static void print_early_stop(const struct spec *s, const struct train_summary *sum)
+{
+    const char *metric = early_stop_metric_name(s->train.early_stop.metric);
+    if (sum->stopped_early)
+        printf("early stop: %s did not improve for %d epochs\n", metric, s->train.early_stop.patience);
+    if (sum->restored_epoch)
+        printf("restored the parameters of epoch %d (best %s %.6g)\n", sum->restored_epoch, metric,
+               sum->best_value);
 }
 
 /* d2l 3.2 ends by comparing the learned parameters with the truth. */
@@ -88,11 +100,11 @@ static void print_symmetry(const struct model *m, const float *params)
 
 /* The files beside metrics.jsonl, into the output set. */
 static int write_outputs(const struct outset *set, const struct experiment *x, struct model *m, const float *params,
-                         const struct epoch_report *epochs, struct err *e)
+                         const struct epoch_report *epochs, int n_epochs, struct err *e)
 {
     struct outfile o = {0};
     if (!outfile_open(&o, set, "curves.svg", e)) {
-        curves_write_svg(o.f, epochs, x->spec.epochs, x->spec.name);
+        curves_write_svg(o.f, epochs, n_epochs, x->spec.name);
         outfile_close(&o, e);
     }
     if (!e->code && !outfile_open(&o, set, "config.yaml", e)) {
@@ -163,8 +175,10 @@ int cmd_run(int argc, char **argv)
     }
     bool log_rmse = x.data.train.n_classes == 0 && x.data.train.ids; /* tabular regression, as d2l 4.10 */
     double train_start = clock_seconds();
-    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &e))
+    struct train_summary summary;
+    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
         goto done;
+    print_early_stop(&x.spec, &summary);
     double train_seconds = clock_seconds() - train_start;
     if (!(params = malloc(m.n_params * sizeof *params))) {
         err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters", m.n_params);
@@ -179,7 +193,7 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
         goto done;
     }
-    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs, &e))
+    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs, ctx.n_epochs, &e))
         outset_commit(&ctx.out, &e);
     if (!e.code && o.timing) {
         experiment_print_timing(&x, "training", train_seconds, o.started);

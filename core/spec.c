@@ -173,15 +173,6 @@ static int read_penalty(struct penalty_spec *p, const struct vctx *c, const stru
     return to_number(c, node->items[0], path, NUM_NONNEG, &p->lambda);
 }
 
-static int read_train(struct spec *s, const struct vctx *c, const struct ynode *node)
-{
-    static const char *const keys[] = {"epochs", NULL};
-    if (need_map(c, node, "train") != 0 || check_keys(c, node, "train", keys) != 0 ||
-        need_key(c, node, "train", "epochs") != 0)
-        return c->e->code;
-    return opt_int(c, node, "train", "epochs", 1, 1000000, &s->epochs);
-}
-
 static int read_kfold(struct kfold_spec *k, const struct vctx *c, const struct ynode *node)
 {
     static const char *const keys[] = {"k", "shuffle", "metric", NULL};
@@ -248,7 +239,7 @@ static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *r
     if (read_loss(&s->loss, c, map_find(root, "loss")) != 0 ||
         read_optimizer(&s->optim, c, map_find(root, "optimizer")) != 0 ||
         ((node = map_find(root, "penalty")) && read_penalty(&s->penalty, c, node) != 0) ||
-        read_train(s, c, map_find(root, "train")) != 0 ||
+        spec_read_train(s, c, map_find(root, "train")) != 0 ||
         ((node = map_find(root, "kfold")) && read_kfold(&s->kfold, c, node) != 0))
         return c->e->code;
     return 0;

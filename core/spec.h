@@ -192,6 +192,35 @@ struct kfold_spec {
     bool metric_set; /* false: log_rmse for regression, accuracy for classification */
 };
 
+/* train.lr_schedule: the learning rate of each epoch (core/schedule.c). */
+enum lr_schedule_kind { LR_CONSTANT, LR_STEP, LR_COSINE };
+
+struct lr_schedule_spec {
+    enum lr_schedule_kind kind;
+    int every;     /* step: StepLR's step_size, in epochs */
+    double gamma;  /* step: the factor every `every` epochs */
+    int warmup;    /* cosine: epochs of linear warmup, 0..epochs-1 */
+    double min_lr; /* cosine: CosineAnnealingLR's eta_min, default 0 */
+    struct mark at;
+};
+
+/* train.early_stop: stop when the metric has not improved for `patience`
+ * epochs and go back to the parameters of its best epoch. */
+enum early_stop_metric { STOP_TEST_LOSS, STOP_TEST_ACC, STOP_TRAIN_LOSS, STOP_METRIC_COUNT };
+
+struct early_stop_spec {
+    bool on;
+    enum early_stop_metric metric;
+    int patience;
+    struct mark at;
+};
+
+struct train_spec {
+    struct lr_schedule_spec lr_schedule;
+    struct early_stop_spec early_stop;
+    double clip_grad_norm; /* 0: no clipping */
+};
+
 struct spec {
     char path[1024];
     char name[SPEC_NAME_LEN];
@@ -218,6 +247,7 @@ struct spec {
     struct optim_spec optim;
     struct penalty_spec penalty;
     int epochs;
+    struct train_spec train; /* the rest of `train:` */
     struct kfold_spec kfold;
 };
 
@@ -251,5 +281,6 @@ struct module_name {
 struct module_name spec_module_name(const struct spec *s, int layer);
 const char *loss_kind_name(enum loss_kind k);
 const char *optim_kind_name(enum optim_kind k);
+const char *early_stop_metric_name(enum early_stop_metric k);
 
 #endif

@@ -22,11 +22,21 @@ struct epoch_report {
 
 typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);
 
-/* Trains m on train for s->epochs, evaluating on test when it has labels.
- * log_rmse adds d2l's log-RMSE on both sets. A non-finite loss stops with
- * EXIT_RUNTIME naming the epoch and step. */
+/* How training ended. */
+struct train_summary {
+    int epochs_run;
+    bool stopped_early;  /* train.early_stop ran out of patience */
+    int restored_epoch;  /* early stopping put back this epoch's parameters; 0 none */
+    double best_value;   /* the early-stop metric at restored_epoch */
+};
+
+/* Trains m on train for s->epochs, evaluating on test when it has labels,
+ * with the spec's learning-rate schedule, clipping and early stopping
+ * (which leaves m with the parameters of the best epoch). log_rmse adds
+ * d2l's log-RMSE on both sets. A non-finite loss stops with EXIT_RUNTIME
+ * naming the epoch and step. sum may be NULL. */
 int train_model(struct model *m, const struct spec *s, const struct dataset *train, const struct dataset *test,
-                bool log_rmse, epoch_fn on_epoch, void *arg, struct err *e);
+                bool log_rmse, epoch_fn on_epoch, void *arg, struct train_summary *sum, struct err *e);
 
 /* Outputs of m (eval mode) for every row of ds, into host memory
  * [ds->n, m->out_width]. */

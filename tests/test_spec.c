@@ -130,6 +130,14 @@ START_TEST(mlp_dropout_values)
     ck_assert_int_eq(s.loss.kind, LOSS_CROSS_ENTROPY);
     ck_assert(s.optim.lr == 0.5 && s.optim.momentum == 0.9 && s.optim.weight_decay == 1e-4);
     ck_assert(!s.optim.decay_bias);
+    const struct train_spec *t = &s.train;
+    ck_assert_int_eq(t->lr_schedule.kind, LR_STEP);
+    ck_assert_int_eq(t->lr_schedule.every, 4);
+    ck_assert(t->lr_schedule.gamma == 0.5);
+    ck_assert(t->early_stop.on);
+    ck_assert_int_eq(t->early_stop.metric, STOP_TEST_ACC);
+    ck_assert_int_eq(t->early_stop.patience, 3);
+    ck_assert(t->clip_grad_norm == 2.5);
 }
 END_TEST
 
@@ -170,6 +178,10 @@ START_TEST(poly_and_url_values)
     ck_assert_int_eq(s.data.n_w, 4);
     ck_assert(s.data.w[3] == 5.6);
     ck_assert_int_eq(s.data.max_degree, 20);
+    ck_assert_int_eq(s.train.lr_schedule.kind, LR_COSINE);
+    ck_assert_int_eq(s.train.lr_schedule.warmup, 10);
+    ck_assert(s.train.lr_schedule.min_lr == 0.001);
+    ck_assert(!s.train.early_stop.on && s.train.clip_grad_norm == 0);
     ck_assert_int_eq(s.data.features, 4); /* default: the number of coefficients */
     ck_assert(s.data.noise == 0.1);
     ck_assert_int_eq(s.weight_init.kind, INIT_XAVIER_NORMAL);
@@ -260,6 +272,15 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_int_eq(a->penalty.kind, b->penalty.kind);
     ck_assert(a->penalty.lambda == b->penalty.lambda);
     ck_assert_int_eq(a->epochs, b->epochs);
+    const struct train_spec *t = &a->train, *u = &b->train;
+    ck_assert_int_eq(t->lr_schedule.kind, u->lr_schedule.kind);
+    ck_assert_int_eq(t->lr_schedule.every, u->lr_schedule.every);
+    ck_assert(t->lr_schedule.gamma == u->lr_schedule.gamma && t->lr_schedule.min_lr == u->lr_schedule.min_lr);
+    ck_assert_int_eq(t->lr_schedule.warmup, u->lr_schedule.warmup);
+    ck_assert_int_eq(t->early_stop.on, u->early_stop.on);
+    ck_assert_int_eq(t->early_stop.metric, u->early_stop.metric);
+    ck_assert_int_eq(t->early_stop.patience, u->early_stop.patience);
+    ck_assert(t->clip_grad_norm == u->clip_grad_norm);
     ck_assert_int_eq(a->kfold.k, b->kfold.k);
     ck_assert_int_eq(a->kfold.shuffle, b->kfold.shuffle);
     ck_assert_int_eq(a->kfold.metric, b->kfold.metric);
