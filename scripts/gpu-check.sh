@@ -10,7 +10,8 @@
 #      per-epoch loss within 1e-3 relative, final accuracies within 0.005
 #      (a failed GPU run is repeated with D2L_CUDA_GRAPHS=0); Kaggle k-fold
 #      averages within 1e-3 relative; chapter 5 (blocks_ch5: tied, frozen,
-#      centered) with its frozen tensors bit-identical on both devices
+#      centered) with its frozen tensors bit-identical on both devices; a
+#      cosine schedule with clipping (the rate read at graph replay)
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), once without
 #      graphs and once with TF32; the same model in PyTorch on the same card
@@ -368,6 +369,25 @@ for t in 0.1.0.weight 0.1.2.bias 7.weight 7.bias; do
     { [ -n "$a" ] && [ "$a" = "$b" ]; } || frozen_same=FAIL
 done
 record "chapter 5 frozen tensors identical" $frozen_same "0.1.* (--freeze) and 7.* (trainable: false), cpu vs cuda"
+
+# A schedule and clipping, CPU against CUDA: the rate changes every epoch
+# and the clipping factor every step, both read on the device by a replayed
+# graph; a rate frozen at recording (epoch 1's) would part the runs at epoch 2.
+banner "training parity: lr_schedule and clip_grad_norm"
+sched=(run configs/blocks_ch5.yaml --set train.epochs=6 --set 'train.lr_schedule={cosine: {warmup: 2}}'
+       --set train.clip_grad_norm=0.5 --quiet)
+"$D2LTRAIN" "${sched[@]}" --device cpu >"$LOG/sched.cpu.txt" 2>&1
+crc=$?
+timeout "$(cap 60)" "$D2LTRAIN" "${sched[@]}" --device cuda >"$LOG/sched.cuda.txt" 2>&1
+grc=$?
+cat "$LOG/sched.cuda.txt"
+if [ $crc != 0 ] || [ $grc != 0 ]; then
+    record "parity schedule+clip" FAIL "exit cpu $crc, cuda $grc"
+elif detail=$(compare_runs "$LOG/sched.cpu.txt" "$LOG/sched.cuda.txt"); then
+    record "parity schedule+clip" PASS "$detail"
+else
+    record "parity schedule+clip" FAIL "$detail"
+fi
 
 # Kaggle 5-fold (Adam, 330 features, five models on one GPU): the averages
 # within 1e-3 relative of the CPU's.
