@@ -11,6 +11,10 @@
  * metrics that are NAN are left out. */
 void report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix);
 
+/* A metric's value: `decimals` fixed decimals, or 4 significant digits
+ * below 1e-3 where fixed decimals would print 2.9e-6 as 0.000003. */
+void report_metric(FILE *f, double value, int decimals);
+
 /* One JSON object; fold < 0 leaves the fold out. */
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold);
 
