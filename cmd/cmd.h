@@ -4,6 +4,7 @@
 #define D2L_CMD_H
 
 #include "../core/backend.h"
+#include "../core/model.h"
 #include "../core/outfile.h"
 #include "../core/spec.h"
 #include "../data/dataset.h"
@@ -54,6 +55,9 @@ struct experiment {
     struct backend *be;
     double data_seconds, device_seconds; /* loaded side by side */
 };
+
+/* The spec's report items after training (cmd/summary.c); params on the host. */
+void print_report(const struct spec *s, const struct model *m, const float *params);
 
 int experiment_open(struct experiment *x, const struct run_options *o, struct err *e);
 void experiment_close(struct experiment *x);

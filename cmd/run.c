@@ -61,24 +61,6 @@ static void print_early_stop(const struct spec *s, const struct train_summary *s
                sum->best_value);
 }
 
-/* d2l 3.2 ends by comparing the learned parameters with the truth. */
-static void print_linear_recovery(const struct spec *s, const struct model *m, const float *params)
-{
-    const struct layer *l = &m->layers[0];
-    if (s->data.kind != DATASET_SYNTHETIC_LINEAR || m->n_layers != 1 || l->kind != LAYER_LINEAR || l->out != 1)
-        return;
-    int shown = l->in < 8 ? l->in : 8;
-    printf("w");
-    for (int j = 0; j < shown; j++)
-        printf(" %.6f", params[l->w_off + j]);
-    printf("%s\nerror in estimating w:", shown < l->in ? " ..." : "");
-    for (int j = 0; j < shown; j++)
-        printf(" %.6f", s->data.w[j] - params[l->w_off + j]);
-    printf("%s\n", shown < l->in ? " ..." : "");
-    if (l->bias)
-        printf("b %.6f\nerror in estimating b: %.6f\n", params[l->b_off], s->data.b - params[l->b_off]);
-}
-
 /* The symmetry problem (d2l 5.4): hidden units that start equal stay equal. */
 static void print_symmetry(const struct model *m, const float *params)
 {
@@ -185,7 +167,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     x.be->download(x.be, params, m.params, m.n_params * sizeof *params);
-    print_linear_recovery(&x.spec, &m, params);
+    print_report(&x.spec, &m, params);
     print_symmetry(&m, params);
     if (print_first_predictions(&x, &m, &e))
         goto done;

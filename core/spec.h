@@ -221,6 +221,15 @@ struct train_spec {
     double clip_grad_norm; /* 0: no clipping */
 };
 
+/* `report:`: what `run` prints after training, each a bit (1 << item). */
+enum report_item {
+    REPORT_RECOVERY, /* learned w and b against synthetic_linear's truth (d2l 3.2) */
+    REPORT_WEIGHTS,  /* "weight: ..." of the first linear layer (d2l 4.4) */
+    REPORT_L2_NORM,  /* "L2 norm of w: ..." over the weights (d2l 3.7) */
+    REPORT_L1_NORM,
+    REPORT_ITEM_COUNT
+};
+
 struct spec {
     char path[1024];
     char name[SPEC_NAME_LEN];
@@ -249,6 +258,8 @@ struct spec {
     int epochs;
     struct train_spec train; /* the rest of `train:` */
     struct kfold_spec kfold;
+    unsigned report;  /* bits of enum report_item */
+    bool report_set;  /* `report:` given; else spec_report_items picks by data and penalty */
 };
 
 /* Loads and validates a spec, then applies `--set path=value` overrides
@@ -282,5 +293,11 @@ struct module_name spec_module_name(const struct spec *s, int layer);
 const char *loss_kind_name(enum loss_kind k);
 const char *optim_kind_name(enum optim_kind k);
 const char *early_stop_metric_name(enum early_stop_metric k);
+const char *report_item_name(enum report_item k);
+
+/* The report items run prints: `report:`, or by default the recovery for
+ * synthetic_linear, the weights for synthetic_poly and the norm of the
+ * spec's penalty (l2 or l1, at any lambda). */
+unsigned spec_report_items(const struct spec *s);
 
 #endif

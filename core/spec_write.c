@@ -256,5 +256,12 @@ int spec_write(const struct spec *s, FILE *f)
     if (s->kfold.metric_set)
         fprintf(f, ", metric: %s", metrics[s->kfold.metric]);
     fprintf(f, "}\n");
+    if (s->report_set) {
+        fprintf(f, "report: [");
+        for (int i = 0, n = 0; i < REPORT_ITEM_COUNT; i++)
+            if (s->report & (1u << i))
+                fprintf(f, "%s%s", n++ ? ", " : "", report_item_name((enum report_item)i));
+        fprintf(f, "]\n");
+    }
     return ferror(f) || fflush(f) != 0 ? -1 : 0;
 }

@@ -102,6 +102,8 @@ START_TEST(linear_regression_values_and_defaults)
     ck_assert_int_eq(s.epochs, 3);
     ck_assert_int_eq(s.kfold.k, 5);
     ck_assert(!s.kfold.shuffle && !s.kfold.metric_set);
+    ck_assert(s.report_set);
+    ck_assert_uint_eq(spec_report_items(&s), (1u << REPORT_RECOVERY) | (1u << REPORT_L2_NORM));
 }
 END_TEST
 
@@ -281,6 +283,8 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_int_eq(t->early_stop.metric, u->early_stop.metric);
     ck_assert_int_eq(t->early_stop.patience, u->early_stop.patience);
     ck_assert(t->clip_grad_norm == u->clip_grad_norm);
+    ck_assert_int_eq(a->report_set, b->report_set);
+    ck_assert_uint_eq(a->report, b->report);
     ck_assert_int_eq(a->kfold.k, b->kfold.k);
     ck_assert_int_eq(a->kfold.shuffle, b->kfold.shuffle);
     ck_assert_int_eq(a->kfold.metric, b->kfold.metric);
