@@ -34,6 +34,7 @@ struct run_options {
     const char *freeze[MAX_SETS];    /* --freeze GLOB: parameter names kept fixed */
     int n_freeze;
     bool print_model;                /* --print-model: the module tree and parameters, no training */
+    int threads;    /* --threads: the CPU threads to use, default the cores available */
     bool timing;    /* --timing: where the time went, on stderr */
     double started; /* clock_seconds() when the command began, for --timing */
     struct fetch_options fetch;
@@ -43,9 +44,10 @@ struct run_options {
 enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */ };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
- * [--cacert FILE] [--mirror URL] [--quiet] [--timing]`, and the options
- * of `takes` (TAKES_*). Returns -1 to go on, or the command's exit status:
- * 0 after printing usage for --help, 2 after reporting a usage error. */
+ * [--cacert FILE] [--mirror URL] [--threads N] [--quiet] [--timing]`, and
+ * the options of `takes` (TAKES_*). Returns -1 to go on, or the command's
+ * exit status: 0 after printing usage for --help, 2 after reporting a
+ * usage error. */
 int parse_run_options(struct run_options *o, int argc, char **argv, const char *usage, unsigned takes);
 
 /* An experiment ready to train: spec, data, backend. */

@@ -43,7 +43,9 @@ int experiment_open(struct experiment *x, const struct run_options *o, struct er
         load_data(&job);
     double t0 = clock_seconds();
     struct err device_err = {0};
-    x->be = backend_select(x->spec.device, x->spec.tf32, &device_err);
+    cpu_threads_set(o->threads);
+    x->be = backend_select(x->spec.device, (struct gemm_precision){.tf32 = x->spec.tf32, .cpu_bf16 = x->spec.cpu_bf16},
+                           &device_err);
     x->device_seconds = clock_seconds() - t0;
     if (threaded)
         pthread_join(loader, NULL);

@@ -1,5 +1,4 @@
 /* d2ltrain info: build, devices and library versions. */
-#include <cblas.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -7,6 +6,7 @@
 #include <yaml.h>
 #include <libdeflate.h>
 
+#include "../core/cpu_gemm.h"
 #include "cmd.h"
 #ifdef D2L_CUDA
 #include "../gpu/cuda_backend.h"
@@ -24,7 +24,9 @@ int cmd_info(int argc, char **argv)
     printf("libyaml %s, libcurl %s, %s, libdeflate %s, jansson %s\n", yaml_get_version_string(),
            curl && curl->version ? curl->version : "?", OpenSSL_version(OPENSSL_VERSION), LIBDEFLATE_VERSION_STRING,
            jansson_version_str());
-    printf("OpenBLAS: %s (%d threads)\n", openblas_get_config(), openblas_get_num_threads());
+    char gemm[128];
+    cpu_gemm_describe(gemm, sizeof gemm);
+    printf("CPU GEMM: %s, %d threads\n", gemm, cpu_threads_available());
 #ifdef D2L_CUDA
     cuda_print_info(stdout);
 #else

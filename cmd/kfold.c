@@ -16,6 +16,8 @@ static const char usage[] =
     "  --device D      auto | cpu | cuda | cuda:N\n"
     "  --set KEY=VAL   override a spec key, e.g. --set kfold.k=10 (repeatable)\n"
     "  --out DIR       write every fold's per-epoch metrics to DIR/metrics.jsonl\n"
+    "  --threads N     CPU threads (default: the cores available): up to N folds run side\n"
+    "                  by side, their GEMMs sharing what is left over\n"
     "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet, --timing: as for run\n";
 
 static const char *metric_name(enum kfold_metric m)
@@ -60,19 +62,22 @@ int cmd_kfold(int argc, char **argv)
         goto done;
     }
     double folds_start = clock_seconds();
-    if (kfold_run(&x.spec, x.be, &x.data.train, res, &e))
+    if (kfold_run(&x.spec, x.be, &x.data.train, o.threads, res, &e))
         goto done;
     double folds_seconds = clock_seconds() - folds_start;
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));
     double train_sum = 0, valid_sum = 0;
+    int printed = 0;
     for (int f = 0; f < k; f++) {
-        printf("fold %d/%d train_%s %.6f valid_%s %.6f time %.4fs\n", f + 1, k, name, res[f].train_metric, name,
-               res[f].valid_metric, res[f].seconds);
+        printed |= report_fold_line(stdout, f + 1, k, name, res[f].train_metric, res[f].valid_metric, res[f].seconds);
         train_sum += res[f].train_metric;
         valid_sum += res[f].valid_metric;
     }
-    printf("%d-fold validation: avg train_%s %.6f, avg valid_%s %.6f\n", k, name, train_sum / k, name,
-           valid_sum / k);
+    printed |= report_folds_average(stdout, k, name, train_sum, valid_sum);
+    if (printed) {
+        err_set(&e, EXIT_RUNTIME, "a fold's %s is not finite", name);
+        goto done;
+    }
     if (o.out_dir)
         write_metrics(&set, res, k, &e);
     if (!e.code && o.timing)

@@ -1,5 +1,6 @@
 /* d2ltrain: the subcommand table. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../data/download.h"
@@ -39,6 +40,13 @@ static void print_help(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* oneDNN's OpenMP threads (libgomp) wait for work passively unless the
+     * environment says otherwise: spinning is a little faster on an idle
+     * machine and many times slower on a busy one, where a spinning thread
+     * takes the core from the one it waits for (docs/BENCH.md). libgomp
+     * reads this once, when oneDNN loads it (core/dnnl_lib.h); set here,
+     * before any other thread exists. */
+    setenv("OMP_WAIT_POLICY", "passive", 0);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;

@@ -1,20 +1,22 @@
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/clock.h"
 #include "cmd.h"
 
-/* The value of `--name value` or `--name=value`; advances *i. */
+/* The value of `--name value` or `--name=value`; advances *i. An empty
+ * value is refused: `--out ""` would mean the current directory. */
 static const char *option_value(int argc, char **argv, int *i, const char *name, struct err *e)
 {
     size_t len = strlen(name);
-    if (argv[*i][len] == '=')
-        return argv[*i] + len + 1;
-    if (*i + 1 >= argc) {
+    const char *v = argv[*i][len] == '=' ? argv[*i] + len + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+    if (!v)
         err_set(e, EXIT_USAGE, "%s needs a value", name);
-        return NULL;
-    }
-    return argv[++*i];
+    else if (!*v)
+        err_set(e, EXIT_USAGE, "%s needs a value, got an empty one", name);
+    return e->code ? NULL : v;
 }
 
 static bool is_option(const char *arg, const char *name)
@@ -23,23 +25,40 @@ static bool is_option(const char *arg, const char *name)
     return !strncmp(arg, name, len) && (arg[len] == '\0' || arg[len] == '=');
 }
 
+/* --threads N: a whole number 1..1024, nothing after it. */
+static int parse_threads(const char *v, int *threads, struct err *e)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > 1024)
+        return err_set(e, EXIT_USAGE, "--threads '%s': expected a whole number from 1 to 1024", v);
+    *threads = (int)n;
+    return 0;
+}
+
 static int parse(struct run_options *o, int argc, char **argv, const char *usage, unsigned takes, struct err *e)
 {
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
     static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
-                                         "--checkpoint", "--init-from", "--freeze"};
+                                         "--checkpoint", "--init-from", "--freeze", "--threads"};
+    bool options_ended = false; /* after "--" every argument is the spec, e.g. one named -x.yaml */
     for (int i = 1; i < argc && !e->code; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        if (!options_ended && !strcmp(arg, "--")) {
+            options_ended = true;
+            continue;
+        }
+        if (!options_ended && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
             fputs(usage, stdout);
             return -1;
         }
-        if (!strcmp(arg, "--quiet")) {
+        if (!options_ended && !strcmp(arg, "--quiet")) {
             o->fetch.quiet = true;
             continue;
         }
-        if (!strcmp(arg, "--timing")) {
+        if (!options_ended && !strcmp(arg, "--timing")) {
             o->timing = true;
             continue;
         }
@@ -50,11 +69,11 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
             continue;
         }
         const char *name = NULL;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !options_ended; k++)
             if (is_option(arg, valued[k]))
                 name = valued[k];
         if (!name) {
-            if (arg[0] == '-')
+            if (arg[0] == '-' && !options_ended)
                 return err_set(e, EXIT_USAGE, "unknown option '%s' (see --help)", arg);
             if (o->spec_path)
                 return err_set(e, EXIT_USAGE, "one spec file only: got '%s' and '%s'", o->spec_path, arg);
@@ -74,6 +93,8 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
             o->fetch.cacert = v;
         else if (!strcmp(name, "--mirror"))
             o->fetch.mirror = v;
+        else if (!strcmp(name, "--threads"))
+            parse_threads(v, &o->threads, e);
         else if (!strcmp(name, "--checkpoint") && !(takes & TAKES_CHECKPOINT))
             return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
         else if (!strcmp(name, "--checkpoint"))
@@ -91,6 +112,8 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
         else
             o->sets[o->n_sets++] = v;
     }
+    if (!o->threads)
+        o->threads = cpu_threads_available();
     if (!e->code && !o->spec_path)
         err_set(e, EXIT_USAGE, "missing the spec file (see --help)");
     return e->code;

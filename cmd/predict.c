@@ -16,7 +16,7 @@ static const char usage[] =
     "  --checkpoint FILE  the model.safetensors to load (required)\n"
     "  --out DIR          write DIR/predictions.csv (row,predicted,true); for an\n"
     "                     unlabelled test set DIR/submission.csv, as run writes it\n"
-    "  --device D, --set KEY=VAL, --data-dir DIR, --mirror URL, --cacert FILE, --quiet,\n"
+    "  --device D, --set KEY=VAL, --data-dir DIR, --mirror URL, --cacert FILE, --threads N, --quiet,\n"
     "  --timing: as for run (the spec and --set must describe the saved model)\n";
 
 int cmd_predict(int argc, char **argv)

@@ -54,6 +54,13 @@ float *predict_test_set(struct model *m, const struct dataset *test, struct err 
         free(out);
         return NULL;
     }
+    for (size_t i = 0; i < test->n * (size_t)m->out_width; i++)
+        if (!isfinite(out[i])) { /* never printed or written as a result */
+            err_set(e, EXIT_RUNTIME, "test row %zu: the model's output is %g (it overflowed float32)",
+                    i / (size_t)m->out_width + 1, out[i]);
+            free(out);
+            return NULL;
+        }
     return out;
 }
 

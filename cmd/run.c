@@ -22,6 +22,7 @@ static const char usage[] =
     "  --data-dir DIR  dataset cache (default $D2L_DATA_DIR or ~/.cache/d2ltrain)\n"
     "  --mirror URL    try this base URL first for downloads ($D2L_DATA_URL)\n"
     "  --cacert FILE   CA bundle for HTTPS downloads\n"
+    "  --threads N     CPU threads for the GEMMs (default: the cores available to the process)\n"
     "  --quiet         no fetch progress on stderr\n"
     "  --timing        say on stderr where the time went (data, device, training)\n"
     "  --init-from F   start from the parameters of the safetensors file F (names and shapes\n"
@@ -34,6 +35,7 @@ struct run_ctx {
     struct outset out;
     struct outfile metrics;
     bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
+    bool printed_nonfinite; /* an epoch line showed an inf or a NaN: the run fails */
     struct epoch_report *epochs; /* for curves.svg */
     int n_epochs;                /* of them reported (early stopping ends sooner) */
     struct epoch_report last;    /* for --timing */
@@ -42,7 +44,8 @@ struct run_ctx {
 static void on_epoch(const struct epoch_report *r, void *arg)
 {
     struct run_ctx *c = arg;
-    report_epoch_line(stdout, r, "");
+    if (report_epoch_line(stdout, r, ""))
+        c->printed_nonfinite = true;
     if (c->metrics.f && report_epoch_json(c->metrics.f, r, -1))
         c->metrics_failed = true;
     if (c->epochs)
@@ -78,6 +81,29 @@ static void print_symmetry(const struct model *m, const float *params)
                    "unit\n",
                    l->out, i);
     }
+}
+
+/* d2l 4.10's log RMSE, for tabular regression when every label is positive
+ * (it takes their log); a label that is not is named on stderr and the
+ * metric left out. */
+static bool reports_log_rmse(const struct data_split *d)
+{
+    if (!train_is_tabular_regression(&d->train))
+        return false;
+    const struct dataset *sets[] = {&d->train, &d->test};
+    for (int i = 0; i < 2; i++) {
+        size_t row = dataset_first_nonpositive_label(sets[i]);
+        if (row < sets[i]->n) {
+            char origin[1100];
+            dataset_row_origin(sets[i], row, origin, sizeof origin);
+            fprintf(stderr,
+                    "notice: %s: label %g is not positive, so train_log_rmse and valid_log_rmse (the log of "
+                    "each label) are left out\n",
+                    origin, sets[i]->y[row * (size_t)sets[i]->y_width]);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* The files beside metrics.jsonl, into the output set. */
@@ -155,7 +181,7 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "out of memory: %d epoch reports", x.spec.epochs);
         goto done;
     }
-    bool log_rmse = x.data.train.n_classes == 0 && x.data.train.ids; /* tabular regression, as d2l 4.10 */
+    bool log_rmse = reports_log_rmse(&x.data);
     double train_start = clock_seconds();
     struct train_summary summary;
     if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
@@ -171,6 +197,10 @@ int cmd_run(int argc, char **argv)
     print_symmetry(&m, params);
     if (print_first_predictions(&x, &m, &e))
         goto done;
+    if (ctx.printed_nonfinite) {
+        err_set(&e, EXIT_RUNTIME, "an epoch's metrics are not finite");
+        goto done;
+    }
     if (ctx.metrics_failed) {
         err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
         goto done;

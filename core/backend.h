@@ -11,7 +11,8 @@
  * so that a recorded sequence of ops (graph_run) can be replayed unchanged.
  *
  * A GPU backend (one device, one stream) is used by the thread that made
- * it; the CPU backend holds no state, so threads may share it. */
+ * it; the CPU backend holds no state that changes (its GEMM primitives are
+ * cached per thread, core/cpu_gemm.h), so threads may share it. */
 #ifndef D2L_BACKEND_H
 #define D2L_BACKEND_H
 
@@ -59,6 +60,13 @@ struct backend {
      * leading dimensions the row lengths as stored. */
     void (*gemm)(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+    /* out[rows, out_w] = act(in[rows, in_w] W^T + bias) with W [out_w, in_w],
+     * bias [out_w] or NULL and the activation only when has_act: a linear
+     * layer and the activation after it, one op so that a backend may fuse
+     * the epilogue into its GEMM. */
+    void (*linear_forward)(struct backend *be, float *out, const float *in, const float *w, const float *bias,
+                           int rows, int in_w, int out_w, bool has_act, enum activation act);
 
     /* out[r,c] += bias[c] */
     void (*bias_add)(struct backend *be, float *out, const float *bias, int rows, int cols);
@@ -141,11 +149,26 @@ PHILOX_FN float dropout_uniform(uint64_t seed, uint32_t layer_id, uint64_t step,
     return philox_uniform(r.v[i % 4]);
 }
 
-struct backend *cpu_backend_create(struct err *e);
+/* The CPU backend; its GEMMs in FP32, or with bf16 arithmetic when bf16
+ * (the spec's `cpu_bf16: true`) and the processor has it (else a notice on
+ * stderr and FP32). */
+struct backend *cpu_backend_create(bool bf16, struct err *e);
+
+/* Threads the CPU backend's GEMMs use when called from the calling thread
+ * (oneDNN's OpenMP team; n < 1: all available, the default): each thread
+ * that issues CPU ops sets its own. */
+void cpu_threads_set(int n);
+/* The cores this process may run on (sched_getaffinity), at least 1. */
+int cpu_threads_available(void);
+
+/* Lower-precision GEMMs a spec allows: TF32 on a GPU (`tf32: true`), bf16
+ * on the CPU (`cpu_bf16: true`). */
+struct gemm_precision {
+    bool tf32, cpu_bf16;
+};
 
 /* Picks the backend for a device string: "auto", "cpu", "cuda", "cuda:N".
- * auto falls back to the CPU with a one-line notice on stderr. TF32 GEMMs
- * only when allow_tf32 (the spec's `tf32: true`). */
-struct backend *backend_select(const char *device, bool allow_tf32, struct err *e);
+ * auto falls back to the CPU with a one-line notice on stderr. */
+struct backend *backend_select(const char *device, struct gemm_precision precision, struct err *e);
 
 #endif

@@ -18,15 +18,15 @@ static int cuda_index(const char *device)
     return *end || end == device + 5 || i < 0 || i > 1023 ? -1 : (int)i;
 }
 
-struct backend *backend_select(const char *device, bool allow_tf32, struct err *e)
+struct backend *backend_select(const char *device, struct gemm_precision precision, struct err *e)
 {
     if (!strcmp(device, "cpu"))
-        return cpu_backend_create(e);
+        return cpu_backend_create(precision.cpu_bf16, e);
     if (!strcmp(device, "auto")) {
 #ifdef D2L_CUDA
         if (cuda_device_count() > 0) {
             struct err why = {0};
-            struct backend *be = cuda_backend_create(0, allow_tf32, &why);
+            struct backend *be = cuda_backend_create(0, precision.tf32, &why);
             if (be)
                 return be;
             fprintf(stderr, "d2ltrain: %s; training on the CPU\n", why.msg);
@@ -34,14 +34,14 @@ struct backend *backend_select(const char *device, bool allow_tf32, struct err *
             fprintf(stderr, "d2ltrain: no usable GPU; training on the CPU\n");
         }
 #endif
-        return cpu_backend_create(e);
+        return cpu_backend_create(precision.cpu_bf16, e);
     }
     if (strncmp(device, "cuda", 4) || (device[4] && device[4] != ':') || cuda_index(device) < 0) {
         err_set(e, EXIT_USAGE, "device '%s': expected auto, cpu, cuda or cuda:N", device);
         return NULL;
     }
 #ifdef D2L_CUDA
-    return cuda_backend_create(cuda_index(device), allow_tf32, e);
+    return cuda_backend_create(cuda_index(device), precision.tf32, e);
 #else
     err_set(e, EXIT_RUNTIME, "device '%s': this d2ltrain was built without CUDA (nvcc was not found at build "
                              "time); use --device cpu, or rebuild with nvcc on the PATH", device);

@@ -1,13 +1,22 @@
-/* The CPU backend: GEMM through CBLAS (OpenBLAS), everything else plain
- * loops. It is also the oracle the GPU backend is tested against. */
-#include <cblas.h>
+/* The CPU backend: GEMMs through oneDNN (core/cpu_gemm.c), everything
+ * else plain loops. It is also the oracle the GPU backend is tested
+ * against. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "cpu_gemm.h"
 #include "terms.h"
+
+/* The backend's one setting; the GEMM caches are per thread, so threads
+ * may share the backend. */
+struct cpu_impl {
+    bool bf16; /* oneDNN fpmath mode bf16 for the GEMMs, else strict FP32 */
+};
+
+static bool bf16_of(const struct backend *be) { return ((const struct cpu_impl *)be->impl)->bf16; }
 
 static void *cpu_alloc(struct backend *be, size_t bytes, struct err *e)
 {
@@ -28,7 +37,12 @@ static void cpu_copy(struct backend *be, void *dst, const void *src, size_t byte
 
 static void cpu_graph_run(struct backend *be, int key, void (*body)(void *), void *arg) { body(arg); }
 
-static void cpu_destroy(struct backend *be) { free(be); }
+static void cpu_destroy(struct backend *be)
+{
+    cpu_gemm_release_thread();
+    free(be->impl);
+    free(be);
+}
 
 static void cpu_fill(struct backend *be, float *x, float value, size_t n)
 {
@@ -47,8 +61,15 @@ static void cpu_step_advance(struct backend *be, uint64_t *step) { *step += 1; }
 static void cpu_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                      const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cpu_gemm_run(bf16_of(be), trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc,
+                 &(struct gemm_epilogue){.alpha = alpha, .beta = beta});
+}
+
+static void cpu_linear_forward(struct backend *be, float *out, const float *in, const float *w, const float *bias,
+                               int rows, int in_w, int out_w, bool has_act, enum activation act)
+{
+    cpu_gemm_run(bf16_of(be), false, true, rows, out_w, in_w, in, in_w, w, in_w, out, out_w,
+                 &(struct gemm_epilogue){.alpha = 1, .bias = bias, .has_act = has_act, .act = act});
 }
 
 static void cpu_bias_add(struct backend *be, float *out, const float *bias, int rows, int cols)
@@ -308,15 +329,22 @@ static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m
         adam_update(&p[i], g[i], &m[i], &v[i], &a);
 }
 
-struct backend *cpu_backend_create(struct err *e)
+struct backend *cpu_backend_create(bool bf16, struct err *e)
 {
+    if (cpu_gemm_start(&bf16, e))
+        return NULL;
     struct backend *be = calloc(1, sizeof *be);
-    if (!be) {
+    struct cpu_impl *impl = calloc(1, sizeof *impl);
+    if (!be || !impl) {
+        free(be);
+        free(impl);
         err_set(e, EXIT_RUNTIME, "out of memory creating the CPU backend");
         return NULL;
     }
+    impl->bf16 = bf16;
     *be = (struct backend){
         .name = "cpu",
+        .impl = impl,
         .host_memory = true,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
@@ -328,6 +356,7 @@ struct backend *cpu_backend_create(struct err *e)
         .fill_f64 = cpu_fill_f64,
         .step_advance = cpu_step_advance,
         .gemm = cpu_gemm,
+        .linear_forward = cpu_linear_forward,
         .bias_add = cpu_bias_add,
         .bias_grad = cpu_bias_grad,
         .act_forward = cpu_act_forward,

@@ -24,7 +24,32 @@ static double value(const struct epoch_report *r, const struct series *s)
     return *(const double *)((const char *)r + s->offset);
 }
 
-/* XML-safe enough for spec names: they are letters, digits, _ - . */
+/* Text as XML character data: markup escaped, and what XML 1.0 cannot hold
+ * at all (C0 controls but tab and newlines; U+FFFE, U+FFFF) replaced by
+ * U+FFFD. The text is UTF-8 (the spec loader checked it). */
+static void put_xml_text(FILE *f, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '&')
+            fputs("&amp;", f);
+        else if (*p == '<')
+            fputs("&lt;", f);
+        else if (*p == '>')
+            fputs("&gt;", f);
+        else if (*p == '"')
+            fputs("&quot;", f);
+        else if (*p == '\'')
+            fputs("&apos;", f);
+        else if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            fputs("\xef\xbf\xbd", f);
+        else if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
+            fputs("\xef\xbf\xbd", f);
+            p += 2;
+        } else
+            fputc(*p, f);
+    }
+}
+
 void curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title)
 {
     double top = 1;
@@ -36,7 +61,9 @@ void curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const c
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             WIDTH, HEIGHT);
-    fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"14\">%s</text>\n", LEFT, title);
+    fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"14\">", LEFT);
+    put_xml_text(f, title);
+    fprintf(f, "</text>\n");
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#888\"/>\n", LEFT, TOP,
             plot_w, plot_h);
     for (int t = 0; t <= 4; t++) { /* y ticks */

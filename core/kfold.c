@@ -3,9 +3,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static size_t x_elem_size(const struct dataset *ds) { return ds->x_type == X_U8 ? 1 : sizeof(float); }
 
@@ -14,6 +14,8 @@ static int alloc_like(struct dataset *out, const struct dataset *all, size_t n, 
     *out = *all;
     out->n = n;
     out->ids = NULL;
+    out->source = NULL;
+    out->lines = NULL;
     out->x = malloc(n * all->d * x_elem_size(all) + 1);
     out->y = malloc(n * all->y_width * sizeof(float) + 1);
     if (!out->x || !out->y)
@@ -51,7 +53,39 @@ enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *al
 {
     if (s->kfold.metric_set)
         return s->kfold.metric;
-    return all->n_classes > 0 ? KFOLD_ACCURACY : KFOLD_LOG_RMSE;
+    return all->n_classes > 0 ? KFOLD_ACCURACY : train_is_tabular_regression(all) ? KFOLD_LOG_RMSE : KFOLD_LOSS;
+}
+
+int kfold_check_metric(const struct spec *s, const struct dataset *all, struct err *e)
+{
+    enum kfold_metric metric = kfold_metric_of(s, all);
+    char what[1600];
+    if (metric == KFOLD_ACCURACY && all->n_classes == 0)
+        return spec_fit_error(s, s->kfold.metric_at, "kfold.metric",
+                              "accuracy needs class labels, but the data has real-valued targets "
+                              "(use log_rmse or loss)",
+                              e);
+    if (metric == KFOLD_LOG_RMSE && all->n_classes > 0) {
+        snprintf(what, sizeof what,
+                 "log_rmse needs real-valued targets, but the data has %d classes (use accuracy or loss)",
+                 all->n_classes);
+        return spec_fit_error(s, s->kfold.metric_at, "kfold.metric", what, e);
+    }
+    size_t row = metric == KFOLD_LOG_RMSE ? dataset_first_nonpositive_label(all) : all->n;
+    if (row == all->n)
+        return 0;
+    char origin[1100];
+    dataset_row_origin(all, row, origin, sizeof origin);
+    double label = all->y[row * (size_t)all->y_width];
+    if (all->source) /* a value in a file */
+        return err_set(e, EXIT_DATA,
+                       "%s: label %g is not positive, and kfold.metric log_rmse takes the log of every label "
+                       "(use kfold.metric: loss)",
+                       origin, label);
+    snprintf(what, sizeof what,
+             "log_rmse takes the log of every label, but the %s data's label at %s is %g (use loss)",
+             s->data.dataset, origin, label);
+    return spec_fit_error(s, s->kfold.metric_at, "kfold.metric", what, e);
 }
 
 struct kfold_job {
@@ -61,6 +95,7 @@ struct kfold_job {
     const int32_t *order;
     struct fold_result *results;
     atomic_int next_fold;
+    int gemm_threads;     /* each worker's */
     pthread_mutex_t lock; /* guards err */
     struct err *err;
 };
@@ -106,6 +141,7 @@ static void *kfold_worker(void *arg)
 {
     struct kfold_job *job = arg;
     struct err e = {0};
+    cpu_threads_set(job->gemm_threads);
     for (int fold; !e.code && (fold = atomic_fetch_add(&job->next_fold, 1)) < job->s->kfold.k;)
         train_fold(job, fold, &e);
     if (e.code) {
@@ -117,11 +153,13 @@ static void *kfold_worker(void *arg)
     return NULL;
 }
 
-int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, struct fold_result *results,
-              struct err *e)
+int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
+              struct fold_result *results, struct err *e)
 {
     int k = s->kfold.k;
     int32_t *order = NULL;
+    if (kfold_check_metric(s, all, e))
+        return e->code;
     if (s->kfold.shuffle) {
         if (!(order = malloc(all->n * sizeof *order)))
             return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", all->n);
@@ -138,21 +176,24 @@ int kfold_run(const struct spec *s, struct backend *be, const struct dataset *al
     atomic_init(&job.next_fold, 0);
     pthread_mutex_init(&job.lock, NULL);
     /* The CPU backend holds no state, so CPU folds share it and run side by
-     * side; a GPU backend is one device and one stream, used by the thread
-     * that made it, so its folds run one after another on this thread. */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = strcmp(be->name, "cpu") ? 0 : (int)(cpus < 1 ? 1 : cpus < k ? cpus : k);
-    pthread_t threads[64];
+     * side: a fold's GEMMs are small (Kaggle's 1168 x 330 . 330 x 64), so
+     * whole folds in parallel beat one fold's GEMM split over the threads;
+     * threads left over when k < threads go to each worker's GEMMs. A GPU
+     * backend is one device and one stream, used by the thread that made
+     * it, so its folds run one after another on this thread. */
+    int workers = strcmp(be->name, "cpu") ? 0 : threads < k ? threads : k;
+    pthread_t worker_ids[64];
     if (workers > 64)
         workers = 64;
+    job.gemm_threads = workers > 0 ? threads / workers : threads;
     int started = 0;
     for (; started < workers; started++)
-        if (pthread_create(&threads[started], NULL, kfold_worker, &job))
+        if (pthread_create(&worker_ids[started], NULL, kfold_worker, &job))
             break;
     if (started == 0)
         kfold_worker(&job);
     for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+        pthread_join(worker_ids[i], NULL);
     pthread_mutex_destroy(&job.lock);
     free(order);
     return e->code;

@@ -17,15 +17,23 @@ struct fold_result {
 int kfold_split(const struct dataset *all, int k, int fold, const int32_t *order, struct dataset *train,
                 struct dataset *valid, struct err *e);
 
-/* The metric a fold reports: the spec's kfold.metric, else log_rmse for
- * regression and accuracy for classification. */
+/* The metric a fold reports: the spec's kfold.metric, else accuracy for
+ * classification, log_rmse for tabular regression (d2l 4.10) and loss for
+ * other regression. */
 enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *all);
 
-/* Trains all folds on `be` (CPU folds in parallel threads, GPU folds one
+/* Refuses, before any training, a metric the data cannot give: accuracy
+ * without classes, log_rmse with classes (exit 2, naming kfold.metric),
+ * log_rmse of a label that is not positive (exit 3 naming FILE:LINE for
+ * a file's value, exit 2 for generated data). kfold_run calls it. */
+int kfold_check_metric(const struct spec *s, const struct dataset *all, struct err *e);
+
+/* Trains all folds on `be` (CPU folds side by side on min(threads, k)
+ * worker threads, each worker's GEMMs on threads / workers; GPU folds one
  * after another on the calling thread); results has k entries, freed with
  * kfold_results_free. */
-int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, struct fold_result *results,
-              struct err *e);
+int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
+              struct fold_result *results, struct err *e);
 void kfold_results_free(struct fold_result *results, int k);
 
 #endif

@@ -235,6 +235,8 @@ void model_free(struct model *m)
     memset(m, 0, sizeof *m);
 }
 
+static bool is_activation(enum layer_kind k) { return k == LAYER_RELU || k == LAYER_SIGMOID || k == LAYER_TANH; }
+
 /* The activation layers' backend op; called for those only. */
 static enum activation activation_of(enum layer_kind k)
 {
@@ -268,16 +270,22 @@ const float *model_forward(struct model *m, const float *x, int rows, bool train
         case LAYER_FLATTEN: /* rows are already flat */
             l->y = in;
             break;
-        case LAYER_LINEAR:
-            be->gemm(be, false, true, rows, l->out, l->in, 1.0f, in, l->in, m->params + l->w_off, l->in, 0.0f,
-                     l->buf, l->out);
-            if (l->bias)
-                be->bias_add(be, l->buf, m->params + l->b_off, rows, l->out);
+        case LAYER_LINEAR: {
+            /* An activation right after is fused: the linear's output goes
+             * through it into the activation layer's buffer (backward needs
+             * only the activation's output, never the linear's). */
+            bool fuse = i + 1 < m->n_layers && is_activation(m->layers[i + 1].kind);
+            float *out = fuse ? m->layers[i + 1].buf : l->buf;
+            l->y = out;
+            be->linear_forward(be, out, in, m->params + l->w_off, l->bias ? m->params + l->b_off : NULL, rows,
+                               l->in, l->out, fuse, fuse ? activation_of(m->layers[i + 1].kind) : ACT_RELU);
             break;
+        }
         case LAYER_RELU:
         case LAYER_SIGMOID:
         case LAYER_TANH:
-            be->act_forward(be, activation_of(l->kind), l->buf, in, n);
+            if (i == 0 || m->layers[i - 1].kind != LAYER_LINEAR) /* else the linear layer applied it */
+                be->act_forward(be, activation_of(l->kind), l->buf, in, n);
             break;
         case LAYER_DROPOUT: /* active only in training, as nn.Dropout */
             if (training && l->p > 0)

@@ -33,18 +33,35 @@ void report_metric(FILE *f, double value, int decimals)
         fprintf(f, "%.*f", decimals, value);
 }
 
-void report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
+int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
 {
     struct metric m[8];
     int n = metrics_of(r, m);
     bool regression = isnan(r->train_acc);
+    int status = 0;
     fprintf(f, "%sepoch %d/%d", prefix, r->epoch, r->epochs);
     for (int i = 0; i < n; i++) {
         fprintf(f, " %s ", m[i].name);
         report_metric(f, m[i].value, regression ? 6 : 4);
+        status |= isfinite(m[i].value) ? 0 : -1;
     }
     fprintf(f, " time %.4fs\n", r->seconds); /* tenths of a ms: a GPU epoch takes ~15 ms */
     fflush(f);
+    return status;
+}
+
+int report_fold_line(FILE *f, int fold, int k, const char *metric, double train, double valid, double seconds)
+{
+    fprintf(f, "fold %d/%d train_%s %.6f valid_%s %.6f time %.4fs\n", fold, k, metric, train, metric, valid,
+            seconds);
+    return isfinite(train) && isfinite(valid) ? 0 : -1;
+}
+
+int report_folds_average(FILE *f, int k, const char *metric, double train_sum, double valid_sum)
+{
+    fprintf(f, "%d-fold validation: avg train_%s %.6f, avg valid_%s %.6f\n", k, metric, train_sum / k, metric,
+            valid_sum / k);
+    return isfinite(train_sum) && isfinite(valid_sum) ? 0 : -1;
 }
 
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)

@@ -7,9 +7,20 @@
 
 #include "train.h"
 
+/* What is printed holds finite numbers only, or the command fails: each
+ * printing function returns -1 when it printed an inf or a NaN, and its
+ * caller then exits non-zero (train_model already stops on a metric that
+ * is not finite; this keeps the rule where numbers are shown). */
+
 /* "epoch 3/10 loss 0.5246 train_acc 0.8161 test_acc 0.8140 time 0.012s";
- * metrics that are NAN are left out. */
-void report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix);
+ * metrics that are NAN (do not apply) are left out. */
+int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix);
+
+/* "fold 2/5 train_log_rmse 0.162 valid_log_rmse 0.170 time 1.2345s" */
+int report_fold_line(FILE *f, int fold, int k, const char *metric, double train, double valid, double seconds);
+
+/* "5-fold validation: avg train_log_rmse 0.165, avg valid_log_rmse 0.171" */
+int report_folds_average(FILE *f, int k, const char *metric, double train_sum, double valid_sum);
 
 /* A metric's value: `decimals` fixed decimals, or 4 significant digits
  * below 1e-3 where fixed decimals would print 2.9e-6 as 0.000003. */

@@ -212,6 +212,7 @@ static int read_kfold(struct kfold_spec *k, const struct vctx *c, const struct y
         return c->e->code;
     k->metric = (enum kfold_metric)i;
     k->metric_set = true;
+    k->metric_at = spec_mark(metric->at);
     return 0;
 }
 
@@ -246,8 +247,8 @@ static int read_device(struct spec *s, const struct vctx *c, const struct ynode 
 
 static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *root)
 {
-    static const char *const keys[] = {"name", "seed", "device", "tf32", "data", "blocks", "model", "init",
-                                       "loss", "optimizer", "penalty", "train", "kfold", "report", NULL};
+    static const char *const keys[] = {"name", "seed", "device", "tf32",    "cpu_bf16", "data",  "blocks", "model",
+                                       "init", "loss", "optimizer", "penalty", "train", "kfold", "report", NULL};
     static const char *const required[] = {"data", "model", "loss", "optimizer", "train", NULL};
     static const char *const init_keys[] = {"weight", "bias", NULL};
     if (need_map(c, root, "") != 0 || check_keys(c, root, "", keys) != 0)
@@ -267,7 +268,7 @@ static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *r
         s->seed = (uint64_t)seed;
     }
     if (((node = map_find(root, "device")) && read_device(s, c, node) != 0) ||
-        opt_bool(c, root, "", "tf32", &s->tf32) != 0 ||
+        opt_bool(c, root, "", "tf32", &s->tf32) != 0 || opt_bool(c, root, "", "cpu_bf16", &s->cpu_bf16) != 0 ||
         spec_read_data(&s->data, c, map_find(root, "data")) != 0 ||
         spec_read_model(s, c, map_find(root, "blocks"), map_find(root, "model")) != 0)
         return c->e->code;
@@ -333,9 +334,10 @@ int spec_load(struct spec *s, const char *path, const char *const *sets, int n_s
     return rc;
 }
 
-/* "file:line:col" of a mark, or just "file" for a value set with --set. */
-static int fit_error(const struct spec *s, struct mark at, const char *path, const char *what, struct err *e)
+int spec_fit_error(const struct spec *s, struct mark at, const char *path, const char *what, struct err *e)
 {
+    if (at.set)
+        return err_set(e, EXIT_USAGE, "--set %s: %s: %s", at.set, path, what);
     if (at.line > 0)
         return err_set(e, EXIT_USAGE, "%s:%d:%d: %s: %s", s->path, at.line, at.col, path, what);
     return err_set(e, EXIT_USAGE, "%s: %s: %s", s->path, path, what);
@@ -349,13 +351,13 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
     if (classify && n_classes == 0) {
         snprintf(what, sizeof what,
                  "%s needs class labels, but the data has real-valued targets (use mse, squared, huber or l1)", loss);
-        return fit_error(s, s->loss.at, "loss", what, e);
+        return spec_fit_error(s, s->loss.at, "loss", what, e);
     }
     if (!classify && n_classes > 0) {
         snprintf(what, sizeof what,
                  "%s needs real-valued targets, but the data has %d classes (use cross_entropy, or nll after softmax)",
                  loss, n_classes);
-        return fit_error(s, s->loss.at, "loss", what, e);
+        return spec_fit_error(s, s->loss.at, "loss", what, e);
     }
     int last = -1, in_width[SPEC_MAX_LAYERS], width = n_features;
     bool plugin_last = false; /* a plugin layer after the last linear one sets the output width */
@@ -366,7 +368,7 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
             char path[SPEC_PATH_LEN];
             snprintf(path, sizeof path, "model[%s].plugin", spec_module_name(s, i).text);
             if ((width = plugin_out_width(&s->plugins[l->plugin], width, what, sizeof what)) < 0)
-                return fit_error(s, l->at, path, what, e);
+                return spec_fit_error(s, l->at, path, what, e);
             plugin_last = true;
         }
         if (l->kind != LAYER_LINEAR)
@@ -379,24 +381,24 @@ int spec_check_fit(const struct spec *s, int n_features, int n_classes, int targ
             snprintf(path, sizeof path, "model[%s].linear.share", spec_module_name(s, i).text);
             snprintf(what, sizeof what, "'%s' takes %d inputs where it is defined, but %d here; a shared layer "
                      "needs the same shape", l->share, in_width[l->owner], in_width[i]);
-            return fit_error(s, l->at, path, what, e);
+            return spec_fit_error(s, l->at, path, what, e);
         }
     }
     if (last < 0)
-        return fit_error(s, s->n_layers ? s->layers[0].at : (struct mark){0, 0}, "model",
+        return spec_fit_error(s, s->n_layers ? s->layers[0].at : (struct mark){0}, "model",
                          "expected at least one linear layer", e);
     int want = classify ? n_classes : target_width;
     if (plugin_last && width != want) {
         snprintf(what, sizeof what, "the model's last plugin layer gives %d outputs; it must give %d (%s)", width,
                  want, classify ? "the number of classes" : "the target width");
-        return fit_error(s, s->layers[s->n_layers - 1].at, "model", what, e);
+        return spec_fit_error(s, s->layers[s->n_layers - 1].at, "model", what, e);
     }
     if (!plugin_last && s->layers[last].out != want) {
         char path[SPEC_PATH_LEN];
         snprintf(path, sizeof path, "model[%s].linear.out", spec_module_name(s, last).text);
         snprintf(what, sizeof what, "the last linear layer must have out %d (%s), got %d", want,
                  classify ? "the number of classes" : "the target width", s->layers[last].out);
-        return fit_error(s, s->layers[last].at, path, what, e);
+        return spec_fit_error(s, s->layers[last].at, path, what, e);
     }
     return 0;
 }

@@ -26,6 +26,7 @@
  * loading, e.g. a loss that does not fit the data. */
 struct mark {
     int line, col;
+    const char *set; /* the `--set path=value` it came from (line 0), or NULL */
 };
 
 enum layer_kind {
@@ -189,7 +190,9 @@ struct kfold_spec {
     int k;        /* default 5 */
     bool shuffle; /* default false: contiguous folds as d2l */
     enum kfold_metric metric;
-    bool metric_set; /* false: log_rmse for regression, accuracy for classification */
+    bool metric_set; /* false: log_rmse for tabular regression (d2l 4.10), accuracy for
+                        classification, loss otherwise (kfold_metric_of) */
+    struct mark metric_at;
 };
 
 /* train.lr_schedule: the learning rate of each epoch (core/schedule.c). */
@@ -236,6 +239,7 @@ struct spec {
     uint64_t seed;  /* default 42 */
     char device[32]; /* default "auto" */
     bool tf32;       /* allow TF32 GEMMs on the GPU, default false */
+    bool cpu_bf16;   /* allow bf16 GEMMs on the CPU, default false */
 
     struct data_spec data;
     /* What the file says: `blocks:` and `model:` as items... */
@@ -277,6 +281,11 @@ int spec_load_string(struct spec *s, const char *name, const char *yaml, size_t 
  * (or the target width for regression). Errors name the loss or layer's
  * file:line:col. */
 int spec_check_fit(const struct spec *s, int n_features, int n_classes, int target_width, struct err *e);
+
+/* An error found when the spec meets its data (exit 2): "file:line:col:
+ * path: what" at the key's mark, "--set path=value: path: what" for a
+ * value set with --set. */
+int spec_fit_error(const struct spec *s, struct mark at, const char *path, const char *what, struct err *e);
 
 /* Writes the effective spec (defaults filled in) as YAML that spec_load
  * reads back to the same structs. */

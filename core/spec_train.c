@@ -52,7 +52,11 @@ static int read_early_stop(struct early_stop_spec *es, const struct vctx *c, con
 {
     static const char *const keys[] = {"metric", "patience", NULL};
     const char *path = "train.early_stop";
-    *es = (struct early_stop_spec){.on = true, .metric = STOP_TEST_LOSS, .patience = 5, .at = spec_mark(node->at)};
+    /* field by field: the struct's padding stays as set_defaults zeroed it */
+    es->on = true;
+    es->metric = STOP_TEST_LOSS;
+    es->patience = 5;
+    es->at = spec_mark(node->at);
     if (need_map(c, node, path) != 0 || check_keys(c, node, path, keys) != 0 ||
         opt_int(c, node, path, "patience", 1, 1000000, &es->patience) != 0)
         return c->e->code;

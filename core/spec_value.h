@@ -62,10 +62,10 @@ int opt_bool(const struct vctx *c, const struct ynode *map, const char *path, co
 int opt_string(const struct vctx *c, const struct ynode *map, const char *path, const char *key, char *out,
                size_t cap);
 
-/* The struct spec form of a position (line 0: from --set). */
+/* The struct spec form of a position (line 0 and the --set: from --set). */
 static inline struct mark spec_mark(struct ypos at)
 {
-    return (struct mark){at.line, at.col};
+    return (struct mark){at.origin ? 0 : at.line, at.origin ? 0 : at.col, at.origin};
 }
 
 /* The initialisers by name, with their settings (shared by reader and writer). */

@@ -21,6 +21,10 @@ static struct real real(double v)
     return r;
 }
 
+/* YAML double-quoted, with every character escaped that a YAML reader
+ * would not give back as itself: C0 and C1 controls (U+0085 NEL is a line
+ * break to YAML), DEL, U+2028 and U+2029 (line and paragraph separators)
+ * and U+FEFF (a byte order mark). The text is UTF-8 (libyaml checked it). */
 static void put_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -29,7 +33,15 @@ static void put_string(FILE *f, const char *s)
             fprintf(f, "\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
             fprintf(f, "\\x%02x", *p);
-        else
+        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* U+0080..U+009F */
+            fprintf(f, "\\x%02x", *++p);
+        else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fprintf(f, "\\u%04x", 0x2000 + (p[2] - 0x80));
+            p += 2;
+        } else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+            fprintf(f, "\\ufeff");
+            p += 2;
+        } else
             fputc(*p, f);
     }
     fputc('"', f);
@@ -232,6 +244,7 @@ int spec_write(const struct spec *s, FILE *f)
     fprintf(f, "seed: %llu\n", (unsigned long long)s->seed);
     put_key_string(f, "", "device", s->device);
     fprintf(f, "tf32: %s\n", yes_no(s->tf32));
+    fprintf(f, "cpu_bf16: %s\n", yes_no(s->cpu_bf16));
     put_data(f, &s->data);
     if (s->n_blocks)
         fprintf(f, "blocks:\n");

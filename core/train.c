@@ -271,6 +271,30 @@ static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
                    found_epoch, found_step, (n + b - 1) / b, lr_key, t->s->optim.lr / 10);
 }
 
+bool train_is_tabular_regression(const struct dataset *train)
+{
+    return train->n_classes == 0 && train->ids;
+}
+
+/* The first metric of r that applies but is not finite, or NULL. */
+static const char *nonfinite_metric(const struct epoch_report *r, bool classify, bool has_test, bool log_rmse)
+{
+    const struct {
+        const char *name;
+        double value;
+        bool applies;
+    } metrics[] = {{"loss", r->loss, true},
+                   {"train_acc", r->train_acc, classify},
+                   {"test_loss", r->test_loss, has_test},
+                   {"test_acc", r->test_acc, has_test && classify},
+                   {"train_log_rmse", r->train_log_rmse, log_rmse},
+                   {"valid_log_rmse", r->test_log_rmse, log_rmse && has_test}};
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
+        if (metrics[i].applies && !isfinite(metrics[i].value))
+            return metrics[i].name;
+    return NULL;
+}
+
 /* Early stopping: the best epoch so far and its parameters on the host. */
 struct best_epoch {
     int epoch;
@@ -359,6 +383,13 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             r.test_acc = NAN;
         if (!log_rmse)
             r.train_log_rmse = r.test_log_rmse = NAN;
+        const char *bad = nonfinite_metric(&r, classify, has_test, log_rmse);
+        if (bad) {
+            err_set(e, EXIT_RUNTIME,
+                    "epoch %d: %s is not finite: the model's outputs overflowed (try a smaller learning rate)",
+                    epoch, bad);
+            break;
+        }
         r.seconds = clock_seconds() - t0;
         if (on_epoch)
             on_epoch(&r, arg);

@@ -20,6 +20,10 @@ struct epoch_report {
     double steps_seconds; /* of seconds, until the training steps' metrics were read; the rest is evaluation */
 };
 
+/* d2l 4.10 adds the log RMSE for tabular regression (house prices): real
+ * targets read from a CSV with an id column. */
+bool train_is_tabular_regression(const struct dataset *train);
+
 typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);
 
 /* How training ended. */
@@ -32,9 +36,12 @@ struct train_summary {
 
 /* Trains m on train for s->epochs, evaluating on test when it has labels,
  * with the spec's learning-rate schedule, clipping and early stopping
- * (which leaves m with the parameters of the best epoch). log_rmse adds
- * d2l's log-RMSE on both sets. A non-finite loss stops with EXIT_RUNTIME
- * naming the epoch and step. sum may be NULL. */
+ * (which leaves m with the parameters of the best epoch; sum, when not
+ * NULL, says how it ended). log_rmse adds d2l's log-RMSE on both sets (the
+ * labels must be positive). A non-finite loss stops with EXIT_RUNTIME
+ * naming the epoch and step; any other metric that is not finite, naming
+ * the epoch and the metric, so no report ever holds an inf or a NaN that
+ * stands for a value. */
 int train_model(struct model *m, const struct spec *s, const struct dataset *train, const struct dataset *test,
                 bool log_rmse, epoch_fn on_epoch, void *arg, struct train_summary *sum, struct err *e);
 

@@ -21,6 +21,8 @@ struct dataset {
     int n_classes; /* 0: regression */
     const char *const *class_names;
     int32_t *ids;  /* row ids kept for output (Kaggle submission), or NULL */
+    char *source;  /* the file the rows were read from, or NULL (synthetic, IDX) */
+    size_t *lines; /* with source: the line each row starts on, for messages */
 };
 
 /* Train and (optional, n == 0 when absent) test split of one experiment. */
@@ -29,6 +31,14 @@ struct data_split {
 };
 
 void dataset_free(struct dataset *ds);
+
+/* The first row whose label is not positive (<= 0), or ds->n when every
+ * label is positive or there are none. */
+size_t dataset_first_nonpositive_label(const struct dataset *ds);
+
+/* Where row `row` came from: "FILE:LINE", or "row N" (1-based) for data
+ * made in memory. */
+void dataset_row_origin(const struct dataset *ds, size_t row, char *buf, size_t cap);
 void data_split_free(struct data_split *s);
 
 #endif

@@ -283,7 +283,9 @@ static enum outcome classify(struct transfer *t, CURLcode rc, const char *errbuf
         return status >= 500 || status == 408 || status == 429 ? OUTCOME_TRANSIENT : OUTCOME_FATAL;
     }
     snprintf(why, why_len, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-    if (rc == CURLE_RANGE_ERROR) /* the server answered our range with the whole file */
+    /* The server answered our range with the whole file, or the part left
+     * by another download is longer than this file (file:// cannot resume). */
+    if (rc == CURLE_RANGE_ERROR || rc == CURLE_BAD_DOWNLOAD_RESUME)
         return OUTCOME_RESTART;
     return transient_curl_error(rc) ? OUTCOME_TRANSIENT : OUTCOME_FATAL;
 }

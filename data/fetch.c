@@ -162,10 +162,13 @@ static bool cached_verifies(const char *path, const char *name, const struct can
             fprintf(stderr, "using cached %s\n", name);
         return true;
     }
+    /* The hash named is the one expected: the cached file's own would read as
+     * the source's in the errors that may follow. */
+    bool by_sha1 = c[0].sha1 && c[0].sha1[0];
     if (say_why && !o->quiet)
-        fprintf(stderr, "d2ltrain: cached %s does not verify (sha1 %s); fetching it again (it stays until the "
-                        "download verifies)\n",
-                name, d.sha1);
+        fprintf(stderr, "d2ltrain: cached %s is not the expected file (%s %s); fetching it again (it stays until "
+                        "the download verifies)\n",
+                name, by_sha1 ? "sha1" : "sha256", by_sha1 ? c[0].sha1 : c[0].sha256);
     return false;
 }
 
@@ -257,7 +260,13 @@ int fetch_registry_file(const struct registry_file *f, const struct fetch_option
         c[n].size = f->sources[i].size;
         c[n].size_why = registry_size;
     }
-    return fetch_into_cache(f->name, c, n, o, path, path_len, e);
+    if (fetch_into_cache(f->name, c, n, o, path, path_len, e) && strstr(e->msg, "resolve host")) {
+        size_t used = strlen(e->msg); /* libcurl's "Could not resolve host": no network, say how to work without */
+        snprintf(e->msg + used, sizeof e->msg - used,
+                 "\nto work offline, copy the files into a directory and pass --mirror file:///DIR/ (or set "
+                 "D2L_DATA_URL); `d2ltrain list` names each file with its SHA-1");
+    }
+    return e->code;
 }
 
 int fetch_dataset_file(const char *dataset, const char *file_name, const struct fetch_options *o,

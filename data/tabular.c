@@ -1,12 +1,14 @@
 #include "tabular.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "csv.h"
 
@@ -26,16 +28,22 @@ int tabular_is_missing(const char *cell)
     return 0;
 }
 
-/* A decimal number and nothing else (no hex, inf or nan spellings). */
+/* A number as pandas' read_csv reads one: decimal, where overflow gives
+ * +-inf and underflow 0 or a subnormal (as Python's float()), or inf /
+ * infinity in any case with an optional sign; no hex. Whether training can
+ * use it is checked apart (usable_feature, read_labels). */
 static int parse_number(const char *s, double *v)
 {
     const char *p = s + (*s == '+' || *s == '-');
-    if (!((*p >= '0' && *p <= '9') || *p == '.'))
+    if (strcasecmp(p, "inf") == 0 || strcasecmp(p, "infinity") == 0) {
+        *v = *s == '-' ? -INFINITY : INFINITY;
+        return 1;
+    }
+    if (!((*p >= '0' && *p <= '9') || *p == '.') || strpbrk(p, "xX"))
         return 0;
     char *end;
-    errno = 0;
     *v = strtod(s, &end);
-    return end != s && *end == '\0' && errno != ERANGE;
+    return end != s && *end == '\0';
 }
 
 /* One input file and where its id, label and feature columns are. */
@@ -112,9 +120,12 @@ static int read_labels(const struct source *s, float **y, struct err *e)
     for (size_t i = 0; i < n; i++) {
         const char *cell = csv_cell(&s->t, i, s->label_col);
         double v;
-        if (!parse_number(cell, &v))
-            return err_set(e, EXIT_DATA, "%s:%zu: label column '%s': '%s' is not a number",
-                           s->path, s->t.lines[i], s->t.header[s->label_col], cell);
+        const char *wrong = !parse_number(cell, &v) ? "is not a number"
+                            : !(fabs(v) <= FLT_MAX) ? "is not a finite float32 (training computes in float32)"
+                                                    : NULL;
+        if (wrong)
+            return err_set(e, EXIT_DATA, "%s:%zu: label column '%s': '%s' %s", s->path, s->t.lines[i],
+                           s->t.header[s->label_col], cell, wrong);
         (*y)[i] = (float)v;
     }
     return 0;
@@ -145,11 +156,28 @@ struct all_rows {
     size_t n_train, n;
 };
 
+/* The file and its row that row `row` of all_features comes from. */
+static const struct source *locate(const struct all_rows *a, size_t row, size_t *file_row)
+{
+    *file_row = row < a->n_train ? row : row - a->n_train;
+    return row < a->n_train ? a->train : a->test;
+}
+
 static const char *all_cell(const struct all_rows *a, size_t row, int feature)
 {
-    const struct source *s = row < a->n_train ? a->train : a->test;
-    size_t r = row < a->n_train ? row : row - a->n_train;
+    size_t r;
+    const struct source *s = locate(a, row, &r);
     return csv_cell(&s->t, r, s->features[feature]);
+}
+
+/* "FILE:LINE: column 3 'LotArea': 'inf' WHAT" */
+static int cell_error(const struct all_rows *a, size_t row, int feature, const char *what, struct err *e)
+{
+    size_t r;
+    const struct source *s = locate(a, row, &r);
+    int col = s->features[feature];
+    return err_set(e, EXIT_DATA, "%s:%zu: column %d '%s': '%s' %s", s->path, s->t.lines[r], col + 1,
+                   s->t.header[col], csv_cell(&s->t, r, col), what);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -238,16 +266,47 @@ static int name_features(const struct all_rows *a, const struct column *cols, in
     return 0;
 }
 
+/* What a present numeric value becomes: (v - mean) / std, or v as it is. */
+static double feature_value(const struct column *c, double v, int standardize)
+{
+    if (!standardize)
+        return v;
+    if (!(c->std > 0))
+        return 0; /* std 0 or NaN: pandas gives NaN, then fillna(0) */
+    return (v - c->mean) / c->std;
+}
+
 static float standardized(const struct column *c, const char *cell, int standardize)
 {
     double v;
     if (!parse_number(cell, &v))
         return 0.0f; /* missing: fillna(0) */
-    if (!standardize)
-        return (float)v;
-    if (!(c->std > 0))
-        return 0.0f; /* std 0 or NaN: pandas gives NaN, then fillna(0) */
-    return (float)((v - c->mean) / c->std);
+    return (float)feature_value(c, v, standardize);
+}
+
+/* Refuses what float32 training cannot use: a value that is not finite,
+ * statistics that overflow a double (every value would become 0), a value
+ * outside float32's range as it will be trained on. */
+static int check_numeric_column(const struct all_rows *a, int feature, const struct column *c, int standardize,
+                                struct err *e)
+{
+    double v;
+    for (size_t i = 0; i < a->n; i++)
+        if (parse_number(all_cell(a, i, feature), &v) && !isfinite(v))
+            return cell_error(a, i, feature, "is not a finite number", e);
+    if (standardize && (isinf(c->mean) || isinf(c->std))) {
+        int col = a->train->features[feature];
+        return err_set(e, EXIT_DATA, "%s: column %d '%s': values too large to standardize (the %s overflows a double)",
+                       a->train->path, col + 1, a->train->t.header[col],
+                       isinf(c->mean) ? "mean" : "standard deviation");
+    }
+    for (size_t i = 0; i < a->n; i++)
+        if (parse_number(all_cell(a, i, feature), &v) && !(fabs(feature_value(c, v, standardize)) <= FLT_MAX))
+            return cell_error(a, i, feature,
+                              standardize ? "is too far from the column's mean for float32 once standardized"
+                                          : "is outside float32's range (training computes in float32)",
+                              e);
+    return 0;
 }
 
 /* Writes row `row` of all_features into x (d floats). */
@@ -302,6 +361,11 @@ static int load_source(struct source *s, const char *path, const struct preproce
     if (csv_read(path, &s->t, e) || map_columns(s, p, need_label, e))
         return e->code;
     ds->n = s->t.n_rows;
+    if (s->t.n_rows == 0)
+        return err_set(e, EXIT_DATA, "%s: no data rows (only a header)", path);
+    if (!(ds->source = strdup(path)) || !(ds->lines = malloc(ds->n * sizeof *ds->lines)))
+        return err_set(e, EXIT_RUNTIME, "%s: out of memory", path);
+    memcpy(ds->lines, s->t.lines, ds->n * sizeof *ds->lines);
     if (s->label_col >= 0 && read_labels(s, &ds->y, e))
         return e->code;
     if (s->id_col >= 0 && read_ids(s, &ds->ids, e))
@@ -333,14 +397,18 @@ int tabular_load_info(const char *train_csv, const char *test_csv,
     struct all_rows a = {&train, &test, train.t.n_rows, train.t.n_rows + test.t.n_rows};
     size_t n_stats = p->stats_from_train_only ? a.n_train : a.n;
     cols = calloc((size_t)train.n_features, sizeof *cols);
-    rc = !cols;
-    for (; !rc && n_cols < train.n_features; n_cols++)
-        rc = describe_column(&a, n_cols, n_stats, &cols[n_cols]);
-    rc = rc || name_features(&a, cols, p->dummy_na, &names) ||
-         encode_split(&a, cols, 0, p, (size_t)names.n_features, &out->train) ||
-         (test_csv && encode_split(&a, cols, a.n_train, p, (size_t)names.n_features, &out->test));
-    if (rc)
-        rc = err_set(e, EXIT_RUNTIME, "%s: out of memory", train_csv);
+    bool out_of_memory = !cols;
+    for (; !out_of_memory && !e->code && n_cols < train.n_features; n_cols++) {
+        out_of_memory = describe_column(&a, n_cols, n_stats, &cols[n_cols]) != 0;
+        if (!out_of_memory && cols[n_cols].numeric)
+            check_numeric_column(&a, n_cols, &cols[n_cols], p->standardize, e);
+    }
+    out_of_memory = out_of_memory ||
+                    (!e->code && (name_features(&a, cols, p->dummy_na, &names) ||
+                                  encode_split(&a, cols, 0, p, (size_t)names.n_features, &out->train) ||
+                                  (test_csv && encode_split(&a, cols, a.n_train, p, (size_t)names.n_features,
+                                                            &out->test))));
+    rc = out_of_memory ? err_set(e, EXIT_RUNTIME, "%s: out of memory", train_csv) : e->code;
 
 done:
     for (int k = 0; k < n_cols; k++)

@@ -233,6 +233,7 @@ static const struct backend cuda_ops = {
     .fill_f64 = cuda_fill_f64,
     .step_advance = cuda_step_advance,
     .gemm = cuda_gemm,
+    .linear_forward = cuda_linear_forward,
     .bias_add = cuda_bias_add,
     .bias_grad = cuda_bias_grad,
     .act_forward = cuda_act_forward,

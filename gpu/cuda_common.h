@@ -141,6 +141,8 @@ __device__ inline void block_accumulate(double *acc, double x)
 /* gpu/gemm.cu */
 void cuda_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void cuda_linear_forward(struct backend *be, float *out, const float *in, const float *w, const float *bias,
+                         int rows, int in_w, int out_w, bool has_act, enum activation act);
 
 /* gpu/kernels_elementwise.cu */
 void cuda_fill(struct backend *be, float *x, float value, size_t n);

@@ -16,3 +16,15 @@ void cuda_gemm(struct backend *be, bool trans_a, bool trans_b, int m, int n, int
     struct cuda_impl *impl = cuda_of(be);
     CUBLAS_CHECK(impl->blas->sgemm(impl->cublas, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
 }
+
+/* Three ops one after another on the stream; cuBLASLt's epilogues could
+ * fuse them. */
+void cuda_linear_forward(struct backend *be, float *out, const float *in, const float *w, const float *bias,
+                         int rows, int in_w, int out_w, bool has_act, enum activation act)
+{
+    cuda_gemm(be, false, true, rows, out_w, in_w, 1.0f, in, in_w, w, in_w, 0.0f, out, out_w);
+    if (bias)
+        cuda_bias_add(be, out, bias, rows, out_w);
+    if (has_act)
+        cuda_act_forward(be, act, out, out, (size_t)rows * out_w);
+}

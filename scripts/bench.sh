@@ -3,12 +3,17 @@
 # run on this machine:
 #  - d2ltrain: seconds per epoch (median of epochs 2..N; epoch 1 pays the
 #    first-touch costs) and the whole process's wall time;
-#  - where the time goes: the share of CPU samples in OpenBLAS's SGEMM (perf)
-#    and each op of the training step timed alone (scripts/bench_ops.c, run
-#    when BENCH_OPS names its binary, as `make bench` does);
-#  - PyTorch, when Debian's python3-torch is installed, with OpenBLAS (its
-#    default libblas.so.3 may be the reference BLAS): the data-resident
-#    version and the d2l DataLoader version; and the ratios.
+#  - where the time goes: the share of CPU samples in oneDNN (perf) and each
+#    op of the training step timed alone, then the floor: the epoch's GEMMs
+#    alone at the best oneDNN gives (scripts/bench_ops.c, run when BENCH_OPS
+#    names its binary, as `make bench` does); d2ltrain's epoch as a multiple
+#    of the floor;
+#  - PyTorch, when Debian's python3-torch is installed (its GEMMs go to
+#    whatever libblas.so.3 is: OpenBLAS when installed, else the reference
+#    BLAS; the line says which): the data-resident version and the d2l
+#    DataLoader version; and the ratios.
+#  - the load average before and after: the machine may be shared, and
+#    OpenMP's threads suffer most from that (docs/BENCH.md).
 #  - the Kaggle house 5-fold run (d2l 4.10): d2ltrain's wall time and, with
 #    python3-torch and python3-pandas, the book's PyTorch program's.
 # Usage: scripts/bench.sh [EPOCHS]   (D2LTRAIN=path picks the binary)
@@ -30,7 +35,8 @@ epoch_median() {
                printf "%.3f", k % 2 ? t[(k + 1) / 2] : (t[k / 2] + t[k / 2 + 1]) / 2 }' "$1"
 }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"$bin" info | grep '^CPU GEMM' || true
 start=$(date +%s.%N)
 "$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet --timing --set train.epochs="$epochs" \
     >"$out/d2ltrain.txt" 2>"$out/d2ltrain.err"
@@ -42,33 +48,53 @@ grep '^timing:' "$out/d2ltrain.err" || true
 
 if command -v perf >/dev/null && perf record -q -o "$out/perf.data" "$bin" run configs/mlp_fashion.yaml --device cpu \
     --data-dir "$cache" --quiet --set train.epochs=3 >/dev/null 2>&1; then
-    perf report -i "$out/perf.data" --sort sym --stdio 2>/dev/null | awk '
-        /^ +[0-9.]+%/ { p = $1; sub("%", "", p); total += p;
-                        if ($0 ~ /sgemm/) gemm += p; else if ($0 ~ /deflate|inflate|crc32/) load += p;
-                        else if ($0 ~ /\[k\]/) kernel += p; else rest[$NF] += p }
-        END { printf "where the time goes (3 epochs, perf samples): SGEMM %.1f%%, gzip inflate %.1f%%, kernel %.1f%%, other %.1f%%\n",
-                     gemm, load, kernel, total - gemm - load - kernel;
-              n = 0; for (s in rest) if (rest[s] >= 1) printf "  %-28s %.1f%%\n", s, rest[s] }'
+    # oneDNN's kernels are JIT code ("[JIT] tid N"), its threads libgomp's
+    perf report -i "$out/perf.data" --sort dso --stdio 2>/dev/null | awk '
+        /^ +[0-9.]+%/ { p = $1; sub("%", "", p); d = $2
+                        if (d ~ /^\[JIT\]|libdnnl|libgomp/) dnnl += p; else if (d ~ /kernel/) kernel += p
+                        else if (d == "d2ltrain") own += p; else other += p }
+        END { printf "where the time goes (3 epochs, perf samples): oneDNN (JIT kernels, library, OpenMP) %.1f%%, kernel %.1f%%, d2ltrain'"'"'s own code %.1f%%, other libraries %.1f%%\n",
+                     dnnl, kernel, own, other }'
+    perf report -i "$out/perf.data" --dsos d2ltrain --sort sym --stdio 2>/dev/null | awk '
+        /^ +[0-9.]+%/ { p = $1; sub("%", "", p); if (p >= 1) printf "  %-28s %.1f%% of all samples\n", $NF, p }'
 else
     echo "where the time goes: perf not available here"
 fi
 
 if [ -x "${BENCH_OPS:-}" ]; then
-    "$BENCH_OPS"
+    "$BENCH_OPS" | tee "$out/bench_ops.txt"
+    echo "the floor again, OpenMP's threads spinning (GOMP_SPINCOUNT=300000, libgomp's default):"
+    OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=300000 "$BENCH_OPS" >"$out/bench_ops_spin.txt"
+    grep '^floor_seconds' "$out/bench_ops_spin.txt"
+    floor=$(awk '/^floor_seconds/ { if (!f || $2 < f) f = $2 } END { print f }' "$out/bench_ops.txt" "$out/bench_ops_spin.txt")
+    awk -v o="$ours" -v f="$floor" 'BEGIN { printf "d2ltrain MLP epoch %.3f s = %.2fx the floor %.3f s (the epoch'"'"'s GEMMs alone)\n", o, o / f, f }'
 fi
 
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread
+    blas=$(readlink -f "$(/sbin/ldconfig -p | awk '/libblas\.so\.3 .*x86-64/ { print $NF; exit }')")
     data=/usr/share/datasets/fashion-mnist
     /usr/bin/python3 scripts/bench_torch.py "$data" resident "$epochs" >"$out/torch_resident.txt"
     resident=$(epoch_median "$out/torch_resident.txt")
     d2l_epochs=$((epochs < 3 ? epochs : 3))
     /usr/bin/python3 scripts/bench_torch.py "$data" d2l "$d2l_epochs" >"$out/torch_d2l.txt"
     d2l=$(epoch_median "$out/torch_d2l.txt")
-    echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') with OpenBLAS (LD_LIBRARY_PATH=$LD_LIBRARY_PATH), 2 threads:"
+    echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') as Debian ships it (libblas.so.3 is $blas), 2 threads:"
     echo "  data resident: $resident s/epoch ($(tail -n 1 "$out/torch_resident.txt"))"
     echo "  d2l DataLoader: $d2l s/epoch (median of epochs 2..$d2l_epochs)"
     awk -v o="$ours" -v r="$resident" -v d="$d2l" 'BEGIN { printf "ratios: d2ltrain is %.1fx PyTorch resident, %.1fx the d2l program\n", r / o, d / o }'
+    # OpenBLAS 0.3.21 picks its kernels from the processor's model and falls
+    # back to older ones for models it does not know (Core: Prescott on
+    # current Xeons, Haswell on AMD Zen 4): the same run again with the
+    # kernels the processor's instructions allow.
+    if [[ $blas == *openblas* ]]; then
+        core=Haswell
+        grep -q avx512f /proc/cpuinfo && core=SkylakeX
+        shipped=$(OPENBLAS_VERBOSE=2 /usr/bin/python3 -c 'import torch; torch.ones(8, 8) @ torch.ones(8, 8)' 2>&1 | awk '/^Core:/ { print $2; exit }')
+        OPENBLAS_CORETYPE=$core /usr/bin/python3 scripts/bench_torch.py "$data" resident "$epochs" >"$out/torch_resident_$core.txt"
+        real=$(epoch_median "$out/torch_resident_$core.txt")
+        echo "  data resident, OPENBLAS_CORETYPE=$core (as shipped OpenBLAS picks $shipped): $real s/epoch"
+        awk -v o="$ours" -v r="$real" 'BEGIN { printf "ratio: d2ltrain is %.1fx PyTorch resident on the processor'"'"'s own kernels\n", r / o }'
+    fi
 else
     echo "PyTorch: not installed (apt-get install python3-torch to compare)"
 fi
@@ -93,3 +119,4 @@ if [ -d "$kaggle" ]; then
 else
     echo "kfold: $kaggle not found (the Kaggle house CSVs)"
 fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,8 +3,8 @@
 # what is missing, with apt-get (sudo when not root).
 set -eu
 pkgs="gcc make pkg-config libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
-      libopenblas-dev libjansson-dev libdeflate-dev check dataset-fashion-mnist python3 python3-numpy openssl
-      xz-utils"
+      libdnnl-dev libjansson-dev libdeflate-dev check dataset-fashion-mnist python3 python3-numpy openssl
+      xz-utils clang-14 libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -3,6 +3,8 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "skip.h"
+
 #define X(name) Suite *name(void);
 #include "suites.h"
 #undef X
@@ -14,6 +16,7 @@ int main(void)
 #include "suites.h"
 #undef X
     srunner_run_all(sr, CK_NORMAL);
+    tests_print_skipped(stdout);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

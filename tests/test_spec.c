@@ -76,6 +76,7 @@ START_TEST(linear_regression_values_and_defaults)
     ck_assert_uint_eq(s.seed, 42);
     ck_assert_str_eq(s.device, "auto");
     ck_assert(!s.tf32);
+    ck_assert(!s.cpu_bf16);
     ck_assert_int_eq(s.data.kind, DATASET_SYNTHETIC_LINEAR);
     ck_assert_int_eq(s.data.n_w, 2);
     ck_assert(s.data.w[0] == 2 && s.data.w[1] == -3.4);
@@ -117,6 +118,7 @@ START_TEST(mlp_dropout_values)
     ck_assert_uint_eq(s.seed, 7);
     ck_assert_str_eq(s.device, "cuda:0");
     ck_assert(s.tf32);
+    ck_assert(s.cpu_bf16);
     ck_assert_int_eq(s.data.kind, DATASET_REGISTRY);
     ck_assert_str_eq(s.data.dataset, "fashion_mnist");
     ck_assert_int_eq(s.n_layers, 8);
@@ -215,6 +217,7 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_uint_eq(a->seed, b->seed);
     ck_assert_str_eq(a->device, b->device);
     ck_assert_int_eq(a->tf32, b->tf32);
+    ck_assert_int_eq(a->cpu_bf16, b->cpu_bf16);
     const struct data_spec *x = &a->data, *y = &b->data;
     ck_assert_int_eq(x->kind, y->kind);
     ck_assert_str_eq(x->dataset, y->dataset);
@@ -438,7 +441,7 @@ START_TEST(check_fit_matches_loss_and_width)
     memset(&e, 0, sizeof e);
     ck_assert_int_eq(spec_load_string(&s, "t.yaml", fit_yaml, strlen(fit_yaml), mse, 1, &e), 0);
     ck_assert_int_eq(spec_check_fit(&s, 784, 10, 1, &e), EXIT_USAGE);
-    ck_assert_msg(strstr(e.msg, "t.yaml: loss: mse needs real-valued targets") == e.msg, "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "--set loss=mse: loss: mse needs real-valued targets") == e.msg, "%s", e.msg);
     memset(&e, 0, sizeof e);
     ck_assert_int_eq(spec_check_fit(&s, 784, 0, 10, &e), 0);
     ck_assert_int_eq(spec_check_fit(&s, 784, 0, 2, &e), EXIT_USAGE);

@@ -9,6 +9,7 @@
 
 #include "../data/csv.h"
 #include "../data/tabular.h"
+#include "skip.h"
 #include "tmpdir.h"
 
 static const struct preprocess_spec d2l_preprocess = {
@@ -26,10 +27,7 @@ static int kaggle_paths(char *train, char *test, size_t size)
     }
     snprintf(train, size, "%s/kaggle_house_pred_train.csv", dir);
     snprintf(test, size, "%s/kaggle_house_pred_test.csv", dir);
-    if (access(train, R_OK) == 0 && access(test, R_OK) == 0)
-        return 1;
-    fprintf(stderr, "skip: Kaggle house files not found in %s (set D2L_ROOT)\n", dir);
-    return 0;
+    return access(train, R_OK) == 0 && access(test, R_OK) == 0;
 }
 
 static int feature_index(const struct tabular_info *info, const char *name)
@@ -78,8 +76,7 @@ static void column_stats(const char *train, const char *test, const char *col, d
 START_TEST(test_kaggle_house)
 {
     char train[1200], test[1200];
-    if (!kaggle_paths(train, test, sizeof train))
-        return;
+    ck_assert(kaggle_paths(train, test, sizeof train)); /* added only when they are there */
     struct data_split s;
     struct tabular_info info;
     struct err e = {0};
@@ -227,17 +224,23 @@ START_TEST(test_ordering)
 }
 END_TEST
 
-static void assert_load_fails(const char *train_text, const char *test_text, const char *needle)
+static void assert_refused(const struct preprocess_spec *p, const char *train_text, const char *test_text,
+                           const char *needle)
 {
     const char *train = write_csv("bad_train.csv", train_text);
     const char *test = test_text ? write_csv("bad_test.csv", test_text) : NULL;
-    struct preprocess_spec p = {.id_column = "Id", .label_column = "y", .dummy_na = true};
     struct data_split s;
     struct err e = {0};
-    ck_assert_int_eq(tabular_load(train, test, &p, &s, &e), EXIT_DATA);
+    ck_assert_int_eq(tabular_load(train, test, p, &s, &e), EXIT_DATA);
     ck_assert_msg(strstr(e.msg, needle), "'%s' lacks '%s'", e.msg, needle);
     ck_assert_ptr_null(s.train.x);
     ck_assert_ptr_null(s.train.y);
+}
+
+static void assert_load_fails(const char *train_text, const char *test_text, const char *needle)
+{
+    struct preprocess_spec p = {.id_column = "Id", .label_column = "y", .dummy_na = true};
+    assert_refused(&p, train_text, test_text, needle);
 }
 
 START_TEST(test_errors)
@@ -257,14 +260,71 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* pandas' read_csv takes inf, Infinity (any case, signed) and out-of-range
+ * exponents as numbers (1e400 is inf, 1e-400 is 0) and hex as text: the
+ * column's type follows. */
+START_TEST(test_numbers_as_pandas)
+{
+    tmp_dir_make("tab");
+    const char *train = write_csv("train.csv", "Id,tiny,hex,y\n1,1e-400,0x10,1\n2,2,7,2\n3,NA,1,3\n");
+    struct preprocess_spec p = {.id_column = "Id", .label_column = "y", .dummy_na = false};
+    struct data_split s;
+    struct tabular_info info;
+    struct err e = {0};
+    ck_assert_msg(tabular_load_info(train, NULL, &p, &s, &info, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(info.n_numeric, 1); /* tiny; hex is categorical: 0x10, 1, 7 */
+    ck_assert_str_eq(info.names[0], "tiny");
+    ck_assert_int_eq(info.n_features, 4);
+    ck_assert_str_eq(info.names[1], "hex_0x10");
+    ck_assert_float_eq(((float *)s.train.x)[0], 0.0f);
+    ck_assert_float_eq(((float *)s.train.x)[4], 2.0f);
+    data_split_free(&s);
+    tabular_info_free(&info);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* What float32 training cannot use is refused, naming file, line and
+ * column, instead of becoming a thousand one-hot columns, zeros or a NaN
+ * loss. */
+START_TEST(test_unusable_numbers)
+{
+    tmp_dir_make("tab");
+    assert_load_fails("Id,num,y\n1,2,3\n2,inf,4\n", NULL,
+                      "bad_train.csv:3: column 2 'num': 'inf' is not a finite number");
+    assert_load_fails("Id,num,y\n1,2,3\n2,-Infinity,4\n", NULL,
+                      "bad_train.csv:3: column 2 'num': '-Infinity' is not a finite");
+    assert_load_fails("Id,num,y\n1,2,3\n", "Id,num\n5,1e400\n",
+                      "bad_test.csv:2: column 2 'num': '1e400' is not a finite");
+    assert_load_fails("Id,num,y\n1,1e300,3\n2,1,4\n", NULL,
+                      "bad_train.csv:2: column 2 'num': '1e300' is outside float32's range");
+    assert_load_fails("Id,num,y\n1,2,1e39\n", NULL,
+                      "bad_train.csv:2: label column 'y': '1e39' is not a finite float32");
+    assert_load_fails("Id,num,y\n1,2,3\n2,3,INF\n", NULL,
+                      "bad_train.csv:3: label column 'y': 'INF' is not a finite");
+    assert_load_fails("Id,num,y\n", NULL, "bad_train.csv: no data rows");
+    assert_load_fails("Id,num,y\n1,2,3\n", "Id,num\n", "bad_test.csv: no data rows");
+    struct preprocess_spec standardize = {.id_column = "Id", .label_column = "y", .standardize = true};
+    assert_refused(&standardize, "Id,num,y\n1,1e300,3\n2,1,4\n", NULL,
+                   "bad_train.csv: column 2 'num': values too large to standardize (the standard deviation");
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_tabular(void)
 {
     Suite *s = suite_create("tabular");
     TCase *tc = tcase_create("tabular");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_kaggle_house);
+    char train[1200], test[1200];
+    if (kaggle_paths(train, test, sizeof train))
+        tcase_add_test(tc, test_kaggle_house);
+    else
+        tests_skipped("tabular", 1, "the Kaggle house CSVs are not in ../shared/data/kaggle_house (set D2L_ROOT)");
     tcase_add_test(tc, test_ordering);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_numbers_as_pandas);
+    tcase_add_test(tc, test_unusable_numbers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -42,7 +42,7 @@ double test_max_rel_err(const float *got, const double *want, size_t n, double f
 struct backend *test_cpu_backend(void)
 {
     struct err e = {0};
-    struct backend *be = cpu_backend_create(&e);
+    struct backend *be = cpu_backend_create(false, &e);
     ck_assert_msg(be != NULL, "cpu_backend_create: %s", e.msg);
     return be;
 }
