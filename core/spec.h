@@ -145,6 +145,7 @@ struct preprocess_spec {
     bool standardize;                 /* numeric columns: (x - mean) / std, default true */
     bool stats_from_train_only;       /* default false: train+test together, as d2l */
     bool dummy_na;                    /* one-hot gets a column for missing, default true */
+    bool none_is_value;               /* missing_strings: pandas1: "None" is a category (pandas < 2.0) */
 };
 
 enum dataset_kind {

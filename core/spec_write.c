@@ -97,6 +97,7 @@ static void put_data(FILE *f, const struct data_spec *d)
         put_key_string(f, "    ", "label", p->label_column);
         fprintf(f, "    standardize: %s\n    stats: %s\n    dummy_na: %s\n", yes_no(p->standardize),
                 p->stats_from_train_only ? "train" : "all", yes_no(p->dummy_na));
+        fprintf(f, "    missing_strings: %s\n", p->none_is_value ? "pandas1" : "pandas2");
     }
 }
 

@@ -154,7 +154,7 @@ START_TEST(kaggle_values)
     const struct preprocess_spec *p = &s.data.preprocess;
     ck_assert_str_eq(p->id_column, "Id");
     ck_assert_str_eq(p->label_column, "SalePrice");
-    ck_assert(p->standardize && p->stats_from_train_only && !p->dummy_na);
+    ck_assert(p->standardize && p->stats_from_train_only && !p->dummy_na && p->none_is_value);
     ck_assert(!s.data.shuffle);
     ck_assert_int_eq(s.weight_init.kind, INIT_XAVIER_UNIFORM);
     ck_assert(s.weight_init.a == 1);
@@ -242,6 +242,7 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_str_eq(x->preprocess.label_column, y->preprocess.label_column);
     ck_assert_int_eq(x->preprocess.standardize, y->preprocess.standardize);
     ck_assert_int_eq(x->preprocess.stats_from_train_only, y->preprocess.stats_from_train_only);
+    ck_assert_int_eq(x->preprocess.none_is_value, y->preprocess.none_is_value);
     ck_assert_int_eq(x->preprocess.dummy_na, y->preprocess.dummy_na);
     ck_assert_int_eq(a->n_layers, b->n_layers);
     for (int i = 0; i < a->n_layers; i++) {
