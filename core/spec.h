@@ -223,6 +223,7 @@ struct train_spec {
     struct lr_schedule_spec lr_schedule;
     struct early_stop_spec early_stop;
     double clip_grad_norm; /* 0: no clipping */
+    int checkpoint_every;  /* epochs between the resume states run --out keeps; 0: none */
 };
 
 /* `report:`: what `run` prints after training, each a bit (1 << item). */

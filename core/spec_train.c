@@ -71,7 +71,8 @@ static int read_early_stop(struct early_stop_spec *es, const struct vctx *c, con
 
 int spec_read_train(struct spec *s, const struct vctx *c, const struct ynode *node)
 {
-    static const char *const keys[] = {"epochs", "lr_schedule", "early_stop", "clip_grad_norm", NULL};
+    static const char *const keys[] = {"epochs", "lr_schedule", "early_stop", "clip_grad_norm", "checkpoint_every",
+                                       NULL};
     struct train_spec *t = &s->train;
     const struct ynode *sub;
     if (need_map(c, node, "train") != 0 || check_keys(c, node, "train", keys) != 0 ||
@@ -79,7 +80,8 @@ int spec_read_train(struct spec *s, const struct vctx *c, const struct ynode *no
         return c->e->code;
     if (((sub = map_find(node, "lr_schedule")) && read_schedule(&t->lr_schedule, s->epochs, c, sub) != 0) ||
         ((sub = map_find(node, "early_stop")) && read_early_stop(&t->early_stop, c, sub) != 0) ||
-        opt_number(c, node, "train", "clip_grad_norm", NUM_POSITIVE, &t->clip_grad_norm) != 0)
+        opt_number(c, node, "train", "clip_grad_norm", NUM_POSITIVE, &t->clip_grad_norm) != 0 ||
+        opt_int(c, node, "train", "checkpoint_every", 1, 1000000, &t->checkpoint_every) != 0)
         return c->e->code;
     return 0;
 }

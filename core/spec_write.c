@@ -236,6 +236,8 @@ static void put_train(FILE *f, const struct spec *s)
                 t->early_stop.patience);
     if (t->clip_grad_norm > 0)
         fprintf(f, "  clip_grad_norm: %s\n", real(t->clip_grad_norm).text);
+    if (t->checkpoint_every)
+        fprintf(f, "  checkpoint_every: %d\n", t->checkpoint_every);
 }
 
 int spec_write(const struct spec *s, FILE *f)

@@ -36,6 +36,8 @@ struct trainer {
     const struct device_set *eval_set;
 };
 
+volatile sig_atomic_t train_stop_requested;
+
 void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch)
 {
     uint64_t key = philox_key(seed, RNG_SHUFFLE);
@@ -340,7 +342,7 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
     bool has_test = test && test->n > 0 && test->y;
     const struct early_stop_spec *es = &s->train.early_stop;
     struct best_epoch best = {0};
-    struct train_summary summary = {0};
+    struct train_summary summary = {.first_epoch = sum && sum->first_epoch > 1 ? sum->first_epoch : 1};
     if (es->on && es->metric != STOP_TRAIN_LOSS && !has_test)
         err_set(e, EXIT_USAGE, "%s:%d:%d: train.early_stop: metric %s needs a labelled test set; this data has none "
                 "(use train_loss)", s->path, es->at.line, es->at.col, early_stop_metric_name(es->metric));
@@ -358,7 +360,12 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
         free(best.params);
         return e->code;
     }
-    for (int epoch = 1; epoch <= s->epochs && !e->code; epoch++) {
+    /* a resumed run's step counter: one step per batch of every epoch before */
+    size_t n = train->n, b = (size_t)s->data.batch_size;
+    uint64_t step = (uint64_t)(summary.first_epoch - 1) * ((n + b - 1) / b);
+    t.be->upload(t.be, t.step, &step, sizeof step);
+    summary.epochs_run = summary.first_epoch - 1;
+    for (int epoch = summary.first_epoch; epoch <= s->epochs && !e->code; epoch++) {
         double t0 = clock_seconds(), acc[ACC_SLOTS], unused;
         if (begin_epoch(&t, epoch, e))
             break;
@@ -396,6 +403,10 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
         summary.epochs_run = epoch;
         if (es->on && should_stop(&t, &best, &r)) {
             summary.stopped_early = true;
+            break;
+        }
+        if (train_stop_requested && epoch < s->epochs) {
+            summary.interrupted = true;
             break;
         }
     }

@@ -7,6 +7,8 @@
 #include "../data/dataset.h"
 #include "model.h"
 
+#include <signal.h>
+
 /* One epoch's numbers; NAN where a metric does not apply. */
 struct epoch_report {
     int epoch, epochs;
@@ -26,8 +28,14 @@ bool train_is_tabular_regression(const struct dataset *train);
 
 typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);
 
-/* How training ended. */
+/* Set (by a SIGINT handler) to end training after the current epoch. */
+extern volatile sig_atomic_t train_stop_requested;
+
+/* Where training starts and how it ended. */
 struct train_summary {
+    int first_epoch;     /* in: resume at this epoch (the parameters and optimizer state already
+                            those after first_epoch - 1); 0 or 1: from the start */
+    bool interrupted;    /* out: train_stop_requested ended it after epochs_run */
     int epochs_run;
     bool stopped_early;  /* train.early_stop ran out of patience */
     int restored_epoch;  /* early stopping put back this epoch's parameters; 0 none */
