@@ -142,6 +142,7 @@ START_TEST(mlp_dropout_values)
     ck_assert_int_eq(t->early_stop.metric, STOP_TEST_ACC);
     ck_assert_int_eq(t->early_stop.patience, 3);
     ck_assert(t->clip_grad_norm == 2.5);
+    ck_assert_int_eq(t->checkpoint_every, 2);
 }
 END_TEST
 
@@ -287,6 +288,7 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_int_eq(t->early_stop.metric, u->early_stop.metric);
     ck_assert_int_eq(t->early_stop.patience, u->early_stop.patience);
     ck_assert(t->clip_grad_norm == u->clip_grad_norm);
+    ck_assert_int_eq(t->checkpoint_every, u->checkpoint_every);
     ck_assert_int_eq(a->report_set, b->report_set);
     ck_assert_uint_eq(a->report, b->report);
     ck_assert_int_eq(a->kfold.k, b->kfold.k);
