@@ -4,6 +4,7 @@
 #define D2L_CMD_H
 
 #include "../core/backend.h"
+#include "../core/model.h"
 #include "../core/outfile.h"
 #include "../core/spec.h"
 #include "../data/dataset.h"
@@ -32,6 +33,7 @@ struct run_options {
     const char *checkpoint; /* predict only */
     /* run only: */
     const char *init_from;           /* --init-from FILE: start from a checkpoint */
+    const char *resume;              /* --resume DIR: continue the run whose --out was DIR */
     const char *freeze[MAX_SETS];    /* --freeze GLOB: parameter names kept fixed */
     int n_freeze;
     bool print_model;                /* --print-model: the module tree and parameters, no training */
@@ -62,6 +64,23 @@ struct experiment {
     struct backend *be;
     double data_seconds, device_seconds; /* loaded side by side */
 };
+
+/* The state `run --resume` continues from (cmd/resume.c): on the host,
+ * params then opt_m then opt_v, n_params each, after `epoch` epochs. */
+struct resume_state {
+    int epoch;
+    float *params;
+};
+int resume_snapshot(struct resume_state *r, const struct model *m, int epoch, struct err *e);
+void resume_free(struct resume_state *r);
+/* resume.safetensors: the state as flat tensors params, opt_m, opt_v, epoch. */
+int resume_write(FILE *f, const struct resume_state *r, size_t n, struct err *e);
+/* Puts DIR/resume.safetensors into m (device) and gives the epoch it holds;
+ * EXIT_DATA when it does not fit m. */
+int resume_load(const char *dir, struct model *m, int *epoch, struct err *e);
+
+/* The spec's report items after training (cmd/summary.c); params on the host. */
+void print_report(const struct spec *s, const struct model *m, const float *params);
 
 int experiment_open(struct experiment *x, const struct run_options *o, struct err *e);
 void experiment_close(struct experiment *x);

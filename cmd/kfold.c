@@ -29,7 +29,7 @@ static const char *metric_name(enum kfold_metric m)
 }
 
 /* metrics.jsonl (every fold) and curves.svg (fold 1, as d2l draws it). */
-static int write_outputs(struct outset *set, const struct fold_result *res, int k, int epochs, const char *name,
+static int write_outputs(struct outset *set, const struct fold_result *res, int k, const char *name,
                          struct err *e)
 {
     struct outfile o;
@@ -37,14 +37,14 @@ static int write_outputs(struct outset *set, const struct fold_result *res, int 
     snprintf(title, sizeof title, "%s, fold 1", name);
     if (outfile_open(&o, set, "curves.svg", e))
         return e->code;
-    if (curves_write_svg(o.f, res[0].epochs, epochs, title, Y_SCALE_AUTO)) {
+    if (curves_write_svg(o.f, res[0].epochs, res[0].n_epochs, title, Y_SCALE_AUTO)) {
         outfile_abort(&o);
         return err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
     }
     if (outfile_close(&o, e) || outfile_open(&o, set, "metrics.jsonl", e))
         return e->code;
     for (int f = 0; f < k && !e->code; f++)
-        for (int i = 0; i < epochs && !e->code; i++)
+        for (int i = 0; i < res[f].n_epochs && !e->code; i++)
             if (report_epoch_json(o.f, &res[f].epochs[i], f + 1))
                 err_set(e, EXIT_RUNTIME, "cannot encode fold %d's metrics for %s", f + 1, o.path);
     if (e->code) {
@@ -84,7 +84,7 @@ int cmd_kfold(int argc, char **argv)
     for (int f = 0; o.verbose && f < k; f++) { /* the folds ran side by side: their lines come after */
         char prefix[32];
         snprintf(prefix, sizeof prefix, "fold %d ", f + 1);
-        for (int i = 0; i < x.spec.epochs; i++)
+        for (int i = 0; i < res[f].n_epochs; i++)
             printed |= report_epoch_line(stdout, &res[f].epochs[i], prefix);
     }
     for (int f = 0; f < k; f++) {
@@ -98,7 +98,7 @@ int cmd_kfold(int argc, char **argv)
         goto done;
     }
     if (o.out_dir)
-        write_outputs(&set, res, k, x.spec.epochs, x.spec.name, &e);
+        write_outputs(&set, res, k, x.spec.name, &e);
     if (!e.code && o.timing)
         experiment_print_timing(&x, "folds", folds_seconds, o.started);
 done:

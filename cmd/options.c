@@ -42,7 +42,8 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
     static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
-                                         "--checkpoint", "--init-from", "--freeze", "--threads", "--images", "-o"};
+                                         "--checkpoint", "--init-from", "--freeze", "--threads", "--resume",
+                                         "--images",     "-o"};
     bool options_ended = false; /* after "--" every argument is the spec, e.g. one named -x.yaml */
     for (int i = 1; i < argc && !e->code; i++) {
         const char *arg = argv[i];
@@ -103,10 +104,13 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
             return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
         else if (!strcmp(name, "--checkpoint"))
             o->checkpoint = v;
-        else if ((!strcmp(name, "--init-from") || !strcmp(name, "--freeze")) && !(takes & TAKES_MODEL_OPTIONS))
+        else if ((!strcmp(name, "--init-from") || !strcmp(name, "--freeze") || !strcmp(name, "--resume")) &&
+                 !(takes & TAKES_MODEL_OPTIONS))
             return err_set(e, EXIT_USAGE, "%s belongs to run (see --help)", name);
         else if (!strcmp(name, "--init-from"))
             o->init_from = v;
+        else if (!strcmp(name, "--resume"))
+            o->resume = v;
         else if (!strcmp(name, "--freeze") && o->n_freeze == MAX_SETS)
             return err_set(e, EXIT_USAGE, "at most %d --freeze options", MAX_SETS);
         else if (!strcmp(name, "--freeze"))

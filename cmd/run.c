@@ -1,5 +1,6 @@
 /* d2ltrain run SPEC: train once, print a line per epoch, write outputs. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static const char usage[] =
     "                  must match the spec's model, as load_state_dict)\n"
     "  --freeze GLOB   keep the parameters whose names match GLOB fixed, e.g. '0.*' (repeatable)\n"
     "  --print-model   print the module tree and the parameters, then exit without training\n"
+    "  --resume DIR    continue the run whose --out was DIR from its resume.safetensors\n"
+    "                  (train.checkpoint_every, or Ctrl-C, writes it); --out defaults to DIR\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
 
 struct run_ctx {
@@ -37,8 +40,19 @@ struct run_ctx {
     bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
     bool printed_nonfinite; /* an epoch line showed an inf or a NaN: the run fails */
     struct epoch_report *epochs; /* for curves.svg */
+    int n_epochs;                /* of them reported (early stopping ends sooner) */
     struct epoch_report last;    /* for --timing */
+    const struct model *m;
+    int checkpoint_every;
+    struct resume_state resume; /* the last checkpoint's state */
+    struct err resume_err;
 };
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    train_stop_requested = 1;
+}
 
 static void on_epoch(const struct epoch_report *r, void *arg)
 {
@@ -49,25 +63,20 @@ static void on_epoch(const struct epoch_report *r, void *arg)
         c->metrics_failed = true;
     if (c->epochs)
         c->epochs[r->epoch - 1] = *r;
+    c->n_epochs = r->epoch;
     c->last = *r;
+    if (c->checkpoint_every && r->epoch % c->checkpoint_every == 0 && !c->resume_err.code)
+        resume_snapshot(&c->resume, c->m, r->epoch, &c->resume_err);
 }
 
-/* d2l 3.2 ends by comparing the learned parameters with the truth. */
-static void print_linear_recovery(const struct spec *s, const struct model *m, const float *params)
+static void print_early_stop(const struct spec *s, const struct train_summary *sum)
 {
-    const struct layer *l = &m->layers[0];
-    if (s->data.kind != DATASET_SYNTHETIC_LINEAR || m->n_layers != 1 || l->kind != LAYER_LINEAR || l->out != 1)
-        return;
-    int shown = l->in < 8 ? l->in : 8;
-    printf("w");
-    for (int j = 0; j < shown; j++)
-        printf(" %.6f", params[l->w_off + j]);
-    printf("%s\nerror in estimating w:", shown < l->in ? " ..." : "");
-    for (int j = 0; j < shown; j++)
-        printf(" %.6f", s->data.w[j] - params[l->w_off + j]);
-    printf("%s\n", shown < l->in ? " ..." : "");
-    if (l->bias)
-        printf("b %.6f\nerror in estimating b: %.6f\n", params[l->b_off], s->data.b - params[l->b_off]);
+    const char *metric = early_stop_metric_name(s->train.early_stop.metric);
+    if (sum->stopped_early)
+        printf("early stop: %s did not improve for %d epochs\n", metric, s->train.early_stop.patience);
+    if (sum->restored_epoch)
+        printf("restored the parameters of epoch %d (best %s %.6g)\n", sum->restored_epoch, metric,
+               sum->best_value);
 }
 
 /* The symmetry problem (d2l 5.4): hidden units that start equal stay equal. */
@@ -114,11 +123,12 @@ static bool reports_log_rmse(const struct data_split *d)
 
 /* The files beside metrics.jsonl, into the output set. */
 static int write_outputs(const struct outset *set, const struct experiment *x, struct model *m, const float *params,
-                         const struct epoch_report *epochs, struct err *e)
+                         const struct epoch_report *epochs, int n_epochs, const struct resume_state *resume,
+                         struct err *e)
 {
     struct outfile o = {0};
     if (!outfile_open(&o, set, "curves.svg", e)) {
-        if (curves_write_svg(o.f, epochs, x->spec.epochs, x->spec.name, Y_SCALE_AUTO))
+        if (curves_write_svg(o.f, epochs, n_epochs, x->spec.name, Y_SCALE_AUTO))
             err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
         else
             outfile_close(&o, e);
@@ -131,6 +141,10 @@ static int write_outputs(const struct outset *set, const struct experiment *x, s
     }
     outfile_abort(&o);
     if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
+        outfile_close(&o, e);
+    outfile_abort(&o);
+    if (!e->code && resume->params && !outfile_open(&o, set, "resume.safetensors", e) &&
+        !resume_write(o.f, resume, m->n_params, e))
         outfile_close(&o, e);
     outfile_abort(&o);
     const struct dataset *test = &x->data.test;
@@ -173,6 +187,12 @@ int cmd_run(int argc, char **argv)
     struct model m = {0};
     struct run_ctx ctx = {0};
     float *params = NULL;
+    struct train_summary summary = {0};
+    int first = 1;
+    /* Ctrl-C: finish the epoch, keep a resume state, say how to resume */
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
     if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e) ||
         apply_model_options(&m, &o, &e))
         goto done;
@@ -181,6 +201,23 @@ int cmd_run(int argc, char **argv)
         model_print_parameters(stdout, &m);
         goto done;
     }
+    if (o.resume && x.spec.train.early_stop.on) {
+        err_set(&e, EXIT_USAGE, "--resume: a run with train.early_stop cannot be resumed (its best epoch is not saved)");
+        goto done;
+    }
+    if (o.resume && resume_load(o.resume, &m, &first, &e))
+        goto done;
+    if (o.resume && first >= x.spec.epochs) {
+        err_set(&e, EXIT_USAGE, "--resume %s: it holds epoch %d of train.epochs %d: nothing left to train (raise "
+                "it with --set train.epochs=N)", o.resume, first, x.spec.epochs);
+        goto done;
+    }
+    first += o.resume ? 1 : 0;
+    summary.first_epoch = first;
+    if (o.resume && !o.out_dir)
+        o.out_dir = o.resume;
+    ctx.m = &m;
+    ctx.checkpoint_every = x.spec.train.checkpoint_every;
     /* --out is locked now: a second writer is refused before it trains */
     if (o.out_dir && (outset_begin(&ctx.out, o.out_dir, outset_all_names, &e) ||
                       outfile_open(&ctx.metrics, &ctx.out, "metrics.jsonl", &e)))
@@ -191,15 +228,22 @@ int cmd_run(int argc, char **argv)
     }
     bool log_rmse = reports_log_rmse(&x.data);
     double train_start = clock_seconds();
-    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &e))
+    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
         goto done;
+    if (!ctx.resume_err.code && summary.interrupted && ctx.resume.epoch != summary.epochs_run)
+        resume_snapshot(&ctx.resume, &m, summary.epochs_run, &ctx.resume_err);
+    if (ctx.resume_err.code) {
+        e = ctx.resume_err;
+        goto done;
+    }
+    print_early_stop(&x.spec, &summary);
     double train_seconds = clock_seconds() - train_start;
     if (!(params = malloc(m.n_params * sizeof *params))) {
         err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters", m.n_params);
         goto done;
     }
     x.be->download(x.be, params, m.params, m.n_params * sizeof *params);
-    print_linear_recovery(&x.spec, &m, params);
+    print_report(&x.spec, &m, params);
     print_symmetry(&m, params);
     if (print_first_predictions(&x, &m, &e))
         goto done;
@@ -211,8 +255,20 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
         goto done;
     }
-    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs, &e))
+    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs + first - 1,
+                                                                      ctx.n_epochs - first + 1, &ctx.resume, &e))
         outset_commit(&ctx.out, &e);
+    if (!e.code && summary.interrupted) {
+        if (o.out_dir) {
+            printf("interrupted after epoch %d; the state is in %s/resume.safetensors; continue with: d2ltrain run "
+                   "'%s'", summary.epochs_run, o.out_dir, o.spec_path);
+            for (int i = 0; i < o.n_sets; i++)
+                printf(" --set '%s'", o.sets[i]);
+            printf(" --resume '%s'\n", o.out_dir);
+        } else
+            printf("interrupted after epoch %d; without --out no state was kept\n", summary.epochs_run);
+        fflush(stdout);
+    }
     if (!e.code && o.timing) {
         experiment_print_timing(&x, "training", train_seconds, o.started);
         fprintf(stderr, "timing: last epoch %.2f ms: training steps %.2f ms, evaluation %.2f ms\n",
@@ -223,8 +279,9 @@ done:
     outfile_abort(&ctx.metrics);
     outset_abort(&ctx.out);
     free(ctx.epochs);
+    resume_free(&ctx.resume);
     free(params);
     model_free(&m);
     experiment_close(&x);
-    return e.code ? report_error(&e) : 0;
+    return e.code ? report_error(&e) : summary.interrupted ? 130 : 0;
 }

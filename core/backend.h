@@ -5,8 +5,9 @@
  * Matrices are row-major float32. Ops are asynchronous on a device;
  * upload() and download() wait for their copy.
  *
- * Scalars that change from step to step (the optimizer step count, which
- * also numbers dropout masks) live in device memory (`const uint64_t *step`)
+ * Scalars that change from step to step or epoch to epoch (the optimizer
+ * step count, which also numbers dropout masks; the scheduled learning
+ * rate) live in device memory (`const uint64_t *step`, `const float *lr`)
  * so that a recorded sequence of ops (graph_run) can be replayed unchanged.
  *
  * A GPU backend (one device, one stream) is used by the thread that made
@@ -121,14 +122,20 @@ struct backend {
     void (*gather_f32)(struct backend *be, float *out, const float *x, const int32_t *idx, int rows,
                        int cols);
 
-    /* p -= lr * (g + wd * p) with momentum v (v = momentum * v + g') when
+    /* *acc += sum x^2 (in double): a squared norm, for clipping. */
+    void (*sum_squares)(struct backend *be, double *acc, const float *x, size_t n);
+    /* x *= c where c = max_norm / (sqrt(*sq_norm) + 1e-6) < 1, else x is left
+     * as it is: torch.nn.utils.clip_grad_norm_'s scaling, read on the device. */
+    void (*clip_scale)(struct backend *be, float *x, size_t n, const double *sq_norm, float max_norm);
+
+    /* p -= *lr * (g + wd * p) with momentum v (v = momentum * v + g') when
      * momentum != 0, as torch.optim.SGD. */
-    void (*sgd_step)(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
+    void (*sgd_step)(struct backend *be, float *p, const float *g, float *v, size_t n, const float *lr,
                      float momentum, float weight_decay);
     /* torch.optim.Adam (L2 added to the gradient), t = *step + 1; the betas
      * in double, as torch computes 1 - beta and beta^t. */
     void (*adam_step)(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                      float lr, double beta1, double beta2, float eps, float weight_decay,
+                      const float *lr, double beta1, double beta2, float eps, float weight_decay,
                       const uint64_t *step);
 };
 

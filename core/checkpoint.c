@@ -6,6 +6,24 @@
 
 #include "safetensors.h"
 
+int checkpoint_write_header(FILE *f, json_t *header, struct err *e)
+{
+    char *text = header ? json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(header);
+    if (!text)
+        return err_set(e, EXIT_RUNTIME, "cannot encode the safetensors header");
+    size_t len = strlen(text), padded = (len + 7) / 8 * 8;
+    unsigned char size_le[8];
+    for (int i = 0; i < 8; i++)
+        size_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    fwrite(size_le, 1, 8, f);
+    fwrite(text, 1, len, f);
+    for (size_t i = len; i < padded; i++)
+        fputc(' ', f);
+    free(text);
+    return 0;
+}
+
 int checkpoint_write(FILE *f, const struct model *m, const float *params, struct err *e)
 {
     json_t *header = json_object();
@@ -18,20 +36,12 @@ int checkpoint_write(FILE *f, const struct model *m, const float *params, struct
                                   (json_int_t)(t->off * 4), (json_int_t)((t->off + tensor_count(t)) * 4));
         bad = !entry || json_object_set_new(header, t->name, entry);
     }
-    char *text = bad ? NULL : json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(header);
-    if (!text)
-        return err_set(e, EXIT_RUNTIME, "cannot encode the checkpoint header");
     /* The tensors lie in params in order, so data offsets are params offsets. */
-    size_t len = strlen(text), padded = (len + 7) / 8 * 8;
-    unsigned char size_le[8];
-    for (int i = 0; i < 8; i++)
-        size_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    fwrite(size_le, 1, 8, f);
-    fwrite(text, 1, len, f);
-    for (size_t i = len; i < padded; i++)
-        fputc(' ', f);
-    free(text);
+    if (checkpoint_write_header(f, bad ? NULL : header, e)) {
+        if (bad)
+            json_decref(header);
+        return e->code;
+    }
     fwrite(params, sizeof(float), m->n_params, f); /* x86-64 and CUDA hosts are little-endian */
     return 0;
 }

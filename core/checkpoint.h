@@ -6,11 +6,16 @@
 #ifndef D2L_CHECKPOINT_H
 #define D2L_CHECKPOINT_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "model.h"
 
 int checkpoint_write(FILE *f, const struct model *m, const float *params, struct err *e);
+
+/* The safetensors header (size, JSON padded to 8 bytes) for the tensors
+ * that follow; takes header (NULL: out of memory, an error). */
+int checkpoint_write_header(FILE *f, json_t *header, struct err *e);
 
 /* Reads the parameters of m (host memory, m->n_params floats) from the
  * safetensors file at path (load_state_dict): every tensor of m must be

@@ -297,17 +297,34 @@ static void cpu_gather_f32(struct backend *be, float *out, const float *x, const
         memcpy(out + (size_t)r * cols, x + (size_t)idx[r] * cols, (size_t)cols * sizeof *out);
 }
 
-static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
+static void cpu_sum_squares(struct backend *be, double *acc, const float *x, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)x[i] * x[i];
+    *acc += sum;
+}
+
+static void cpu_clip_scale(struct backend *be, float *x, size_t n, const double *sq_norm, float max_norm)
+{
+    float c = clip_coefficient(*sq_norm, max_norm);
+    if (c < 1)
+        for (size_t i = 0; i < n; i++)
+            x[i] *= c;
+}
+
+static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, const float *lr,
                          float momentum, float weight_decay)
 {
     for (size_t i = 0; i < n; i++)
-        sgd_update(&p[i], g[i], &v[i], lr, momentum, weight_decay);
+        sgd_update(&p[i], g[i], &v[i], *lr, momentum, weight_decay);
 }
 
-static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
-                          double beta1, double beta2, float eps, float weight_decay, const uint64_t *step)
+static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                          const float *lr, double beta1, double beta2, float eps, float weight_decay,
+                          const uint64_t *step)
 {
-    struct adam_scalars a = adam_scalars_at(lr, beta1, beta2, eps, weight_decay, *step);
+    struct adam_scalars a = adam_scalars_at(*lr, beta1, beta2, eps, weight_decay, *step);
     for (size_t i = 0; i < n; i++)
         adam_update(&p[i], g[i], &m[i], &v[i], &a);
 }
@@ -356,6 +373,8 @@ struct backend *cpu_backend_create(bool bf16, struct err *e)
         .penalty = cpu_penalty,
         .gather_u8 = cpu_gather_u8,
         .gather_f32 = cpu_gather_f32,
+        .sum_squares = cpu_sum_squares,
+        .clip_scale = cpu_clip_scale,
         .sgd_step = cpu_sgd_step,
         .adam_step = cpu_adam_step,
     };

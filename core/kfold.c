@@ -104,6 +104,7 @@ static void collect_epoch(const struct epoch_report *r, void *arg)
 {
     struct fold_result *res = arg;
     res->epochs[r->epoch - 1] = *r;
+    res->n_epochs = r->epoch;
 }
 
 static int train_fold(struct kfold_job *job, int fold, struct err *e)
@@ -113,18 +114,20 @@ static int train_fold(struct kfold_job *job, int fold, struct err *e)
     struct model m = {0};
     struct fold_result *res = &job->results[fold];
     enum kfold_metric metric = kfold_metric_of(s, job->all);
+    struct train_summary sum = {0};
     if (!kfold_split(job->all, s->kfold.k, fold, job->order, &train, &valid, e) &&
         !model_build(&m, s, job->be, (int)train.d, s->data.batch_size, e))
-        train_model(&m, s, &train, &valid, metric == KFOLD_LOG_RMSE, collect_epoch, res, e);
+        train_model(&m, s, &train, &valid, metric == KFOLD_LOG_RMSE, collect_epoch, res, &sum, e);
     if (!e->code) {
-        const struct epoch_report *last = &res->epochs[s->epochs - 1];
+        /* the epoch whose parameters the fold ends with */
+        const struct epoch_report *last = &res->epochs[(sum.restored_epoch ? sum.restored_epoch : res->n_epochs) - 1];
         res->train_metric = metric == KFOLD_LOG_RMSE ? last->train_log_rmse
                             : metric == KFOLD_ACCURACY ? last->train_acc
                                                        : last->loss;
         res->valid_metric = metric == KFOLD_LOG_RMSE ? last->test_log_rmse
                             : metric == KFOLD_ACCURACY ? last->test_acc
                                                        : last->test_loss;
-        for (int i = 0; i < s->epochs; i++)
+        for (int i = 0; i < res->n_epochs; i++)
             res->seconds += res->epochs[i].seconds;
     }
     model_free(&m);

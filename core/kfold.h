@@ -8,7 +8,8 @@
 
 struct fold_result {
     double train_metric, valid_metric, seconds;
-    struct epoch_report *epochs; /* s->epochs of them */
+    struct epoch_report *epochs; /* room for s->epochs */
+    int n_epochs;                /* of them trained (early stopping ends sooner) */
 };
 
 /* Rows of fold `fold` go to valid, the other folds' rows to train (copies).

@@ -58,17 +58,33 @@ void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc,
     }
 }
 
+/* As torch.nn.utils.clip_grad_norm_ over model.parameters(): the norm of
+ * every trainable tensor's gradient together, a tied tensor once (it is one
+ * tensor), a frozen one not at all (it has no gradient). */
+void clip_grads(struct model *m, double max_norm, double *sq_norm)
+{
+    struct backend *be = m->be;
+    be->fill_f64(be, sq_norm, 0, 1);
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!m->tensors[i].frozen)
+            be->sum_squares(be, sq_norm, m->grads + m->tensors[i].off, tensor_count(&m->tensors[i]));
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!m->tensors[i].frozen)
+            be->clip_scale(be, m->grads + m->tensors[i].off, tensor_count(&m->tensors[i]), sq_norm,
+                           (float)max_norm);
+}
+
 /* Updates params[off, off + n) with the given weight decay. */
 static void update_range(struct model *m, const struct optim_spec *o, size_t off, size_t n, float wd,
-                         const uint64_t *step)
+                         const float *lr, const uint64_t *step)
 {
     struct backend *be = m->be;
     switch (o->kind) {
     case OPT_SGD:
-        be->sgd_step(be, m->params + off, m->grads + off, m->opt_m + off, n, (float)o->lr, (float)o->momentum, wd);
+        be->sgd_step(be, m->params + off, m->grads + off, m->opt_m + off, n, lr, (float)o->momentum, wd);
         break;
     case OPT_ADAM:
-        be->adam_step(be, m->params + off, m->grads + off, m->opt_m + off, m->opt_v + off, n, (float)o->lr,
+        be->adam_step(be, m->params + off, m->grads + off, m->opt_m + off, m->opt_v + off, n, lr,
                       o->beta1, o->beta2, (float)o->eps, wd, step);
         break;
     case OPT_KIND_COUNT:
@@ -78,7 +94,7 @@ static void update_range(struct model *m, const struct optim_spec *o, size_t off
 
 /* Each trainable tensor once (a tied one too), frozen ones not at all;
  * neighbours with the same decay in one call. */
-void optim_step(struct model *m, const struct optim_spec *o, const uint64_t *step)
+void optim_step(struct model *m, const struct optim_spec *o, const float *lr, const uint64_t *step)
 {
     size_t start = 0, end = 0;
     float run_wd = 0;
@@ -92,11 +108,11 @@ void optim_step(struct model *m, const struct optim_spec *o, const uint64_t *ste
             continue;
         }
         if (end > start)
-            update_range(m, o, start, end - start, run_wd, step);
+            update_range(m, o, start, end - start, run_wd, lr, step);
         start = t->off;
         end = start + tensor_count(t);
         run_wd = wd;
     }
     if (end > start)
-        update_range(m, o, start, end - start, run_wd, step);
+        update_range(m, o, start, end - start, run_wd, lr, step);
 }

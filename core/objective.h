@@ -13,7 +13,12 @@ void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, cons
  * and its value per row to acc[ACC_PENALTY]. */
 void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc, int rows);
 
-/* One optimizer step over all parameters; t = *step + 1. */
-void optim_step(struct model *m, const struct optim_spec *o, const uint64_t *step);
+/* Scales the trainable gradients so that their norm together is at most
+ * max_norm; *sq_norm (device) is left holding the squared norm before. */
+void clip_grads(struct model *m, double max_norm, double *sq_norm);
+
+/* One optimizer step over all parameters at learning rate *lr (device
+ * memory); t = *step + 1. */
+void optim_step(struct model *m, const struct optim_spec *o, const float *lr, const uint64_t *step);
 
 #endif

@@ -17,7 +17,7 @@
 #define PREFIX_MAX (NAME_MAX + sizeof STAGING_TAG + 1)
 
 const char *const outset_all_names[] = {"metrics.jsonl",  "curves.svg",      "config.yaml", "model.safetensors",
-                                        "submission.csv", "predictions.csv", NULL};
+                                        "submission.csv", "predictions.csv", "resume.safetensors", NULL};
 const char *const outset_predict_names[] = {"submission.csv", "predictions.csv", NULL};
 
 /* Test hook: D2L_TEST_KILL_AT=N kills the process (SIGKILL) at the N-th

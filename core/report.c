@@ -25,6 +25,14 @@ static int metrics_of(const struct epoch_report *r, struct metric out[8])
     return n;
 }
 
+void report_metric(FILE *f, double value, int decimals)
+{
+    if (value != 0 && fabs(value) < 1e-3) /* 2.9e-6 is not 0.000003 */
+        fprintf(f, "%.4g", value);
+    else
+        fprintf(f, "%.*f", decimals, value);
+}
+
 int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
 {
     struct metric m[8];
@@ -33,7 +41,8 @@ int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
     int status = 0;
     fprintf(f, "%sepoch %d/%d", prefix, r->epoch, r->epochs);
     for (int i = 0; i < n; i++) {
-        fprintf(f, regression ? " %s %.6f" : " %s %.4f", m[i].name, m[i].value);
+        fprintf(f, " %s ", m[i].name);
+        report_metric(f, m[i].value, regression ? 6 : 4);
         status |= isfinite(m[i].value) ? 0 : -1;
     }
     fprintf(f, " time %.4fs\n", r->seconds); /* tenths of a ms: a GPU epoch takes ~15 ms */

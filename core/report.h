@@ -22,6 +22,10 @@ int report_fold_line(FILE *f, int fold, int k, const char *metric, double train,
 /* "5-fold validation: avg train_log_rmse 0.165, avg valid_log_rmse 0.171" */
 int report_folds_average(FILE *f, int k, const char *metric, double train_sum, double valid_sum);
 
+/* A metric's value: `decimals` fixed decimals, or 4 significant digits
+ * below 1e-3 where fixed decimals would print 2.9e-6 as 0.000003. */
+void report_metric(FILE *f, double value, int decimals);
+
 /* One JSON object; fold < 0 leaves the fold out. */
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold);
 

@@ -32,6 +32,30 @@ _Static_assert(sizeof loss_names / sizeof loss_names[0] == LOSS_KIND_COUNT + 1, 
 static const char *const optim_names[] = {"sgd", "adam", NULL};
 _Static_assert(sizeof optim_names / sizeof optim_names[0] == OPT_KIND_COUNT + 1, "a name for every optimizer");
 
+static const char *const report_names[] = {"recovery", "weights", "l2_norm", "l1_norm", NULL};
+_Static_assert(sizeof report_names / sizeof report_names[0] == REPORT_ITEM_COUNT + 1, "a name for every report item");
+
+const char *report_item_name(enum report_item k)
+{
+    return (unsigned)k < REPORT_ITEM_COUNT ? report_names[k] : "?";
+}
+
+unsigned spec_report_items(const struct spec *s)
+{
+    if (s->report_set)
+        return s->report;
+    unsigned items = 0;
+    if (s->data.kind == DATASET_SYNTHETIC_LINEAR)
+        items |= 1u << REPORT_RECOVERY;
+    if (s->data.kind == DATASET_SYNTHETIC_POLY)
+        items |= 1u << REPORT_WEIGHTS;
+    if (s->penalty.kind == PENALTY_L2)
+        items |= 1u << REPORT_L2_NORM;
+    if (s->penalty.kind == PENALTY_L1)
+        items |= 1u << REPORT_L1_NORM;
+    return items;
+}
+
 const char *loss_kind_name(enum loss_kind k)
 {
     return (unsigned)k < LOSS_KIND_COUNT ? loss_names[k] : "?";
@@ -173,15 +197,6 @@ static int read_penalty(struct penalty_spec *p, const struct vctx *c, const stru
     return to_number(c, node->items[0], path, NUM_NONNEG, &p->lambda);
 }
 
-static int read_train(struct spec *s, const struct vctx *c, const struct ynode *node)
-{
-    static const char *const keys[] = {"epochs", NULL};
-    if (need_map(c, node, "train") != 0 || check_keys(c, node, "train", keys) != 0 ||
-        need_key(c, node, "train", "epochs") != 0)
-        return c->e->code;
-    return opt_int(c, node, "train", "epochs", 1, 1000000, &s->epochs);
-}
-
 static int read_kfold(struct kfold_spec *k, const struct vctx *c, const struct ynode *node)
 {
     static const char *const keys[] = {"k", "shuffle", "metric", NULL};
@@ -201,6 +216,24 @@ static int read_kfold(struct kfold_spec *k, const struct vctx *c, const struct y
     return 0;
 }
 
+/* `report: [weights, l2_norm]` */
+static int read_report(struct spec *s, const struct vctx *c, const struct ynode *node)
+{
+    if (node->type != Y_SEQ)
+        return verr_expected(c, node, "report", "a list such as [weights, l2_norm]");
+    s->report_set = true;
+    s->report = 0;
+    for (int i = 0; i < node->n; i++) {
+        char path[SPEC_PATH_LEN];
+        int item;
+        path_index(path, "report", i);
+        if (to_choice(c, node->items[i], path, report_names, &item) != 0)
+            return c->e->code;
+        s->report |= 1u << item;
+    }
+    return 0;
+}
+
 static int read_device(struct spec *s, const struct vctx *c, const struct ynode *node)
 {
     if (to_string(c, node, "device", s->device, sizeof s->device) != 0)
@@ -215,7 +248,7 @@ static int read_device(struct spec *s, const struct vctx *c, const struct ynode 
 static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *root)
 {
     static const char *const keys[] = {"name", "seed", "device", "tf32",    "cpu_bf16", "data",  "blocks", "model",
-                                       "init", "loss", "optimizer", "penalty", "train", "kfold", NULL};
+                                       "init", "loss", "optimizer", "penalty", "train", "kfold", "report", NULL};
     static const char *const required[] = {"data", "model", "loss", "optimizer", "train", NULL};
     static const char *const init_keys[] = {"weight", "bias", NULL};
     if (need_map(c, root, "") != 0 || check_keys(c, root, "", keys) != 0)
@@ -249,8 +282,9 @@ static int read_spec(struct spec *s, const struct vctx *c, const struct ynode *r
     if (read_loss(&s->loss, c, map_find(root, "loss")) != 0 ||
         read_optimizer(&s->optim, c, map_find(root, "optimizer")) != 0 ||
         ((node = map_find(root, "penalty")) && read_penalty(&s->penalty, c, node) != 0) ||
-        read_train(s, c, map_find(root, "train")) != 0 ||
-        ((node = map_find(root, "kfold")) && read_kfold(&s->kfold, c, node) != 0))
+        spec_read_train(s, c, map_find(root, "train")) != 0 ||
+        ((node = map_find(root, "kfold")) && read_kfold(&s->kfold, c, node) != 0) ||
+        ((node = map_find(root, "report")) && read_report(s, c, node) != 0))
         return c->e->code;
     return 0;
 }

@@ -145,6 +145,7 @@ struct preprocess_spec {
     bool standardize;                 /* numeric columns: (x - mean) / std, default true */
     bool stats_from_train_only;       /* default false: train+test together, as d2l */
     bool dummy_na;                    /* one-hot gets a column for missing, default true */
+    bool none_is_value;               /* missing_strings: pandas1: "None" is a category (pandas < 2.0) */
 };
 
 enum dataset_kind {
@@ -195,6 +196,45 @@ struct kfold_spec {
     struct mark metric_at;
 };
 
+/* train.lr_schedule: the learning rate of each epoch (core/schedule.c). */
+enum lr_schedule_kind { LR_CONSTANT, LR_STEP, LR_COSINE };
+
+struct lr_schedule_spec {
+    enum lr_schedule_kind kind;
+    int every;     /* step: StepLR's step_size, in epochs */
+    double gamma;  /* step: the factor every `every` epochs */
+    int warmup;    /* cosine: epochs of linear warmup, 0..epochs-1 */
+    double min_lr; /* cosine: CosineAnnealingLR's eta_min, default 0 */
+    struct mark at;
+};
+
+/* train.early_stop: stop when the metric has not improved for `patience`
+ * epochs and go back to the parameters of its best epoch. */
+enum early_stop_metric { STOP_TEST_LOSS, STOP_TEST_ACC, STOP_TRAIN_LOSS, STOP_METRIC_COUNT };
+
+struct early_stop_spec {
+    bool on;
+    enum early_stop_metric metric;
+    int patience;
+    struct mark at;
+};
+
+struct train_spec {
+    struct lr_schedule_spec lr_schedule;
+    struct early_stop_spec early_stop;
+    double clip_grad_norm; /* 0: no clipping */
+    int checkpoint_every;  /* epochs between the resume states run --out keeps; 0: none */
+};
+
+/* `report:`: what `run` prints after training, each a bit (1 << item). */
+enum report_item {
+    REPORT_RECOVERY, /* learned w and b against synthetic_linear's truth (d2l 3.2) */
+    REPORT_WEIGHTS,  /* "weight: ..." of the first linear layer (d2l 4.4) */
+    REPORT_L2_NORM,  /* "L2 norm of w: ..." over the weights (d2l 3.7) */
+    REPORT_L1_NORM,
+    REPORT_ITEM_COUNT
+};
+
 struct spec {
     char path[1024];
     char name[SPEC_NAME_LEN];
@@ -222,7 +262,10 @@ struct spec {
     struct optim_spec optim;
     struct penalty_spec penalty;
     int epochs;
+    struct train_spec train; /* the rest of `train:` */
     struct kfold_spec kfold;
+    unsigned report;  /* bits of enum report_item */
+    bool report_set;  /* `report:` given; else spec_report_items picks by data and penalty */
 };
 
 /* Loads and validates a spec, then applies `--set path=value` overrides
@@ -260,5 +303,12 @@ struct module_name {
 struct module_name spec_module_name(const struct spec *s, int layer);
 const char *loss_kind_name(enum loss_kind k);
 const char *optim_kind_name(enum optim_kind k);
+const char *early_stop_metric_name(enum early_stop_metric k);
+const char *report_item_name(enum report_item k);
+
+/* The report items run prints: `report:`, or by default the recovery for
+ * synthetic_linear, the weights for synthetic_poly and the norm of the
+ * spec's penalty (l2 or l1, at any lambda). */
+unsigned spec_report_items(const struct spec *s);
 
 #endif

@@ -205,8 +205,9 @@ static int read_url(struct data_spec *d, const struct vctx *c, const struct ynod
 
 static int read_preprocess(struct preprocess_spec *p, const struct vctx *c, const struct ynode *node)
 {
-    static const char *const keys[] = {"id_column", "label", "standardize", "stats", "dummy_na", NULL};
+    static const char *const keys[] = {"id_column", "label", "standardize", "stats", "dummy_na", "missing_strings", NULL};
     static const char *const stats[] = {"all", "train", NULL};
+    static const char *const readings[] = {"pandas2", "pandas1", NULL};
     const char *path = "data.preprocess";
     if (need_map(c, node, path) != 0 || check_keys(c, node, path, keys) != 0 ||
         need_key(c, node, path, "label") != 0 ||
@@ -222,6 +223,10 @@ static int read_preprocess(struct preprocess_spec *p, const struct vctx *c, cons
     if (s && to_choice(c, s, "data.preprocess.stats", stats, &which) != 0)
         return c->e->code;
     p->stats_from_train_only = s && which == 1;
+    const struct ynode *m = map_find(node, "missing_strings");
+    if (m && to_choice(c, m, "data.preprocess.missing_strings", readings, &which) != 0)
+        return c->e->code;
+    p->none_is_value = m && which == 1;
     return 0;
 }
 

@@ -89,4 +89,7 @@ int spec_read_model(struct spec *s, const struct vctx *c, const struct ynode *bl
 /* The `data:` section (core/spec_data.c). */
 int spec_read_data(struct data_spec *d, const struct vctx *c, const struct ynode *node);
 
+/* The `train:` section (core/spec_train.c). */
+int spec_read_train(struct spec *s, const struct vctx *c, const struct ynode *node);
+
 #endif

@@ -97,6 +97,7 @@ static void put_data(FILE *f, const struct data_spec *d)
         put_key_string(f, "    ", "label", p->label_column);
         fprintf(f, "    standardize: %s\n    stats: %s\n    dummy_na: %s\n", yes_no(p->standardize),
                 p->stats_from_train_only ? "train" : "all", yes_no(p->dummy_na));
+        fprintf(f, "    missing_strings: %s\n", p->none_is_value ? "pandas1" : "pandas2");
     }
 }
 
@@ -215,6 +216,30 @@ static void put_optimizer(FILE *f, const struct optim_spec *o)
     fprintf(f, "weight_decay: %s, decay_bias: %s}\n", real(o->weight_decay).text, yes_no(o->decay_bias));
 }
 
+static void put_train(FILE *f, const struct spec *s)
+{
+    const struct train_spec *t = &s->train;
+    const struct lr_schedule_spec *l = &t->lr_schedule;
+    fprintf(f, "train:\n  epochs: %d\n", s->epochs);
+    switch (l->kind) {
+    case LR_CONSTANT:
+        break;
+    case LR_STEP:
+        fprintf(f, "  lr_schedule: {step: {every: %d, gamma: %s}}\n", l->every, real(l->gamma).text);
+        break;
+    case LR_COSINE:
+        fprintf(f, "  lr_schedule: {cosine: {warmup: %d, min_lr: %s}}\n", l->warmup, real(l->min_lr).text);
+        break;
+    }
+    if (t->early_stop.on)
+        fprintf(f, "  early_stop: {metric: %s, patience: %d}\n", early_stop_metric_name(t->early_stop.metric),
+                t->early_stop.patience);
+    if (t->clip_grad_norm > 0)
+        fprintf(f, "  clip_grad_norm: %s\n", real(t->clip_grad_norm).text);
+    if (t->checkpoint_every)
+        fprintf(f, "  checkpoint_every: %d\n", t->checkpoint_every);
+}
+
 int spec_write(const struct spec *s, FILE *f)
 {
     static const char *const metrics[] = {"log_rmse", "accuracy", "loss"};
@@ -242,10 +267,17 @@ int spec_write(const struct spec *s, FILE *f)
     put_optimizer(f, &s->optim);
     if (s->penalty.kind != PENALTY_NONE)
         fprintf(f, "penalty: {%s: %s}\n", s->penalty.kind == PENALTY_L1 ? "l1" : "l2", real(s->penalty.lambda).text);
-    fprintf(f, "train:\n  epochs: %d\n", s->epochs);
+    put_train(f, s);
     fprintf(f, "kfold: {k: %d, shuffle: %s", s->kfold.k, yes_no(s->kfold.shuffle));
     if (s->kfold.metric_set)
         fprintf(f, ", metric: %s", metrics[s->kfold.metric]);
     fprintf(f, "}\n");
+    if (s->report_set) {
+        fprintf(f, "report: [");
+        for (int i = 0, n = 0; i < REPORT_ITEM_COUNT; i++)
+            if (s->report & (1u << i))
+                fprintf(f, "%s%s", n++ ? ", " : "", report_item_name((enum report_item)i));
+        fprintf(f, "]\n");
+    }
     return ferror(f) || fflush(f) != 0 ? -1 : 0;
 }

@@ -64,6 +64,13 @@ TERM_FN void sgd_update(float *p, float g, float *v, float lr, float momentum, f
     *p -= lr * d;
 }
 
+/* torch.nn.utils.clip_grad_norm_'s factor: max_norm / (norm + 1e-6), the
+ * gradients scaled only when it is below 1. */
+TERM_FN float clip_coefficient(double sq_norm, float max_norm)
+{
+    return (float)(max_norm / (sqrt(sq_norm) + 1e-6));
+}
+
 /* Adam's per-step scalars as torch.optim.Adam has them: the betas and
  * 1 - beta computed in double and rounded once to float (torch passes
  * Python floats to float32 kernels), and the bias corrections 1 - beta^t

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "objective.h"
+#include "schedule.h"
 
 /* A dataset on the device. */
 struct device_set {
@@ -27,11 +28,15 @@ struct trainer {
     float *xb, *yb; /* the gathered batch */
     double *acc;    /* ACC_SLOTS */
     uint64_t *step;
+    float *lr;        /* this epoch's learning rate */
+    double *grad_sq;  /* the squared gradient norm, for clipping */
     bool log_rmse;
     int graph_keys; /* first of this trainer's three graph keys */
     /* set for the evaluation body */
     const struct device_set *eval_set;
 };
+
+volatile sig_atomic_t train_stop_requested;
 
 void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch)
 {
@@ -109,7 +114,9 @@ static void train_step(struct trainer *t, size_t start)
     loss_apply(m, &t->s->loss, t->acc, out, t->yb, rows, true);
     model_backward(m, t->xb, rows);
     penalty_apply(m, &t->s->penalty, t->acc, rows);
-    optim_step(m, &t->s->optim, t->step);
+    if (t->s->train.clip_grad_norm > 0)
+        clip_grads(m, t->s->train.clip_grad_norm, t->grad_sq);
+    optim_step(m, &t->s->optim, t->lr, t->step);
     t->be->step_advance(t->be, t->step);
 }
 
@@ -164,7 +171,8 @@ static int next_graph_keys(void)
 static void trainer_free(struct trainer *t)
 {
     struct backend *be = t->be;
-    void *bufs[] = {t->train.x, t->train.y, t->test.x, t->test.y, t->order, t->iota, t->xb, t->yb, t->acc, t->step};
+    void *bufs[] = {t->train.x, t->train.y, t->test.x, t->test.y, t->order, t->iota,
+                    t->xb,      t->yb,      t->acc,     t->step,    t->lr,    t->grad_sq};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i])
             be->release(be, bufs[i]);
@@ -184,7 +192,8 @@ static int trainer_init(struct trainer *t, struct model *m, const struct spec *s
         !(t->iota = be->alloc(be, n_max * sizeof(int32_t), e)) ||
         !(t->xb = be->alloc(be, b * train->d * sizeof(float), e)) ||
         !(t->yb = be->alloc(be, b * train->y_width * sizeof(float), e)) ||
-        !(t->acc = be->alloc(be, ACC_SLOTS * sizeof(double), e)) || !(t->step = be->alloc(be, sizeof(uint64_t), e)))
+        !(t->acc = be->alloc(be, ACC_SLOTS * sizeof(double), e)) || !(t->step = be->alloc(be, sizeof(uint64_t), e)) ||
+        !(t->lr = be->alloc(be, sizeof(float), e)) || !(t->grad_sq = be->alloc(be, sizeof(double), e)))
         return e->code;
     /* without shuffling every epoch reads the rows in order */
     if (upload_identity(be, t->iota, n_max, e) || (!s->data.shuffle && upload_identity(be, t->order, train->n, e)))
@@ -194,10 +203,12 @@ static int trainer_init(struct trainer *t, struct model *m, const struct spec *s
     return 0;
 }
 
-/* This epoch's row order, when the spec shuffles. */
-static int upload_order(struct trainer *t, int epoch, struct err *e)
+/* This epoch's learning rate and, when the spec shuffles, row order. */
+static int begin_epoch(struct trainer *t, int epoch, struct err *e)
 {
     size_t n = t->train.host->n;
+    float lr = (float)lr_at_epoch(&t->s->train.lr_schedule, t->s->optim.lr, epoch, t->s->epochs);
+    t->be->upload(t->be, t->lr, &lr, sizeof lr);
     if (!t->s->data.shuffle)
         return 0;
     int32_t *order = malloc(n * sizeof *order);
@@ -225,7 +236,7 @@ static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
     int found_epoch = bad_epoch;
     long found_step = -1;
     for (int epoch = 1; epoch <= bad_epoch && found_step < 0 && !e->code; epoch++) {
-        upload_order(t, epoch, e);
+        begin_epoch(t, epoch, e);
         for (size_t start = 0; start < n && !e->code; start += b) {
             double acc[ACC_SLOTS];
             t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
@@ -286,19 +297,77 @@ static const char *nonfinite_metric(const struct epoch_report *r, bool classify,
     return NULL;
 }
 
+/* Early stopping: the best epoch so far and its parameters on the host. */
+struct best_epoch {
+    int epoch;
+    double value;
+    float *params;
+};
+
+/* The metric early stopping watches, lower is better (accuracy negated). */
+static double stop_value(enum early_stop_metric k, const struct epoch_report *r)
+{
+    switch (k) {
+    case STOP_TEST_LOSS:
+        return r->test_loss;
+    case STOP_TEST_ACC:
+        return -r->test_acc;
+    case STOP_TRAIN_LOSS:
+    case STOP_METRIC_COUNT:
+        break;
+    }
+    return r->loss;
+}
+
+/* Keeps the parameters of an improving epoch; true when the metric has not
+ * improved for `patience` epochs. */
+static bool should_stop(struct trainer *t, struct best_epoch *b, const struct epoch_report *r)
+{
+    const struct early_stop_spec *es = &t->s->train.early_stop;
+    double v = stop_value(es->metric, r);
+    if (b->epoch == 0 || v < b->value) {
+        b->epoch = r->epoch;
+        b->value = v;
+        t->be->download(t->be, b->params, t->m->params, t->m->n_params * sizeof *b->params);
+        return false;
+    }
+    return r->epoch - b->epoch >= es->patience;
+}
+
 int train_model(struct model *m, const struct spec *s, const struct dataset *train, const struct dataset *test,
-                bool log_rmse, epoch_fn on_epoch, void *arg, struct err *e)
+                bool log_rmse, epoch_fn on_epoch, void *arg, struct train_summary *sum, struct err *e)
 {
     struct trainer t;
     bool classify = train->n_classes > 0;
     bool has_test = test && test->n > 0 && test->y;
-    if (trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e)) {
-        trainer_free(&t);
+    const struct early_stop_spec *es = &s->train.early_stop;
+    struct best_epoch best = {0};
+    struct train_summary summary = {.first_epoch = sum && sum->first_epoch > 1 ? sum->first_epoch : 1};
+    if (es->on && es->metric != STOP_TRAIN_LOSS && !has_test)
+        err_set(e, EXIT_USAGE, "%s:%d:%d: train.early_stop: metric %s needs a labelled test set; this data has none "
+                "(use train_loss)", s->path, es->at.line, es->at.col, early_stop_metric_name(es->metric));
+    else if (es->on && es->metric == STOP_TEST_ACC && !classify)
+        err_set(e, EXIT_USAGE, "%s:%d:%d: train.early_stop: metric test_acc needs a classification dataset "
+                "(use test_loss)", s->path, es->at.line, es->at.col);
+    else if (es->on && !(best.params = malloc(m->n_params * sizeof *best.params)))
+        err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters for early stopping", m->n_params);
+    if (e->code) {
+        free(best.params);
         return e->code;
     }
-    for (int epoch = 1; epoch <= s->epochs && !e->code; epoch++) {
+    if (trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e)) {
+        trainer_free(&t);
+        free(best.params);
+        return e->code;
+    }
+    /* a resumed run's step counter: one step per batch of every epoch before */
+    size_t n = train->n, b = (size_t)s->data.batch_size;
+    uint64_t step = (uint64_t)(summary.first_epoch - 1) * ((n + b - 1) / b);
+    t.be->upload(t.be, t.step, &step, sizeof step);
+    summary.epochs_run = summary.first_epoch - 1;
+    for (int epoch = summary.first_epoch; epoch <= s->epochs && !e->code; epoch++) {
         double t0 = clock_seconds(), acc[ACC_SLOTS], unused;
-        if (upload_order(&t, epoch, e))
+        if (begin_epoch(&t, epoch, e))
             break;
         t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
         read_acc(&t, acc);
@@ -331,8 +400,25 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
         r.seconds = clock_seconds() - t0;
         if (on_epoch)
             on_epoch(&r, arg);
+        summary.epochs_run = epoch;
+        if (es->on && should_stop(&t, &best, &r)) {
+            summary.stopped_early = true;
+            break;
+        }
+        if (train_stop_requested && epoch < s->epochs) {
+            summary.interrupted = true;
+            break;
+        }
     }
+    if (!e->code && es->on && best.epoch != summary.epochs_run) {
+        t.be->upload(t.be, m->params, best.params, m->n_params * sizeof *best.params);
+        summary.restored_epoch = best.epoch;
+        summary.best_value = es->metric == STOP_TEST_ACC ? -best.value : best.value;
+    }
+    if (sum)
+        *sum = summary;
     trainer_free(&t);
+    free(best.params);
     return e->code;
 }
 

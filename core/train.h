@@ -7,6 +7,8 @@
 #include "../data/dataset.h"
 #include "model.h"
 
+#include <signal.h>
+
 /* One epoch's numbers; NAN where a metric does not apply. */
 struct epoch_report {
     int epoch, epochs;
@@ -26,13 +28,30 @@ bool train_is_tabular_regression(const struct dataset *train);
 
 typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);
 
-/* Trains m on train for s->epochs, evaluating on test when it has labels.
- * log_rmse adds d2l's log-RMSE on both sets (the labels must be positive).
- * A non-finite loss stops with EXIT_RUNTIME naming the epoch and step; any
- * other metric that is not finite, naming the epoch and the metric, so no
- * report ever holds an inf or a NaN that stands for a value. */
+/* Set (by a SIGINT handler) to end training after the current epoch. */
+extern volatile sig_atomic_t train_stop_requested;
+
+/* Where training starts and how it ended. */
+struct train_summary {
+    int first_epoch;     /* in: resume at this epoch (the parameters and optimizer state already
+                            those after first_epoch - 1); 0 or 1: from the start */
+    bool interrupted;    /* out: train_stop_requested ended it after epochs_run */
+    int epochs_run;
+    bool stopped_early;  /* train.early_stop ran out of patience */
+    int restored_epoch;  /* early stopping put back this epoch's parameters; 0 none */
+    double best_value;   /* the early-stop metric at restored_epoch */
+};
+
+/* Trains m on train for s->epochs, evaluating on test when it has labels,
+ * with the spec's learning-rate schedule, clipping and early stopping
+ * (which leaves m with the parameters of the best epoch; sum, when not
+ * NULL, says how it ended). log_rmse adds d2l's log-RMSE on both sets (the
+ * labels must be positive). A non-finite loss stops with EXIT_RUNTIME
+ * naming the epoch and step; any other metric that is not finite, naming
+ * the epoch and the metric, so no report ever holds an inf or a NaN that
+ * stands for a value. */
 int train_model(struct model *m, const struct spec *s, const struct dataset *train, const struct dataset *test,
-                bool log_rmse, epoch_fn on_epoch, void *arg, struct err *e);
+                bool log_rmse, epoch_fn on_epoch, void *arg, struct train_summary *sum, struct err *e);
 
 /* Outputs of m (eval mode) for every row of ds, into host memory
  * [ds->n, m->out_width]. */

@@ -14,14 +14,17 @@
 
 /* pandas 2.x read_csv default na_values (pandas._libs.parsers.STR_NA_VALUES).
  * "None" joined the list in pandas 2.0; it is why the Kaggle house features
- * number 330 and not the book's 331 (docs/KAGGLE.md). */
+ * number 330 and not the book's 331 (docs/KAGGLE.md), and what
+ * `missing_strings: pandas1` takes out. */
 static const char *const na_values[] = {
     "",    "#N/A", "#N/A N/A", "#NA",  "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
     "<NA>", "N/A", "NA",       "NULL", "NaN",     "None",     "n/a",  "nan",  "null",
 };
 
-int tabular_is_missing(const char *cell)
+int tabular_is_missing(const char *cell, bool none_is_value)
 {
+    if (none_is_value && strcmp(cell, "None") == 0)
+        return 0;
     for (size_t i = 0; i < sizeof na_values / sizeof na_values[0]; i++)
         if (strcmp(cell, na_values[i]) == 0)
             return 1;
@@ -154,6 +157,7 @@ static int read_ids(const struct source *s, int32_t **ids, struct err *e)
 struct all_rows {
     const struct source *train, *test;
     size_t n_train, n;
+    bool none_is_value; /* missing_strings: pandas1 */
 };
 
 /* The file and its row that row `row` of all_features comes from. */
@@ -195,7 +199,7 @@ static int describe_column(const struct all_rows *a, int feature, size_t n_stats
     for (size_t i = 0; i < a->n && c->numeric; i++) {
         const char *cell = all_cell(a, i, feature);
         double v;
-        c->numeric = tabular_is_missing(cell) || parse_number(cell, &v);
+        c->numeric = tabular_is_missing(cell, a->none_is_value) || parse_number(cell, &v);
     }
     if (c->numeric) {
         double sum = 0, v;
@@ -218,7 +222,7 @@ static int describe_column(const struct all_rows *a, int feature, size_t n_stats
     size_t n = 0;
     for (size_t i = 0; i < a->n; i++) {
         const char *cell = all_cell(a, i, feature);
-        if (!tabular_is_missing(cell))
+        if (!tabular_is_missing(cell, a->none_is_value))
             c->cats[n++] = cell;
     }
     qsort(c->cats, n, sizeof *c->cats, cmp_str);
@@ -322,7 +326,7 @@ static void encode_row(const struct all_rows *a, const struct column *cols, size
         if (cols[k].numeric)
             continue;
         const char *cell = all_cell(a, row, k);
-        if (tabular_is_missing(cell)) {
+        if (tabular_is_missing(cell, a->none_is_value)) {
             if (p->dummy_na)
                 x[at + cols[k].n_cats] = 1.0f;
         } else {
@@ -394,7 +398,7 @@ int tabular_load_info(const char *train_csv, const char *test_csv,
                      (rc = check_same_features(&train, &test, e))))
         goto done;
 
-    struct all_rows a = {&train, &test, train.t.n_rows, train.t.n_rows + test.t.n_rows};
+    struct all_rows a = {&train, &test, train.t.n_rows, train.t.n_rows + test.t.n_rows, p->none_is_value};
     size_t n_stats = p->stats_from_train_only ? a.n_train : a.n;
     cols = calloc((size_t)train.n_features, sizeof *cols);
     bool out_of_memory = !cols;

@@ -11,6 +11,8 @@
 #ifndef D2L_TABULAR_H
 #define D2L_TABULAR_H
 
+#include <stdbool.h>
+
 #include "../core/spec.h"
 #include "dataset.h"
 
@@ -40,7 +42,8 @@ static inline int tabular_load(const char *train_csv, const char *test_csv,
 
 void tabular_info_free(struct tabular_info *info);
 
-/* Whether a cell is one of pandas' default missing-value strings. */
-int tabular_is_missing(const char *cell);
+/* Whether a cell is one of pandas 2's default missing-value strings; with
+ * none_is_value, pandas 1's (the same without "None"). */
+int tabular_is_missing(const char *cell, bool none_is_value);
 
 #endif

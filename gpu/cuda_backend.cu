@@ -250,6 +250,8 @@ static const struct backend cuda_ops = {
     .penalty = cuda_penalty,
     .gather_u8 = cuda_gather_u8,
     .gather_f32 = cuda_gather_f32,
+    .sum_squares = cuda_sum_squares,
+    .clip_scale = cuda_clip_scale,
     .sgd_step = cuda_sgd_step,
     .adam_step = cuda_adam_step,
 };

@@ -180,10 +180,12 @@ void cuda_penalty(struct backend *be, bool l1, float *grad, double *acc, const f
                   float lambda, float grad_scale, float count_scale);
 
 /* gpu/kernels_optim.cu */
-void cuda_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, float lr,
+void cuda_sum_squares(struct backend *be, double *acc, const float *x, size_t n);
+void cuda_clip_scale(struct backend *be, float *x, size_t n, const double *sq_norm, float max_norm);
+void cuda_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, const float *lr,
                    float momentum, float weight_decay);
 void cuda_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                    float lr, double beta1, double beta2, float eps, float weight_decay,
+                    const float *lr, double beta1, double beta2, float eps, float weight_decay,
                     const uint64_t *step);
 
 #endif

@@ -95,6 +95,7 @@ int main(void)
     float *params = floats(n_params, 0.01f), *grads = floats(n_params, 0.001f), *velocity = calloc(n_params, 4);
     double acc[ACC_SLOTS] = {0};
     uint64_t step = 0;
+    float lr = 0.1f;
 
     printf("one epoch of the MLP's training step, op by op (CPU backend):\n");
     TIME_OP("gather_u8 (batch)", 0, be->gather_u8(be, xb, x, order + s * B, B, D, 1 / 255.0f));
@@ -106,7 +107,7 @@ int main(void)
     TIME_OP("relu backward", 0, be->act_backward(be, ACT_RELU, dh, a, da, (size_t)B * H));
     TIME_OP("bias_grad 1", 0, be->bias_grad(be, b1, dh, B, H, 0));
     TIME_OP("gemm dW1", 1, be->gemm(be, true, false, H, D, B, 1, dh, H, xb, D, 0, grads, D));
-    TIME_OP("sgd_step", 0, be->sgd_step(be, params, grads, velocity, n_params, 0.1f, 0, 0));
+    TIME_OP("sgd_step", 0, be->sgd_step(be, params, grads, velocity, n_params, &lr, 0, 0));
     TIME_OP("step_advance", 0, be->step_advance(be, &step));
     printf("GEMM %.0f ms (%.0f%%), the rest %.0f ms (%.0f%%): %.3f s per epoch of training steps\n", gemm_ms,
            100 * gemm_ms / (gemm_ms + rest_ms), rest_ms, 100 * rest_ms / (gemm_ms + rest_ms),

@@ -17,6 +17,7 @@ static void normalize(struct spec *out, const struct spec *in)
     out->data.at = (struct mark){0};
     out->loss.at = (struct mark){0};
     out->kfold.metric_at = (struct mark){0};
+    out->train.lr_schedule.at = out->train.early_stop.at = (struct mark){0};
     for (int i = 0; i < SPEC_MAX_LAYERS; i++)
         out->layers[i].at = (struct mark){0};
     for (int i = 0; i < SPEC_MAX_ITEMS; i++)

@@ -779,6 +779,57 @@ START_TEST(gpu_penalty)
 }
 END_TEST
 
+struct clip_args {
+    size_t n;
+    const float *g;
+    float max_norm;
+};
+
+/* sum_squares of g added to acc[0] (which starts at 1.5), then clip_scale by it
+ * into out[0]. */
+static void run_clip(struct backend *be, const void *args, struct result *r)
+{
+    const struct clip_args *a = args;
+    struct bufs b = {.be = be};
+    size_t bytes = a->n * sizeof(float);
+    float *dg = dev(&b, a->g, bytes);
+    double *dacc = dev(&b, acc_start, sizeof acc_start);
+    be->sum_squares(be, dacc, dg, a->n);
+    be->clip_scale(be, dg, a->n, dacc, a->max_norm);
+    get(&b, r->out[0], dg, bytes);
+    get(&b, r->acc, dacc, sizeof acc_start);
+    bufs_release(&b);
+}
+
+static void check_clip(int rows, int cols, uint64_t *rng)
+{
+    size_t n = (size_t)rows * cols;
+    float *g = random_floats(n, rng, -1, 1);
+    double sq = acc_start[0];
+    for (size_t i = 0; i < n; i++)
+        sq += (double)g[i] * g[i];
+    /* one max_norm that scales, one that leaves g alone */
+    const float max_norms[2] = {(float)sqrt(sq) / 2, (float)sqrt(sq) * 2};
+    for (int k = 0; k < 2; k++) {
+        struct clip_args a = {n, g, max_norms[k]};
+        struct result r[2];
+        run_both(backends, run_clip, &a, (const size_t[MAX_OUTS]){n}, r);
+        ck_assert_msg(fabs(r[GPU].acc[0] - sq) <= 1e-9 * sq, "sum_squares n=%zu: %.17g want %.17g", n,
+                      r[GPU].acc[0], sq);
+        assert_close(r[GPU].out[0], r[CPU].out[0], n, 1e-6, "clip_scale n=%zu max_norm=%g", n, max_norms[k]);
+        if (k == 1)
+            ASSERT_SAME(r[GPU].out[0], g, n, "clip_scale under max_norm");
+        results_free(r);
+    }
+    free(g);
+}
+
+START_TEST(gpu_clip)
+{
+    for_each_shape(14, check_clip);
+}
+END_TEST
+
 struct gather_args {
     int n_src, rows, cols;
     const uint8_t *xu8;
@@ -850,15 +901,17 @@ static void run_optimizer(struct backend *be, const void *args, struct result *r
     float *zero = host_floats(n);
     memset(zero, 0, bytes);
     uint64_t step = 0;
+    const float rates[2] = {0.01f, 0.1f}; /* adam, sgd */
+    float *dlr = dev(&b, rates, sizeof rates);
     float *dp = dev(&b, a->p0, bytes), *dm = dev(&b, zero, bytes);
     float *dv = dev(&b, zero, bytes), *dg = dev(&b, NULL, bytes);
     uint64_t *dstep = dev(&b, &step, sizeof step);
     for (int it = 0; it < 5; it++) {
         be->upload(be, dg, a->grads + (size_t)it * n, bytes);
         if (a->opt == OPT_TEST_ADAM)
-            be->adam_step(be, dp, dg, dm, dv, n, 0.01f, 0.9f, 0.999f, 1e-8f, a->wd, dstep);
+            be->adam_step(be, dp, dg, dm, dv, n, &dlr[0], 0.9f, 0.999f, 1e-8f, a->wd, dstep);
         else
-            be->sgd_step(be, dp, dg, dm, n, 0.1f, a->opt == OPT_TEST_SGD_MOMENTUM ? 0.9f : 0.0f, a->wd);
+            be->sgd_step(be, dp, dg, dm, n, &dlr[1], a->opt == OPT_TEST_SGD_MOMENTUM ? 0.9f : 0.0f, a->wd);
         be->step_advance(be, dstep);
     }
     get(&b, r->out[0], dp, bytes);
@@ -902,6 +955,7 @@ struct step_state {
     float *velocity; /* unread: momentum 0 */
     double *acc;
     uint64_t *step;
+    float *lr; /* changed between replays, as a schedule does */
 };
 
 static void step_body(void *arg)
@@ -916,12 +970,12 @@ static void step_body(void *arg)
     be->mul(be, s->dh, s->dh, s->mask, (size_t)s->rows * s->out);
     be->gemm(be, true, false, s->in, s->out, s->rows, 1.0f, s->x, s->in, s->dh, s->out, 0.0f, s->dw, s->out);
     be->bias_grad(be, s->db, s->dh, s->rows, s->out, 0);
-    be->sgd_step(be, s->w, s->dw, s->velocity, (size_t)s->in * s->out, 0.5f, 0.0f, 0.0f);
-    be->sgd_step(be, s->bias, s->db, s->velocity, (size_t)s->out, 0.5f, 0.0f, 0.0f);
+    be->sgd_step(be, s->w, s->dw, s->velocity, (size_t)s->in * s->out, s->lr, 0.0f, 0.0f);
+    be->sgd_step(be, s->bias, s->db, s->velocity, (size_t)s->out, s->lr, 0.0f, 0.0f);
     be->step_advance(be, s->step);
 }
 
-/* Runs three steps, each on new inputs, through graph_run (key >= 0) or by
+/* Runs three steps, each on new inputs and a new learning rate, through graph_run (key >= 0) or by
  * direct calls; returns the weights, the last mask and the accumulator. */
 static void run_steps(struct backend *be, int key, const float *x, const float *labels, const float *w0,
                       float *w, float *mask, double *acc)
@@ -943,7 +997,10 @@ static void run_steps(struct backend *be, int key, const float *x, const float *
     s.velocity = dev(&b, NULL, wn * sizeof(float));
     s.acc = dev(&b, acc_start, sizeof acc_start);
     s.step = dev(&b, &step, sizeof step);
+    s.lr = dev(&b, NULL, sizeof(float));
     for (int it = 0; it < 3; it++) {
+        float lr = 0.5f / (float)(1 << it);
+        be->upload(be, s.lr, &lr, sizeof lr);
         be->upload(be, s.x, x + it * xn, xn * sizeof(float));
         be->upload(be, s.labels, labels + it * s.rows, s.rows * sizeof(float));
         if (key >= 0)
@@ -1076,7 +1133,7 @@ static int gpu_op_tests(const TTest *out[GPU_OP_TESTS_MAX])
 {
     const TTest *const all[] = {gpu_fill_and_step, gpu_gemm,         gpu_gemm_tf32,       gpu_linear_forward, gpu_bias,
                                 gpu_activations,   gpu_dropout_and_mul, gpu_softmax,      gpu_center_rows,
-                                gpu_cross_entropy, gpu_nll,          gpu_regression,      gpu_penalty,
+                                gpu_cross_entropy, gpu_nll,          gpu_regression,      gpu_penalty,       gpu_clip,
                                 gpu_gather,        gpu_optimizers,   gpu_graph_replay,    gpu_graph_many_keys,
                                 gpu_alloc_too_big};
     _Static_assert(sizeof all / sizeof all[0] <= GPU_OP_TESTS_MAX, "GPU_OP_TESTS_MAX is too small");

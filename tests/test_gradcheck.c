@@ -543,7 +543,8 @@ static void check_weight_decay(bool decay_bias, bool tied, const char *what)
     float *before = malloc(n * sizeof *before), *moved = malloc(n * sizeof *moved);
     memcpy(before, r.m.params, n * sizeof *before);
     uint64_t step = 0;
-    optim_step(&r.m, &s.optim, &step);
+    float lr = (float)s.optim.lr;
+    optim_step(&r.m, &s.optim, &lr, &step);
     for (size_t j = 0; j < n; j++)
         moved[j] = (float)(((double)before[j] - r.m.params[j]) / s.optim.lr);
     struct objective o = {&r.m, &s, r.x, r.y, r.rows, true, s.optim.weight_decay, decay_bias};
@@ -580,8 +581,9 @@ START_TEST(frozen_layers_get_no_gradient)
     float *before = malloc(r.m.n_params * sizeof *before);
     memcpy(before, r.m.params, r.m.n_params * sizeof *before);
     uint64_t step = 0;
+    float lr = (float)s.optim.lr;
     s.optim.weight_decay = 0.5;
-    optim_step(&r.m, &s.optim, &step);
+    optim_step(&r.m, &s.optim, &lr, &step);
     ck_assert_mem_eq(r.m.params, before, (4 * 6 + 6) * sizeof *before);
     ck_assert(memcmp(r.m.params + 30, before + 30, (r.m.n_params - 30) * sizeof *before) != 0);
     free(before);

@@ -12,6 +12,7 @@
 #define TOL 1e-6f
 
 static struct backend *be;
+static const float lr_01 = 0.1f; /* the ops read the learning rate from (device) memory */
 
 static void setup(void) { be = test_cpu_backend(); }
 static void teardown(void) { be->destroy(be); }
@@ -22,7 +23,7 @@ START_TEST(sgd_plain)
 {
     /* p -= lr g: 1 - 0.1 * 0.5 = 0.95; -2 - 0.1 * 0.25 = -2.025 */
     float p[2] = {1, -2}, g[2] = {0.5f, 0.25f}, v[2] = {0};
-    be->sgd_step(be, p, g, v, 2, 0.1f, 0, 0);
+    be->sgd_step(be, p, g, v, 2, &lr_01, 0, 0);
     ck_assert_float_eq_tol(p[0], 0.95f, TOL);
     ck_assert_float_eq_tol(p[1], -2.025f, TOL);
     ck_assert_float_eq(v[0], 0); /* no momentum: no state */
@@ -34,7 +35,7 @@ START_TEST(sgd_weight_decay)
     /* p -= lr (g + wd p): 1 - 0.1 * (0.5 + 0.01 * 1) = 0.949;
      * -2 - 0.1 * (0 + 0.01 * -2) = -1.998 */
     float p[2] = {1, -2}, g[2] = {0.5f, 0}, v[2] = {0};
-    be->sgd_step(be, p, g, v, 2, 0.1f, 0, 0.01f);
+    be->sgd_step(be, p, g, v, 2, &lr_01, 0, 0.01f);
     ck_assert_float_eq_tol(p[0], 0.949f, TOL);
     ck_assert_float_eq_tol(p[1], -1.998f, TOL);
 }
@@ -50,7 +51,7 @@ START_TEST(sgd_momentum_three_steps)
                        want_p[3] = {0.95f, 0.925f, 0.8925f};
     float p = 1, v = 0;
     for (int t = 0; t < 3; t++) {
-        be->sgd_step(be, &p, &grads[t], &v, 1, 0.1f, 0.9f, 0);
+        be->sgd_step(be, &p, &grads[t], &v, 1, &lr_01, 0.9f, 0);
         ck_assert_float_eq_tol(v, want_v[t], TOL);
         ck_assert_float_eq_tol(p, want_p[t], TOL);
     }
@@ -63,9 +64,9 @@ START_TEST(sgd_momentum_with_weight_decay)
      * step 1: d = 0.5 + 0.1 * 1 = 0.6        v = 0.6                  p = 0.94
      * step 2: d = 0.5 + 0.1 * 0.94 = 0.594  v = 0.54 + 0.594 = 1.134  p = 0.94 - 0.1134 = 0.8266 */
     float p = 1, v = 0, g = 0.5f;
-    be->sgd_step(be, &p, &g, &v, 1, 0.1f, 0.9f, 0.1f);
+    be->sgd_step(be, &p, &g, &v, 1, &lr_01, 0.9f, 0.1f);
     ck_assert_float_eq_tol(p, 0.94f, TOL);
-    be->sgd_step(be, &p, &g, &v, 1, 0.1f, 0.9f, 0.1f);
+    be->sgd_step(be, &p, &g, &v, 1, &lr_01, 0.9f, 0.1f);
     ck_assert_float_eq_tol(v, 1.134f, TOL);
     ck_assert_float_eq_tol(p, 0.8266f, TOL);
 }
@@ -109,7 +110,7 @@ START_TEST(adam_three_steps)
     const struct adam_case *c = &adam_cases[_i];
     float p = c->p0, m = 0, v = 0;
     for (uint64_t step = 0; step < 3; step++) { /* t = step + 1 */
-        be->adam_step(be, &p, &c->g[step], &m, &v, 1, c->lr, c->beta1, c->beta2, c->eps, c->wd, &step);
+        be->adam_step(be, &p, &c->g[step], &m, &v, 1, &c->lr, c->beta1, c->beta2, c->eps, c->wd, &step);
         ck_assert_msg(test_rel_err(m, c->m[step], 1e-3) < 1e-5, "case %d t=%d: m %.9g want %.9g", _i,
                       (int)step + 1, m, c->m[step]);
         /* 1 - beta2 as torch has it (in double, rounded once): 1 - 0.999f in float would be
@@ -128,12 +129,12 @@ START_TEST(adam_reads_step_from_memory)
 {
     float p1 = 1, p2 = 1, m1 = 0, m2 = 0, v1 = 0, v2 = 0, g = 0.5f;
     uint64_t step = 0;
-    be->adam_step(be, &p1, &g, &m1, &v1, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0, &step);
-    be->adam_step(be, &p2, &g, &m2, &v2, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0, &step);
+    be->adam_step(be, &p1, &g, &m1, &v1, 1, &lr_01, 0.9f, 0.999f, 1e-8f, 0, &step);
+    be->adam_step(be, &p2, &g, &m2, &v2, 1, &lr_01, 0.9f, 0.999f, 1e-8f, 0, &step);
     ck_assert_float_eq(p1, p2);
     be->step_advance(be, &step);
     float before = p1;
-    be->adam_step(be, &p1, &g, &m1, &v1, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0, &step);
+    be->adam_step(be, &p1, &g, &m1, &v1, 1, &lr_01, 0.9f, 0.999f, 1e-8f, 0, &step);
     /* a constant gradient moves p by lr at every t when bias-corrected */
     ck_assert_float_eq_tol(before - p1, 0.1f, 1e-6f);
 }
@@ -183,7 +184,7 @@ START_TEST(optim_step_decay_bias)
         struct tiny t;
         tiny_build(&t, kind, 0.1, decay_bias);
         uint64_t step = 0;
-        optim_step(&t.m, &t.s.optim, &step);
+        optim_step(&t.m, &t.s.optim, &lr_01, &step);
         float got[8];
         be->download(be, got, t.m.params, sizeof got);
         for (int j = 0; j < 8; j++) {
@@ -204,7 +205,7 @@ START_TEST(optim_step_no_decay)
     struct tiny t;
     tiny_build(&t, OPT_SGD, 0, false);
     uint64_t step = 0;
-    optim_step(&t.m, &t.s.optim, &step);
+    optim_step(&t.m, &t.s.optim, &lr_01, &step);
     float got[8];
     be->download(be, got, t.m.params, sizeof got);
     for (int j = 0; j < 8; j++)

@@ -103,6 +103,8 @@ START_TEST(linear_regression_values_and_defaults)
     ck_assert_int_eq(s.epochs, 3);
     ck_assert_int_eq(s.kfold.k, 5);
     ck_assert(!s.kfold.shuffle && !s.kfold.metric_set);
+    ck_assert(s.report_set);
+    ck_assert_uint_eq(spec_report_items(&s), (1u << REPORT_RECOVERY) | (1u << REPORT_L2_NORM));
 }
 END_TEST
 
@@ -132,6 +134,15 @@ START_TEST(mlp_dropout_values)
     ck_assert_int_eq(s.loss.kind, LOSS_CROSS_ENTROPY);
     ck_assert(s.optim.lr == 0.5 && s.optim.momentum == 0.9 && s.optim.weight_decay == 1e-4);
     ck_assert(!s.optim.decay_bias);
+    const struct train_spec *t = &s.train;
+    ck_assert_int_eq(t->lr_schedule.kind, LR_STEP);
+    ck_assert_int_eq(t->lr_schedule.every, 4);
+    ck_assert(t->lr_schedule.gamma == 0.5);
+    ck_assert(t->early_stop.on);
+    ck_assert_int_eq(t->early_stop.metric, STOP_TEST_ACC);
+    ck_assert_int_eq(t->early_stop.patience, 3);
+    ck_assert(t->clip_grad_norm == 2.5);
+    ck_assert_int_eq(t->checkpoint_every, 2);
 }
 END_TEST
 
@@ -144,7 +155,7 @@ START_TEST(kaggle_values)
     const struct preprocess_spec *p = &s.data.preprocess;
     ck_assert_str_eq(p->id_column, "Id");
     ck_assert_str_eq(p->label_column, "SalePrice");
-    ck_assert(p->standardize && p->stats_from_train_only && !p->dummy_na);
+    ck_assert(p->standardize && p->stats_from_train_only && !p->dummy_na && p->none_is_value);
     ck_assert(!s.data.shuffle);
     ck_assert_int_eq(s.weight_init.kind, INIT_XAVIER_UNIFORM);
     ck_assert(s.weight_init.a == 1);
@@ -172,6 +183,10 @@ START_TEST(poly_and_url_values)
     ck_assert_int_eq(s.data.n_w, 4);
     ck_assert(s.data.w[3] == 5.6);
     ck_assert_int_eq(s.data.max_degree, 20);
+    ck_assert_int_eq(s.train.lr_schedule.kind, LR_COSINE);
+    ck_assert_int_eq(s.train.lr_schedule.warmup, 10);
+    ck_assert(s.train.lr_schedule.min_lr == 0.001);
+    ck_assert(!s.train.early_stop.on && s.train.clip_grad_norm == 0);
     ck_assert_int_eq(s.data.features, 4); /* default: the number of coefficients */
     ck_assert(s.data.noise == 0.1);
     ck_assert_int_eq(s.weight_init.kind, INIT_XAVIER_NORMAL);
@@ -228,6 +243,7 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_str_eq(x->preprocess.label_column, y->preprocess.label_column);
     ck_assert_int_eq(x->preprocess.standardize, y->preprocess.standardize);
     ck_assert_int_eq(x->preprocess.stats_from_train_only, y->preprocess.stats_from_train_only);
+    ck_assert_int_eq(x->preprocess.none_is_value, y->preprocess.none_is_value);
     ck_assert_int_eq(x->preprocess.dummy_na, y->preprocess.dummy_na);
     ck_assert_int_eq(a->n_layers, b->n_layers);
     for (int i = 0; i < a->n_layers; i++) {
@@ -263,6 +279,18 @@ static void assert_same_spec(const struct spec *a, const struct spec *b)
     ck_assert_int_eq(a->penalty.kind, b->penalty.kind);
     ck_assert(a->penalty.lambda == b->penalty.lambda);
     ck_assert_int_eq(a->epochs, b->epochs);
+    const struct train_spec *t = &a->train, *u = &b->train;
+    ck_assert_int_eq(t->lr_schedule.kind, u->lr_schedule.kind);
+    ck_assert_int_eq(t->lr_schedule.every, u->lr_schedule.every);
+    ck_assert(t->lr_schedule.gamma == u->lr_schedule.gamma && t->lr_schedule.min_lr == u->lr_schedule.min_lr);
+    ck_assert_int_eq(t->lr_schedule.warmup, u->lr_schedule.warmup);
+    ck_assert_int_eq(t->early_stop.on, u->early_stop.on);
+    ck_assert_int_eq(t->early_stop.metric, u->early_stop.metric);
+    ck_assert_int_eq(t->early_stop.patience, u->early_stop.patience);
+    ck_assert(t->clip_grad_norm == u->clip_grad_norm);
+    ck_assert_int_eq(t->checkpoint_every, u->checkpoint_every);
+    ck_assert_int_eq(a->report_set, b->report_set);
+    ck_assert_uint_eq(a->report, b->report);
     ck_assert_int_eq(a->kfold.k, b->kfold.k);
     ck_assert_int_eq(a->kfold.shuffle, b->kfold.shuffle);
     ck_assert_int_eq(a->kfold.metric, b->kfold.metric);
