@@ -338,6 +338,7 @@ struct backend *cpu_backend_create(bool bf16, struct err *e)
         .name = "cpu",
         .impl = impl,
         .host_memory = true,
+        .shared_by_threads = true,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
         .release = cpu_release,
