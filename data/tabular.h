@@ -11,8 +11,8 @@
 #ifndef D2L_TABULAR_H
 #define D2L_TABULAR_H
 
-#include "../core/spec.h"
 #include "dataset.h"
+#include "preprocess.h"
 
 /* The feature columns as pandas names them ("LotArea", "MSZoning_RL",
  * "Alley_nan"). */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../core/kfold.h"
-#include "../data/open.h"
+#include "../core/data_open.h"
 #include "testutil.h"
 
 static pthread_t caller;
