@@ -156,7 +156,7 @@ clean:
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 300
 FUZZ_BUILD   := build/fuzz
-FUZZ_CFLAGS  := $(filter-out -O3 -DD2L_CUDA -fsanitize=%,$(CFLAGS)) -O1 -fno-omit-frame-pointer \
+FUZZ_CFLAGS  := $(filter-out -O3 -DD2L_CUDA -fsanitize=%,$(CFLAGS) $(D2L_CFLAGS)) -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(wildcard core/*.c data/*.c) fuzz/input_file.c tests/spec_same.c)

@@ -24,7 +24,7 @@ static struct model *fixed_model(void)
     s.n_layers = 5;
     s.weight_init = (struct init_spec){INIT_ZEROS, 0, 0};
     struct err e = {0};
-    struct backend *be = cpu_backend_create(&e);
+    struct backend *be = cpu_backend_create(false, &e);
     if (!be || model_build(&m, &s, be, 5, 4, &e))
         abort();
     built = true;
