@@ -1,11 +1,10 @@
-/* The one option parser (cmd/args.c) and the commands that read their
- * options through it. */
+/* The one option parser (cmd/args.c); the commands that read their options
+ * through it are run by test_cli.c's exit_codes. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../cmd/args.h"
-#include "proc.h"
 
 enum { OPT_OUT, OPT_QUIET };
 
@@ -116,55 +115,14 @@ START_TEST(whole_numbers_in_range)
 }
 END_TEST
 
-/* Every command: --help prints its usage, an unknown option is named, and
- * `--` ends the options. */
-START_TEST(every_command_parses_alike)
-{
-    static const struct {
-        const char *args;
-        int status;
-        const char *needle;
-    } cases[] = {
-        {"run --bogus", 2, "unknown option '--bogus'"},
-        {"kfold -h", 0, "usage: d2ltrain kfold"},
-        {"predict --checkpoint=", 2, "--checkpoint needs a value, got an empty one"},
-        {"fetch --help", 0, "usage: d2ltrain fetch"},
-        {"fetch --bogus kaggle_house", 2, "unknown option '--bogus'"},
-        {"fetch --retries=x kaggle_house", 2, "--retries 'x': expected a whole number"},
-        {"fetch kaggle_house --data-dir", 2, "--data-dir needs a value"},
-        {"fetch --mirror-only=1 kaggle_house", 2, "--mirror-only takes no value"},
-        {"fetch -- --all", 2, "unknown dataset '--all'"},
-        {"list --help", 0, "usage: d2ltrain list"},
-        {"list --data-dir=", 2, "--data-dir needs a value, got an empty one"},
-        {"list --bogus", 2, "unknown option '--bogus'"},
-        {"info -h", 0, "usage: d2ltrain info"},
-        {"info --bogus", 2, "unknown option '--bogus'"},
-        {"info extra", 2, "info takes no arguments, got 'extra'"},
-        {"inspect --help", 0, "usage: d2ltrain inspect"},
-        {"inspect --full=yes x.safetensors", 2, "--full takes no value"},
-        {"inspect -- --full", 3, "--full: cannot open"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct proc_result r = run_d2ltrain(cases[i].args);
-        ck_assert_msg(r.status == cases[i].status, "'%s': exit %d, want %d (%s)", cases[i].args, r.status,
-                      cases[i].status, r.err);
-        ck_assert_msg(strstr(r.out, cases[i].needle) || strstr(r.err, cases[i].needle), "'%s': no '%s' in %s%s",
-                      cases[i].args, cases[i].needle, r.out, r.err);
-        proc_result_free(&r);
-    }
-}
-END_TEST
-
 Suite *suite_args(void)
 {
     Suite *s = suite_create("args");
     TCase *tc = tcase_create("args");
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, values_attached_or_separate_and_operands_anywhere);
     tcase_add_test(tc, double_dash_ends_the_options);
     tcase_add_test(tc, bad_options_are_named);
     tcase_add_test(tc, whole_numbers_in_range);
-    tcase_add_test(tc, every_command_parses_alike);
     suite_add_tcase(s, tc);
     return s;
 }
