@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
-#include "../data/open.h"
+#include "../core/data_open.h"
 #include "cmd.h"
 
 /* The data, loaded beside the device's start-up. */

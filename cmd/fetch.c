@@ -1,13 +1,12 @@
 /* `d2ltrain fetch NAME... | --all` and `d2ltrain list`: the command-line face
  * of the data registry and cache (data/fetch.h). */
-#include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../data/registry.h"
+#include "args.h"
 #include "cmd.h"
 
 static const char fetch_usage[] =
@@ -29,98 +28,118 @@ static const char fetch_usage[] =
 
 static const char list_usage[] = "usage: d2ltrain list [--data-dir DIR]\n";
 
-__attribute__((format(printf, 2, 0)))
-static int usage_error(const char *usage, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "d2ltrain: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return EXIT_USAGE;
-}
+enum fetch_option {
+    FETCH_ALL,
+    FETCH_DATA_DIR,
+    FETCH_MIRROR,
+    FETCH_MIRROR_ONLY,
+    FETCH_CACERT,
+    FETCH_RETRIES,
+    FETCH_CONNECT_TIMEOUT,
+    FETCH_LOW_SPEED_TIME,
+    FETCH_DEADLINE,
+    FETCH_MAX_BYTES,
+    FETCH_QUIET,
+};
 
-/* A whole non-negative number, or -1. */
-static long parse_count(const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    return (*s && !*end && v >= 0 && v <= INT_MAX) ? v : -1;
-}
+static const struct arg_option fetch_options[] = {
+    {"--all", NULL, false, FETCH_ALL},
+    {"--data-dir", NULL, true, FETCH_DATA_DIR},
+    {"--mirror", NULL, true, FETCH_MIRROR},
+    {"--mirror-only", NULL, false, FETCH_MIRROR_ONLY},
+    {"--cacert", NULL, true, FETCH_CACERT},
+    {"--retries", NULL, true, FETCH_RETRIES},
+    {"--connect-timeout", NULL, true, FETCH_CONNECT_TIMEOUT},
+    {"--low-speed-time", NULL, true, FETCH_LOW_SPEED_TIME},
+    {"--deadline", NULL, true, FETCH_DEADLINE},
+    {"--max-bytes", NULL, true, FETCH_MAX_BYTES},
+    {"--quiet", "-q", false, FETCH_QUIET},
+    {NULL},
+};
 
-/* getopt_long found an unknown option or one missing its value. */
-static int option_error(const char *usage, char **argv)
-{
-    return usage_error(usage, "bad or incomplete option '%s'", argv[optind - 1]);
-}
+enum { MAX_NAMES = 64 };
 
 struct fetch_args {
     struct fetch_options options;
     bool all;
+    const char *names[MAX_NAMES];
+    int n_names;
 };
 
+/* One option of fetch and its value v (NULL for a flag). */
+static int take_fetch_option(struct fetch_args *a, enum fetch_option id, const char *v, struct err *e)
+{
+    const char *name = fetch_options[id].name;
+    long long n = 0;
+    switch (id) {
+    case FETCH_ALL:
+        a->all = true;
+        return 0;
+    case FETCH_DATA_DIR:
+        a->options.data_dir = v;
+        return 0;
+    case FETCH_MIRROR:
+        a->options.mirror = v;
+        return 0;
+    case FETCH_MIRROR_ONLY:
+        a->options.mirror_only = true;
+        return 0;
+    case FETCH_CACERT:
+        a->options.cacert = v;
+        return 0;
+    case FETCH_QUIET:
+        a->options.quiet = true;
+        return 0;
+    case FETCH_MAX_BYTES:
+        if (args_whole_number(name, v, 1, LLONG_MAX, &n, e))
+            return e->code;
+        a->options.max_bytes = n;
+        return 0;
+    case FETCH_RETRIES:
+        if (args_whole_number(name, v, 0, INT_MAX, &n, e))
+            return e->code;
+        a->options.max_retries = (int)n;
+        return 0;
+    case FETCH_CONNECT_TIMEOUT:
+    case FETCH_LOW_SPEED_TIME:
+    case FETCH_DEADLINE:
+        if (args_whole_number(name, v, 1, INT_MAX, &n, e))
+            return e->code;
+        if (id == FETCH_CONNECT_TIMEOUT)
+            a->options.connect_timeout_s = (long)n;
+        else if (id == FETCH_DEADLINE)
+            a->options.deadline_s = (long)n;
+        else
+            a->options.low_speed_time_s = (long)n;
+        return 0;
+    }
+    return 0;
+}
+
+/* Returns -1 to go on, else the exit status: 0 after --help. */
 static int parse_fetch_args(int argc, char **argv, struct fetch_args *a)
 {
-    enum { OPT_DATA_DIR = 256, OPT_MIRROR, OPT_MIRROR_ONLY, OPT_CACERT, OPT_RETRIES,
-           OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED_TIME, OPT_DEADLINE, OPT_MAX_BYTES, OPT_ALL, OPT_HELP };
-    static const struct option long_options[] = {
-        {"all", no_argument, NULL, OPT_ALL},
-        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-        {"mirror", required_argument, NULL, OPT_MIRROR},
-        {"mirror-only", no_argument, NULL, OPT_MIRROR_ONLY},
-        {"cacert", required_argument, NULL, OPT_CACERT},
-        {"retries", required_argument, NULL, OPT_RETRIES},
-        {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-        {"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
-        {"deadline", required_argument, NULL, OPT_DEADLINE},
-        {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, OPT_HELP},
-        {0},
-    };
+    struct err e = {0};
     a->options = fetch_options_default();
-    optind = 0; /* GNU: full re-initialisation, also of argument permutation */
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "q", long_options, NULL)) != -1) {
-        long v = 0;
-        switch (opt) {
-        case OPT_ALL: a->all = true; break;
-        case OPT_DATA_DIR: a->options.data_dir = optarg; break;
-        case OPT_MIRROR: a->options.mirror = optarg; break;
-        case OPT_MIRROR_ONLY: a->options.mirror_only = true; break;
-        case OPT_CACERT: a->options.cacert = optarg; break;
-        case 'q': a->options.quiet = true; break;
-        case OPT_HELP: fputs(fetch_usage, stdout); return -1;
-        case OPT_MAX_BYTES: {
-            char *end;
-            errno = 0;
-            long long n = strtoll(optarg, &end, 10);
-            if (errno || !*optarg || *end || n <= 0)
-                return usage_error(fetch_usage, "'%s' is not a valid number of bytes", optarg);
-            a->options.max_bytes = n;
-            break;
+    struct args it = args_start(fetch_options, argc, argv);
+    const char *v;
+    for (int id; !e.code && (id = args_next(&it, &v, &e)) != ARG_DONE;) {
+        if (id == ARG_HELP) {
+            fputs(fetch_usage, stdout);
+            return 0;
         }
-        case OPT_RETRIES:
-        case OPT_CONNECT_TIMEOUT:
-        case OPT_LOW_SPEED_TIME:
-        case OPT_DEADLINE:
-            if ((v = parse_count(optarg)) < 0 || (opt != OPT_RETRIES && v == 0))
-                return usage_error(fetch_usage, "'%s' is not a valid count", optarg);
-            if (opt == OPT_RETRIES)
-                a->options.max_retries = (int)v;
-            else if (opt == OPT_CONNECT_TIMEOUT)
-                a->options.connect_timeout_s = v;
-            else if (opt == OPT_DEADLINE)
-                a->options.deadline_s = v;
-            else
-                a->options.low_speed_time_s = v;
-            break;
-        default: return option_error(fetch_usage, argv);
-        }
+        if (id == ARG_OPERAND && a->n_names == MAX_NAMES)
+            err_set(&e, EXIT_USAGE, "at most %d dataset names at once", MAX_NAMES);
+        else if (id == ARG_OPERAND)
+            a->names[a->n_names++] = v;
+        else if (id >= 0)
+            take_fetch_option(a, (enum fetch_option)id, v, &e);
     }
-    if (a->all == (optind < argc))
-        return usage_error(fetch_usage, "%s", a->all ? "--all takes no dataset names"
-                                                     : "name a dataset to fetch, or --all");
-    return 0;
+    if (!e.code && a->all && a->n_names)
+        err_set(&e, EXIT_USAGE, "--all takes no dataset names");
+    else if (!e.code && !a->all && !a->n_names)
+        err_set(&e, EXIT_USAGE, "name a dataset to fetch, or --all (see --help)");
+    return e.code ? report_error(&e) : -1;
 }
 
 static int unknown_dataset(const char *name)
@@ -162,19 +181,16 @@ int cmd_fetch(int argc, char **argv)
 {
     struct fetch_args a = {0};
     int rc = parse_fetch_args(argc, argv, &a);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    enum { MAX_NAMES = 64 };
-    if (argc - optind > MAX_NAMES)
-        return usage_error(fetch_usage, "at most %s dataset names at once", "64");
+    if (rc >= 0)
+        return rc;
     const struct registry_file *files[MAX_NAMES * REGISTRY_MAX_FILES];
     int n_files = 0;
-    size_t n_datasets = a.all ? registry_count() : (size_t)(argc - optind);
+    size_t n_datasets = a.all ? registry_count() : (size_t)a.n_names;
     /* Every name is checked before anything is downloaded. */
     for (size_t i = 0; i < n_datasets && i < MAX_NAMES; i++) {
-        const struct registry_dataset *d = a.all ? registry_at(i) : registry_find(argv[optind + i]);
+        const struct registry_dataset *d = a.all ? registry_at(i) : registry_find(a.names[i]);
         if (!d)
-            return unknown_dataset(argv[optind + i]);
+            return unknown_dataset(a.names[i]);
         for (int j = 0; j < d->n_files; j++)
             files[n_files++] = d->files[j];
     }
@@ -188,29 +204,24 @@ static const char *status_word(enum cache_status s)
 
 int cmd_list(int argc, char **argv)
 {
-    static const struct option long_options[] = {
-        {"data-dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
+    static const struct arg_option list_options[] = {{"--data-dir", NULL, true, 0}, {NULL}};
     struct fetch_options o = fetch_options_default();
-    optind = 0;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-        if (opt == 'd')
-            o.data_dir = optarg;
-        else if (opt == 'h') {
+    struct err e = {0};
+    struct args it = args_start(list_options, argc, argv);
+    const char *v;
+    for (int id; !e.code && (id = args_next(&it, &v, &e)) != ARG_DONE;) {
+        if (id == ARG_HELP) {
             fputs(list_usage, stdout);
             return 0;
-        } else {
-            return option_error(list_usage, argv);
         }
+        if (id == ARG_OPERAND)
+            err_set(&e, EXIT_USAGE, "list takes no arguments, got '%s' (see --help)", v);
+        else if (id == 0)
+            o.data_dir = v;
     }
-    if (optind < argc)
-        return usage_error(list_usage, "unexpected argument '%s'", argv[optind]);
+    if (e.code)
+        return report_error(&e);
     char dir[PATH_MAX];
-    struct err e = {0};
     if (fetch_data_dir(&o, dir, sizeof dir, &e))
         return report_error(&e);
     printf("cache: %s\n", dir);

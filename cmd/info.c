@@ -7,13 +7,31 @@
 #include <libdeflate.h>
 
 #include "../core/cpu_gemm.h"
+#include "args.h"
 #include "cmd.h"
 #ifdef D2L_CUDA
 #include "../gpu/cuda_backend.h"
 #endif
 
+static const char usage[] = "usage: d2ltrain info\n"
+                            "Prints the build, the GPUs and the libraries' versions.\n";
+
 int cmd_info(int argc, char **argv)
 {
+    static const struct arg_option no_options[] = {{NULL}};
+    struct err e = {0};
+    struct args a = args_start(no_options, argc, argv);
+    const char *v;
+    for (int id; !e.code && (id = args_next(&a, &v, &e)) != ARG_DONE;) {
+        if (id == ARG_HELP) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (id == ARG_OPERAND)
+            err_set(&e, EXIT_USAGE, "info takes no arguments, got '%s' (see --help)", v);
+    }
+    if (e.code)
+        return report_error(&e);
     printf("d2ltrain %s\n", D2LTRAIN_VERSION);
 #ifdef D2L_CUDA
     printf("build: CUDA backend compiled in (sm_80, sm_90, PTX); CPU backend\n");

@@ -3,9 +3,9 @@
  * run --init-from checks it). */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "../core/safetensors.h"
+#include "args.h"
 #include "cmd.h"
 
 static const char usage[] =
@@ -43,22 +43,22 @@ static void print_tensor(const struct st_tensor *t, bool full)
 
 int cmd_inspect(int argc, char **argv)
 {
-    const char *path = NULL;
+    static const struct arg_option options[] = {{"--full", NULL, false, 0}, {NULL}};
+    const char *path = NULL, *v;
     bool full = false;
     struct err e = {0};
-    for (int i = 1; i < argc && !e.code; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    struct args a = args_start(options, argc, argv);
+    for (int id; !e.code && (id = args_next(&a, &v, &e)) != ARG_DONE;) {
+        if (id == ARG_HELP) {
             fputs(usage, stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--full"))
+        if (id == 0)
             full = true;
-        else if (argv[i][0] == '-')
-            err_set(&e, EXIT_USAGE, "unknown option '%s' (see --help)", argv[i]);
-        else if (path)
-            err_set(&e, EXIT_USAGE, "one file only: got '%s' and '%s'", path, argv[i]);
-        else
-            path = argv[i];
+        else if (id == ARG_OPERAND && path)
+            err_set(&e, EXIT_USAGE, "one file only: got '%s' and '%s'", path, v);
+        else if (id == ARG_OPERAND)
+            path = v;
     }
     if (!e.code && !path)
         err_set(&e, EXIT_USAGE, "missing the safetensors file (see --help)");

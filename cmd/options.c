@@ -1,39 +1,124 @@
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/clock.h"
+#include "args.h"
 #include "cmd.h"
 
-/* The value of `--name value` or `--name=value`; advances *i. An empty
- * value is refused: `--out ""` would mean the current directory. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, struct err *e)
-{
-    size_t len = strlen(name);
-    const char *v = argv[*i][len] == '=' ? argv[*i] + len + 1 : *i + 1 < argc ? argv[++*i] : NULL;
-    if (!v)
-        err_set(e, EXIT_USAGE, "%s needs a value", name);
-    else if (!*v)
-        err_set(e, EXIT_USAGE, "%s needs a value, got an empty one", name);
-    return e->code ? NULL : v;
-}
+enum run_option {
+    OPT_DEVICE,
+    OPT_SET,
+    OPT_OUT,
+    OPT_DATA_DIR,
+    OPT_CACERT,
+    OPT_MIRROR,
+    OPT_CHECKPOINT,
+    OPT_INIT_FROM,
+    OPT_FREEZE,
+    OPT_THREADS,
+    OPT_QUIET,
+    OPT_TIMING,
+    OPT_PRINT_MODEL,
+    OPT_RESUME,
+    OPT_IMAGES,
+    OPT_IMAGE_FILE,
+    OPT_VERBOSE,
+};
 
-static bool is_option(const char *arg, const char *name)
-{
-    size_t len = strlen(name);
-    return !strncmp(arg, name, len) && (arg[len] == '\0' || arg[len] == '=');
-}
+static const struct arg_option run_options[] = {
+    {"--device", NULL, true, OPT_DEVICE},
+    {"--set", NULL, true, OPT_SET},
+    {"--out", NULL, true, OPT_OUT},
+    {"--data-dir", NULL, true, OPT_DATA_DIR},
+    {"--cacert", NULL, true, OPT_CACERT},
+    {"--mirror", NULL, true, OPT_MIRROR},
+    {"--checkpoint", NULL, true, OPT_CHECKPOINT},
+    {"--init-from", NULL, true, OPT_INIT_FROM},
+    {"--freeze", NULL, true, OPT_FREEZE},
+    {"--threads", NULL, true, OPT_THREADS},
+    {"--quiet", "-q", false, OPT_QUIET},
+    {"--timing", NULL, false, OPT_TIMING},
+    {"--print-model", NULL, false, OPT_PRINT_MODEL},
+    {"--resume", NULL, true, OPT_RESUME},
+    {"--images", NULL, true, OPT_IMAGES},
+    {"-o", NULL, true, OPT_IMAGE_FILE},
+    {"--verbose", NULL, false, OPT_VERBOSE},
+    {NULL},
+};
 
-/* --threads N: a whole number 1..1024, nothing after it. */
-static int parse_threads(const char *v, int *threads, struct err *e)
+/* One option of run, kfold or predict and its value v (NULL for a flag). */
+static int take_option(struct run_options *o, enum run_option id, const char *v, unsigned takes, struct err *e)
 {
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < 1 || n > 1024)
-        return err_set(e, EXIT_USAGE, "--threads '%s': expected a whole number from 1 to 1024", v);
-    *threads = (int)n;
+    long long threads;
+    switch (id) {
+    case OPT_DEVICE:
+        o->device = v;
+        return 0;
+    case OPT_SET:
+        if (o->n_sets == MAX_SETS)
+            return err_set(e, EXIT_USAGE, "at most %d --set options", MAX_SETS);
+        o->sets[o->n_sets++] = v;
+        return 0;
+    case OPT_OUT:
+        o->out_dir = v;
+        return 0;
+    case OPT_DATA_DIR:
+        o->fetch.data_dir = v;
+        return 0;
+    case OPT_CACERT:
+        o->fetch.cacert = v;
+        return 0;
+    case OPT_MIRROR:
+        o->fetch.mirror = v;
+        return 0;
+    case OPT_CHECKPOINT:
+        if (!(takes & TAKES_CHECKPOINT))
+            return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
+        o->checkpoint = v;
+        return 0;
+    case OPT_INIT_FROM:
+    case OPT_FREEZE:
+    case OPT_PRINT_MODEL:
+    case OPT_RESUME:
+        if (!(takes & TAKES_MODEL_OPTIONS))
+            return err_set(e, EXIT_USAGE, "%s belongs to run (see --help)", run_options[id].name);
+        if (id == OPT_INIT_FROM)
+            o->init_from = v;
+        else if (id == OPT_RESUME)
+            o->resume = v;
+        else if (id == OPT_PRINT_MODEL)
+            o->print_model = true;
+        else if (o->n_freeze == MAX_SETS)
+            return err_set(e, EXIT_USAGE, "at most %d --freeze options", MAX_SETS);
+        else
+            o->freeze[o->n_freeze++] = v;
+        return 0;
+    case OPT_THREADS:
+        if (args_whole_number("--threads", v, 1, 1024, &threads, e))
+            return e->code;
+        o->threads = (int)threads;
+        return 0;
+    case OPT_IMAGES:
+    case OPT_IMAGE_FILE:
+        if (!(takes & TAKES_IMAGES))
+            return err_set(e, EXIT_USAGE, "%s belongs to predict (see --help)", run_options[id].name);
+        if (id == OPT_IMAGES)
+            return parse_image_count(v, &o->images, e);
+        o->image_file = v;
+        return 0;
+    case OPT_VERBOSE:
+        if (!(takes & TAKES_VERBOSE))
+            return err_set(e, EXIT_USAGE, "--verbose belongs to kfold (see --help)");
+        o->verbose = true;
+        return 0;
+    case OPT_QUIET:
+        o->fetch.quiet = true;
+        return 0;
+    case OPT_TIMING:
+        o->timing = true;
+        return 0;
+    }
     return 0;
 }
 
@@ -41,90 +126,19 @@ static int parse(struct run_options *o, int argc, char **argv, const char *usage
 {
     memset(o, 0, sizeof *o);
     o->fetch = fetch_options_default();
-    static const char *const valued[] = {"--device", "--set", "--out", "--data-dir", "--cacert", "--mirror",
-                                         "--checkpoint", "--init-from", "--freeze", "--threads", "--resume",
-                                         "--images",     "-o"};
-    bool options_ended = false; /* after "--" every argument is the spec, e.g. one named -x.yaml */
-    for (int i = 1; i < argc && !e->code; i++) {
-        const char *arg = argv[i];
-        if (!options_ended && !strcmp(arg, "--")) {
-            options_ended = true;
-            continue;
-        }
-        if (!options_ended && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
+    struct args a = args_start(run_options, argc, argv);
+    const char *v;
+    for (int id; !e->code && (id = args_next(&a, &v, e)) != ARG_DONE;) {
+        if (id == ARG_HELP) {
             fputs(usage, stdout);
             return -1;
         }
-        if (!options_ended && !strcmp(arg, "--quiet")) {
-            o->fetch.quiet = true;
-            continue;
-        }
-        if (!options_ended && !strcmp(arg, "--verbose") && (takes & TAKES_VERBOSE)) {
-            o->verbose = true;
-            continue;
-        }
-        if (!options_ended && !strcmp(arg, "--timing")) {
-            o->timing = true;
-            continue;
-        }
-        if (!strcmp(arg, "--print-model") && !(takes & TAKES_MODEL_OPTIONS))
-            return err_set(e, EXIT_USAGE, "--print-model belongs to run (see --help)");
-        if (!strcmp(arg, "--print-model")) {
-            o->print_model = true;
-            continue;
-        }
-        const char *name = NULL;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !options_ended; k++)
-            if (is_option(arg, valued[k]))
-                name = valued[k];
-        if (!name) {
-            if (arg[0] == '-' && !options_ended)
-                return err_set(e, EXIT_USAGE, "unknown option '%s' (see --help)", arg);
-            if (o->spec_path)
-                return err_set(e, EXIT_USAGE, "one spec file only: got '%s' and '%s'", o->spec_path, arg);
-            o->spec_path = arg;
-            continue;
-        }
-        const char *v = option_value(argc, argv, &i, name, e);
-        if (!v)
-            break;
-        if (!strcmp(name, "--device"))
-            o->device = v;
-        else if (!strcmp(name, "--out"))
-            o->out_dir = v;
-        else if (!strcmp(name, "--data-dir"))
-            o->fetch.data_dir = v;
-        else if (!strcmp(name, "--cacert"))
-            o->fetch.cacert = v;
-        else if (!strcmp(name, "--mirror"))
-            o->fetch.mirror = v;
-        else if (!strcmp(name, "--threads"))
-            parse_threads(v, &o->threads, e);
-        else if (!strcmp(name, "--checkpoint") && !(takes & TAKES_CHECKPOINT))
-            return err_set(e, EXIT_USAGE, "--checkpoint belongs to predict (see --help)");
-        else if (!strcmp(name, "--checkpoint"))
-            o->checkpoint = v;
-        else if ((!strcmp(name, "--init-from") || !strcmp(name, "--freeze") || !strcmp(name, "--resume")) &&
-                 !(takes & TAKES_MODEL_OPTIONS))
-            return err_set(e, EXIT_USAGE, "%s belongs to run (see --help)", name);
-        else if (!strcmp(name, "--init-from"))
-            o->init_from = v;
-        else if (!strcmp(name, "--resume"))
-            o->resume = v;
-        else if (!strcmp(name, "--freeze") && o->n_freeze == MAX_SETS)
-            return err_set(e, EXIT_USAGE, "at most %d --freeze options", MAX_SETS);
-        else if (!strcmp(name, "--freeze"))
-            o->freeze[o->n_freeze++] = v;
-        else if ((!strcmp(name, "--images") || !strcmp(name, "-o")) && !(takes & TAKES_IMAGES))
-            return err_set(e, EXIT_USAGE, "%s belongs to predict (see --help)", name);
-        else if (!strcmp(name, "--images"))
-            parse_image_count(v, &o->images, e);
-        else if (!strcmp(name, "-o"))
-            o->image_file = v;
-        else if (o->n_sets == MAX_SETS)
-            return err_set(e, EXIT_USAGE, "at most %d --set options", MAX_SETS);
-        else
-            o->sets[o->n_sets++] = v;
+        if (id == ARG_OPERAND && o->spec_path)
+            err_set(e, EXIT_USAGE, "one spec file only: got '%s' and '%s'", o->spec_path, v);
+        else if (id == ARG_OPERAND)
+            o->spec_path = v;
+        else if (id >= 0)
+            take_option(o, (enum run_option)id, v, takes, e);
     }
     if (!o->threads)
         o->threads = cpu_threads_available();

@@ -10,6 +10,7 @@
 #include "../core/curves.h"
 #include "../core/svg.h"
 #include "../data/read_all.h"
+#include "args.h"
 #include "cmd.h"
 
 static const char usage[] =
@@ -196,39 +197,43 @@ static int draw(const char *out, struct run_metrics *runs, int n_runs, const cha
     return svg_file_commit(&f, e);
 }
 
+enum plot_option { PLOT_OUT, PLOT_TITLE, PLOT_METRIC, PLOT_LOG_Y, PLOT_LINEAR_Y };
+
+static const struct arg_option plot_options[] = {
+    {"-o", NULL, true, PLOT_OUT},          {"--title", NULL, true, PLOT_TITLE},
+    {"--metric", NULL, true, PLOT_METRIC}, {"--log-y", NULL, false, PLOT_LOG_Y},
+    {"--linear-y", NULL, false, PLOT_LINEAR_Y}, {NULL},
+};
+
 int cmd_plot(int argc, char **argv)
 {
     const char *dirs[MAX_RUNS], *only[MAX_METRICS], *out = NULL, *title = NULL;
     int n_dirs = 0, n_only = 0;
     enum y_scale scale = Y_SCALE_AUTO;
     struct err e = {0};
-    for (int i = 1; i < argc && !e.code; i++) {
-        const char *a = argv[i];
-        bool valued = !strcmp(a, "-o") || !strcmp(a, "--metric") || !strcmp(a, "--title");
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    struct args a = args_start(plot_options, argc, argv);
+    const char *v;
+    for (int id; !e.code && (id = args_next(&a, &v, &e)) != ARG_DONE;) {
+        enum y_scale wanted = id == PLOT_LOG_Y ? Y_SCALE_LOG : Y_SCALE_LINEAR;
+        if (id == ARG_HELP) {
             fputs(usage, stdout);
             return 0;
-        } else if (valued && i + 1 == argc)
-            err_set(&e, EXIT_USAGE, "%s needs a value", a);
-        else if (!strcmp(a, "-o"))
-            out = argv[++i];
-        else if (!strcmp(a, "--title"))
-            title = argv[++i];
-        else if (!strcmp(a, "--metric") && n_only == MAX_METRICS)
+        } else if (id == PLOT_OUT)
+            out = v;
+        else if (id == PLOT_TITLE)
+            title = v;
+        else if (id == PLOT_METRIC && n_only == MAX_METRICS)
             err_set(&e, EXIT_USAGE, "at most %d --metric options", MAX_METRICS);
-        else if (!strcmp(a, "--metric"))
-            only[n_only++] = argv[++i];
-        else if (!strcmp(a, "--log-y") || !strcmp(a, "--linear-y")) {
-            enum y_scale s = a[2] == 'l' && a[3] == 'o' ? Y_SCALE_LOG : Y_SCALE_LINEAR;
-            if (scale != Y_SCALE_AUTO && scale != s)
-                err_set(&e, EXIT_USAGE, "--log-y and --linear-y exclude each other");
-            scale = s;
-        } else if (a[0] == '-')
-            err_set(&e, EXIT_USAGE, "unknown option '%s' (see d2ltrain plot --help)", a);
-        else if (n_dirs == MAX_RUNS)
+        else if (id == PLOT_METRIC)
+            only[n_only++] = v;
+        else if ((id == PLOT_LOG_Y || id == PLOT_LINEAR_Y) && scale != Y_SCALE_AUTO && scale != wanted)
+            err_set(&e, EXIT_USAGE, "--log-y and --linear-y exclude each other");
+        else if (id == PLOT_LOG_Y || id == PLOT_LINEAR_Y)
+            scale = wanted;
+        else if (id == ARG_OPERAND && n_dirs == MAX_RUNS)
             err_set(&e, EXIT_USAGE, "at most %d runs in one plot", MAX_RUNS);
-        else
-            dirs[n_dirs++] = a;
+        else if (id == ARG_OPERAND)
+            dirs[n_dirs++] = v;
     }
     if (!e.code && n_dirs == 0)
         err_set(&e, EXIT_USAGE, "plot needs at least one RUN_DIR (see d2ltrain plot --help)");

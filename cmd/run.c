@@ -24,7 +24,7 @@ static const char usage[] =
     "  --mirror URL    try this base URL first for downloads ($D2L_DATA_URL)\n"
     "  --cacert FILE   CA bundle for HTTPS downloads\n"
     "  --threads N     CPU threads for the GEMMs (default: the cores available to the process)\n"
-    "  --quiet         no fetch progress on stderr\n"
+    "  -q, --quiet     no fetch progress on stderr\n"
     "  --timing        say on stderr where the time went (data, device, training)\n"
     "  --init-from F   start from the parameters of the safetensors file F (names and shapes\n"
     "                  must match the spec's model, as load_state_dict)\n"

@@ -7,7 +7,8 @@
 #include "../core/images.h"
 #include "../core/svg.h"
 #include "../core/terms.h"
-#include "../data/open.h"
+#include "../core/data_open.h"
+#include "args.h"
 #include "cmd.h"
 
 static const char usage[] =
@@ -60,39 +61,43 @@ int draw_images(const char *path, const char *dataset, const char *title, const 
     return e->code;
 }
 
+enum show_option { SHOW_COUNT, SHOW_OUT, SHOW_DATA_DIR, SHOW_MIRROR, SHOW_CACERT, SHOW_QUIET };
+
+static const struct arg_option show_options[] = {
+    {"-n", NULL, true, SHOW_COUNT},          {"-o", NULL, true, SHOW_OUT},
+    {"--data-dir", NULL, true, SHOW_DATA_DIR}, {"--mirror", NULL, true, SHOW_MIRROR},
+    {"--cacert", NULL, true, SHOW_CACERT},   {"--quiet", "-q", false, SHOW_QUIET},
+    {NULL},
+};
+
 int cmd_show(int argc, char **argv)
 {
     struct fetch_options fo = fetch_options_default();
     const char *name = NULL, *out = NULL;
     int n = 18;
     struct err e = {0};
-    for (int i = 1; i < argc && !e.code; i++) {
-        const char *a = argv[i];
-        bool valued = !strcmp(a, "-n") || !strcmp(a, "-o") || !strcmp(a, "--data-dir") || !strcmp(a, "--mirror") ||
-                      !strcmp(a, "--cacert");
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    struct args a = args_start(show_options, argc, argv);
+    const char *v;
+    for (int id; !e.code && (id = args_next(&a, &v, &e)) != ARG_DONE;) {
+        if (id == ARG_HELP) {
             fputs(usage, stdout);
             return 0;
-        } else if (!strcmp(a, "--quiet"))
+        } else if (id == SHOW_QUIET)
             fo.quiet = true;
-        else if (valued && i + 1 == argc)
-            err_set(&e, EXIT_USAGE, "%s needs a value", a);
-        else if (!strcmp(a, "-n"))
-            parse_image_count(argv[++i], &n, &e);
-        else if (!strcmp(a, "-o"))
-            out = argv[++i];
-        else if (!strcmp(a, "--data-dir"))
-            fo.data_dir = argv[++i];
-        else if (!strcmp(a, "--mirror"))
-            fo.mirror = argv[++i];
-        else if (!strcmp(a, "--cacert"))
-            fo.cacert = argv[++i];
-        else if (a[0] == '-')
-            err_set(&e, EXIT_USAGE, "unknown option '%s' (see d2ltrain show --help)", a);
-        else if (name)
-            err_set(&e, EXIT_USAGE, "one dataset only: got '%s' and '%s'", name, a);
-        else
-            name = a;
+        else if (id == SHOW_COUNT)
+            parse_image_count(v, &n, &e);
+        else if (id == SHOW_OUT)
+            out = v;
+        else if (id == SHOW_DATA_DIR)
+            fo.data_dir = v;
+        else if (id == SHOW_MIRROR)
+            fo.mirror = v;
+        else if (id == SHOW_CACERT)
+            fo.cacert = v;
+        else if (id == ARG_OPERAND && name)
+            err_set(&e, EXIT_USAGE, "one dataset only: got '%s' and '%s'", name, v);
+        else if (id == ARG_OPERAND)
+            name = v;
     }
     if (!e.code && !name)
         err_set(&e, EXIT_USAGE, "show needs a dataset name, e.g. d2ltrain show fashion_mnist -o samples.svg");

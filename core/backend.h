@@ -36,6 +36,10 @@ struct backend {
     const char *name; /* "cpu", "cuda:0" */
     void *impl;
     bool host_memory; /* its memory is the host's: plugin layers (host code) can run on it */
+    /* Several threads may issue its ops at once (the CPU's ops keep no
+     * state); a GPU backend is one device and one stream, used by the thread
+     * that made it. */
+    bool shared_by_threads;
 
     void (*destroy)(struct backend *be);
 

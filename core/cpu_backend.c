@@ -88,20 +88,34 @@ static void cpu_bias_grad(struct backend *be, float *dbias, const float *dout, i
             dbias[c] += dout[(size_t)r * cols + c];
 }
 
+/* The loops over terms.h's act_term and act_grad_term, inlined where act
+ * is a constant: GCC does not vectorize a loop with the switch inside, so
+ * each activation gets its own loop. */
+static inline __attribute__((always_inline)) void act_forward_loop(enum activation act, float *out, const float *in,
+                                                                   size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = act_term(act, in[i]);
+}
+
+static inline __attribute__((always_inline)) void act_backward_loop(enum activation act, float *din,
+                                                                    const float *out, const float *dout, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        din[i] = act_grad_term(act, out[i], dout[i]);
+}
+
 static void cpu_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n)
 {
     switch (act) {
     case ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            out[i] = in[i] > 0 ? in[i] : 0;
+        act_forward_loop(ACT_RELU, out, in, n);
         break;
     case ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++)
-            out[i] = 1.0f / (1.0f + expf(-in[i]));
+        act_forward_loop(ACT_SIGMOID, out, in, n);
         break;
     case ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            out[i] = tanhf(in[i]);
+        act_forward_loop(ACT_TANH, out, in, n);
         break;
     }
 }
@@ -111,18 +125,13 @@ static void cpu_act_backward(struct backend *be, enum activation act, float *din
 {
     switch (act) {
     case ACT_RELU:
-        for (size_t i = 0; i < n; i++) {
-            float g = dout[i]; /* loaded unconditionally, so the loop vectorizes */
-            din[i] = out[i] > 0 ? g : 0;
-        }
+        act_backward_loop(ACT_RELU, din, out, dout, n);
         break;
     case ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++)
-            din[i] = dout[i] * out[i] * (1 - out[i]);
+        act_backward_loop(ACT_SIGMOID, din, out, dout, n);
         break;
     case ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            din[i] = dout[i] * (1 - out[i] * out[i]);
+        act_backward_loop(ACT_TANH, din, out, dout, n);
         break;
     }
 }
@@ -346,6 +355,7 @@ struct backend *cpu_backend_create(bool bf16, struct err *e)
         .name = "cpu",
         .impl = impl,
         .host_memory = true,
+        .shared_by_threads = true,
         .destroy = cpu_destroy,
         .alloc = cpu_alloc,
         .release = cpu_release,

@@ -175,13 +175,12 @@ int kfold_run(const struct spec *s, struct backend *be, const struct dataset *al
     struct kfold_job job = {.s = s, .be = be, .all = all, .order = order, .results = results, .err = e};
     atomic_init(&job.next_fold, 0);
     pthread_mutex_init(&job.lock, NULL);
-    /* The CPU backend holds no state, so CPU folds share it and run side by
-     * side: a fold's GEMMs are small (Kaggle's 1168 x 330 . 330 x 64), so
-     * whole folds in parallel beat one fold's GEMM split over the threads;
-     * threads left over when k < threads go to each worker's GEMMs. A GPU
-     * backend is one device and one stream, used by the thread that made
-     * it, so its folds run one after another on this thread. */
-    int workers = strcmp(be->name, "cpu") ? 0 : threads < k ? threads : k;
+    /* A backend shared by threads (the CPU's) runs folds side by side: a
+     * fold's GEMMs are small (Kaggle's 1168 x 330 . 330 x 64), so whole
+     * folds in parallel beat one fold's GEMM split over the threads; threads
+     * left over when k < threads go to each worker's GEMMs. Another (a
+     * GPU's) runs its folds one after another on this thread. */
+    int workers = be->shared_by_threads ? (threads < k ? threads : k) : 0;
     pthread_t worker_ids[64];
     if (workers > 64)
         workers = 64;

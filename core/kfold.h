@@ -28,10 +28,10 @@ enum kfold_metric kfold_metric_of(const struct spec *s, const struct dataset *al
  * a file's value, exit 2 for generated data). kfold_run calls it. */
 int kfold_check_metric(const struct spec *s, const struct dataset *all, struct err *e);
 
-/* Trains all folds on `be` (CPU folds side by side on min(threads, k)
- * worker threads, each worker's GEMMs on threads / workers; GPU folds one
- * after another on the calling thread); results has k entries, freed with
- * kfold_results_free. */
+/* Trains all folds on `be`: side by side on min(threads, k) worker threads,
+ * each worker's GEMMs on threads / workers, where be->shared_by_threads
+ * (the CPU); else (a GPU) one after another on the calling thread. results
+ * has k entries, freed with kfold_results_free. */
 int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
               struct fold_result *results, struct err *e);
 void kfold_results_free(struct fold_result *results, int k);

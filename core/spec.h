@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../data/preprocess.h"
 #include "error.h"
 
 #define SPEC_MAX_LAYERS 128 /* after blocks and repeats are expanded */
@@ -136,16 +137,6 @@ enum penalty_kind { PENALTY_NONE, PENALTY_L1, PENALTY_L2 };
 struct penalty_spec {
     enum penalty_kind kind;
     double lambda; /* loss += lambda * (l2: sum w^2 / 2 | l1: sum |w|), weights only */
-};
-
-/* Tabular preprocessing of a CSV dataset (d2l 4.10). */
-struct preprocess_spec {
-    char id_column[SPEC_NAME_LEN];    /* dropped; "" keeps every column */
-    char label_column[SPEC_NAME_LEN]; /* the target, kept apart */
-    bool standardize;                 /* numeric columns: (x - mean) / std, default true */
-    bool stats_from_train_only;       /* default false: train+test together, as d2l */
-    bool dummy_na;                    /* one-hot gets a column for missing, default true */
-    bool none_is_value;               /* missing_strings: pandas1: "None" is a category (pandas < 2.0) */
 };
 
 enum dataset_kind {

@@ -25,6 +25,36 @@ TERM_FN int argmax_row(const float *z, int cols)
     return best;
 }
 
+/* An activation of one input (nn.ReLU, nn.Sigmoid, nn.Tanh)... */
+TERM_FN float act_term(enum activation act, float x)
+{
+    switch (act) {
+    case ACT_RELU:
+        return x > 0 ? x : 0;
+    case ACT_SIGMOID:
+        return 1.0f / (1.0f + expf(-x));
+    case ACT_TANH:
+        return tanhf(x);
+    }
+    return x;
+}
+
+/* ...and its input's gradient from its output y and the output's gradient
+ * g: relu y > 0, sigmoid y(1-y), tanh 1-y^2. g is read whatever y is, so a
+ * loop over act_grad_term vectorizes. */
+TERM_FN float act_grad_term(enum activation act, float y, float g)
+{
+    switch (act) {
+    case ACT_RELU:
+        return y > 0 ? g : 0;
+    case ACT_SIGMOID:
+        return g * y * (1 - y);
+    case ACT_TANH:
+        return g * (1 - y * y);
+    }
+    return g;
+}
+
 /* Loss of one residual d = pred - target and its derivative: MSE is
  * nn.MSELoss, SQUARED d2l's squared_loss, HUBER nn.HuberLoss(delta), L1
  * nn.L1Loss. */

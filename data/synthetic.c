@@ -26,9 +26,9 @@ static int alloc_set(struct dataset *ds, size_t n, size_t d, struct err *e)
 }
 
 /* Fills rows [0, n) of both sets from one sequence, train rows first. */
-typedef void (*row_fn)(const struct data_spec *d, uint64_t seed, size_t row, float *x, float *y);
+typedef void (*row_fn)(const struct synthetic_params *d, uint64_t seed, size_t row, float *x, float *y);
 
-static int generate(const struct data_spec *d, uint64_t seed, size_t width, row_fn fill_row,
+static int generate(const struct synthetic_params *d, uint64_t seed, size_t width, row_fn fill_row,
                     struct data_split *out, struct err *e)
 {
     if (alloc_set(&out->train, (size_t)d->n_train, width, e) || alloc_set(&out->test, (size_t)d->n_test, width, e)) {
@@ -43,7 +43,7 @@ static int generate(const struct data_spec *d, uint64_t seed, size_t width, row_
     return 0;
 }
 
-static void linear_row(const struct data_spec *d, uint64_t seed, size_t row, float *x, float *y)
+static void linear_row(const struct synthetic_params *d, uint64_t seed, size_t row, float *x, float *y)
 {
     size_t per_row = (size_t)d->n_w + 1;
     double sum = d->b;
@@ -55,12 +55,12 @@ static void linear_row(const struct data_spec *d, uint64_t seed, size_t row, flo
     *y = (float)(sum + d->noise * data_normal(seed, row * per_row + (size_t)d->n_w));
 }
 
-int synthetic_linear(const struct data_spec *d, uint64_t seed, struct data_split *out, struct err *e)
+int synthetic_linear(const struct synthetic_params *d, uint64_t seed, struct data_split *out, struct err *e)
 {
     return generate(d, seed, (size_t)d->n_w, linear_row, out, e);
 }
 
-static void poly_row(const struct data_spec *d, uint64_t seed, size_t row, float *x, float *y)
+static void poly_row(const struct synthetic_params *d, uint64_t seed, size_t row, float *x, float *y)
 {
     double v = data_normal(seed, row * 2), power = 1, sum = 0;
     for (int i = 0; i < d->max_degree; i++) {
@@ -74,7 +74,7 @@ static void poly_row(const struct data_spec *d, uint64_t seed, size_t row, float
     *y = (float)(sum + d->noise * data_normal(seed, row * 2 + 1));
 }
 
-int synthetic_poly(const struct data_spec *d, uint64_t seed, struct data_split *out, struct err *e)
+int synthetic_poly(const struct synthetic_params *d, uint64_t seed, struct data_split *out, struct err *e)
 {
     return generate(d, seed, (size_t)d->features, poly_row, out, e);
 }

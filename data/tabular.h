@@ -13,8 +13,8 @@
 
 #include <stdbool.h>
 
-#include "../core/spec.h"
 #include "dataset.h"
+#include "preprocess.h"
 
 /* The feature columns as pandas names them ("LotArea", "MSZoning_RL",
  * "Alley_nan"). */

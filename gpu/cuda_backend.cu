@@ -223,6 +223,8 @@ static void cuda_destroy(struct backend *be)
 static const struct backend cuda_ops = {
     .name = "cuda",
     .impl = NULL,
+    .host_memory = false,
+    .shared_by_threads = false,
     .destroy = cuda_destroy,
     .alloc = cuda_alloc,
     .release = cuda_release,

@@ -2,6 +2,7 @@
  * activations, dropout, products and gathers. Each matches the loop of the
  * same name in core/cpu_backend.c. Pointers may alias where backend.h says
  * in-place is fine, so none is __restrict__. */
+#include "../core/terms.h"
 #include "cuda_common.h"
 
 __global__ void d2l_fill_kernel(float *x, float value, size_t n)
@@ -84,42 +85,13 @@ void cuda_bias_grad(struct backend *be, float *dbias, const float *dout, int row
 
 __global__ void d2l_act_forward_kernel(enum activation act, float *out, const float *in, size_t n)
 {
-    GRID_STRIDE(i, n)
-    {
-        float x = in[i];
-        switch (act) {
-        case ACT_RELU:
-            out[i] = x > 0 ? x : 0;
-            break;
-        case ACT_SIGMOID:
-            out[i] = 1.0f / (1.0f + expf(-x));
-            break;
-        case ACT_TANH:
-            out[i] = tanhf(x);
-            break;
-        }
-    }
+    GRID_STRIDE(i, n) out[i] = act_term(act, in[i]);
 }
 
-/* The derivative from the output: relu out > 0, sigmoid s(1-s), tanh 1-t^2. */
 __global__ void d2l_act_backward_kernel(enum activation act, float *din, const float *out,
                                         const float *dout, size_t n)
 {
-    GRID_STRIDE(i, n)
-    {
-        float y = out[i], g = dout[i];
-        switch (act) {
-        case ACT_RELU:
-            din[i] = y > 0 ? g : 0;
-            break;
-        case ACT_SIGMOID:
-            din[i] = g * y * (1 - y);
-            break;
-        case ACT_TANH:
-            din[i] = g * (1 - y * y);
-            break;
-        }
-    }
+    GRID_STRIDE(i, n) din[i] = act_grad_term(act, out[i], dout[i]);
 }
 
 void cuda_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n)

@@ -150,6 +150,25 @@ START_TEST(exit_codes)
         {"run --help", 0, ""},
         {"predict --help", 0, "--checkpoint FILE"},
         {"--help", 0, "predict"},
+        /* Every command parses its options alike (cmd/args.c). */
+        {"run --bogus", 2, "unknown option '--bogus'"},
+        {"kfold -h", 0, "usage: d2ltrain kfold"},
+        {"predict --checkpoint=", 2, "--checkpoint needs a value, got an empty one"},
+        {"fetch --help", 0, "usage: d2ltrain fetch"},
+        {"fetch --bogus kaggle_house", 2, "unknown option '--bogus'"},
+        {"fetch --retries=x kaggle_house", 2, "--retries 'x': expected a whole number"},
+        {"fetch kaggle_house --data-dir", 2, "--data-dir needs a value"},
+        {"fetch --mirror-only=1 kaggle_house", 2, "--mirror-only takes no value"},
+        {"fetch -- --all", 2, "unknown dataset '--all'"},
+        {"list --help", 0, "usage: d2ltrain list"},
+        {"list --data-dir=", 2, "--data-dir needs a value, got an empty one"},
+        {"list --bogus", 2, "unknown option '--bogus'"},
+        {"info -h", 0, "usage: d2ltrain info"},
+        {"info --bogus", 2, "unknown option '--bogus'"},
+        {"info extra", 2, "info takes no arguments, got 'extra'"},
+        {"inspect --help", 0, "usage: d2ltrain inspect"},
+        {"inspect --full=yes x.safetensors", 2, "--full takes no value"},
+        {"inspect -- --full", 3, "--full: cannot open"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct proc_result r = run_d2ltrain(cases[i].args);

@@ -1,12 +1,12 @@
-#include "open.h"
+#include "data_open.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "fashion_mnist.h"
-#include "synthetic.h"
-#include "tabular.h"
+#include "../data/fashion_mnist.h"
+#include "../data/synthetic.h"
+#include "../data/tabular.h"
 
 static int open_fashion_mnist(const struct fetch_options *fo, struct data_split *out, struct err *e)
 {
@@ -49,11 +49,14 @@ int dataset_open(const struct data_spec *d, uint64_t seed, const struct fetch_op
                  struct err *e)
 {
     *out = (struct data_split){0};
+    struct synthetic_params synthetic = {.w = d->w, .n_w = d->n_w, .b = d->b, .n_train = d->n_train,
+                                         .n_test = d->n_test, .noise = d->noise, .max_degree = d->max_degree,
+                                         .features = d->features};
     switch (d->kind) {
     case DATASET_SYNTHETIC_LINEAR:
-        return synthetic_linear(d, seed, out, e);
+        return synthetic_linear(&synthetic, seed, out, e);
     case DATASET_SYNTHETIC_POLY:
-        return synthetic_poly(d, seed, out, e);
+        return synthetic_poly(&synthetic, seed, out, e);
     case DATASET_URL:
         return open_url(d, fo, out, e);
     case DATASET_REGISTRY:

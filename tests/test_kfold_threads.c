@@ -1,0 +1,76 @@
+/* kfold runs folds side by side only on a backend that says several threads
+ * may share it (struct backend's shared_by_threads), whatever its name. */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/kfold.h"
+#include "../core/data_open.h"
+#include "testutil.h"
+
+static pthread_t caller;
+static atomic_int on_caller, off_caller;
+static void (*cpu_linear_forward)(struct backend *, float *, const float *, const float *, const float *, int, int,
+                                  int, bool, enum activation);
+
+/* The CPU's linear_forward, counting the threads it is called on. */
+static void counted_linear_forward(struct backend *be, float *out, const float *in, const float *w,
+                                   const float *bias, int rows, int in_w, int out_w, bool has_act,
+                                   enum activation act)
+{
+    atomic_fetch_add(pthread_equal(pthread_self(), caller) ? &on_caller : &off_caller, 1);
+    cpu_linear_forward(be, out, in, w, bias, rows, in_w, out_w, has_act, act);
+}
+
+/* Runs 4 folds with 4 threads on the CPU backend as it is but for
+ * shared_by_threads and the counting (the name stays "cpu"); *on and *off
+ * count the linear layers run on the calling thread and on others. */
+static void run_folds(bool shared_by_threads, int *on, int *off)
+{
+    static const char yaml[] = "data: {dataset: synthetic_linear, w: [1, -2], n_train: 40, batch_size: 8}\n"
+                               "model:\n  - linear: {out: 1}\nloss: mse\noptimizer: {sgd: {lr: 0.05}}\n"
+                               "train: {epochs: 2}\nkfold: {k: 4}\n";
+    struct spec *s = malloc(sizeof *s);
+    struct err e = {0};
+    ck_assert_msg(spec_load_string(s, "k.yaml", yaml, strlen(yaml), NULL, 0, &e) == 0, "%s", e.msg);
+    struct data_split data = {0};
+    struct fetch_options fo = fetch_options_default();
+    ck_assert_msg(dataset_open(&s->data, s->seed, &fo, &data, &e) == 0, "%s", e.msg);
+    struct backend *cpu = test_cpu_backend(), be = *cpu;
+    ck_assert_str_eq(be.name, "cpu");
+    be.shared_by_threads = shared_by_threads;
+    cpu_linear_forward = cpu->linear_forward;
+    be.linear_forward = counted_linear_forward;
+    caller = pthread_self();
+    atomic_store(&on_caller, 0);
+    atomic_store(&off_caller, 0);
+    struct fold_result results[4];
+    ck_assert_msg(kfold_run(s, &be, &data.train, 4, results, &e) == 0, "%s", e.msg);
+    *on = atomic_load(&on_caller);
+    *off = atomic_load(&off_caller);
+    kfold_results_free(results, 4);
+    data_split_free(&data);
+    cpu->destroy(cpu);
+    free(s);
+}
+
+START_TEST(folds_share_only_a_backend_that_says_so)
+{
+    int on, off;
+    run_folds(false, &on, &off);
+    ck_assert_msg(on > 0 && off == 0, "not shared: %d calls on the calling thread, %d on others", on, off);
+    run_folds(true, &on, &off);
+    ck_assert_msg(on == 0 && off > 0, "shared: %d calls on the calling thread, %d on others", on, off);
+}
+END_TEST
+
+Suite *suite_kfold_threads(void)
+{
+    Suite *s = suite_create("kfold_threads");
+    TCase *tc = tcase_create("kfold_threads");
+    tcase_add_test(tc, folds_share_only_a_backend_that_says_so);
+    suite_add_tcase(s, tc);
+    return s;
+}
