@@ -1,16 +1,12 @@
 #include "safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "open_regular.h"
+#include "../data/read_all.h"
 
 /* safetensors' own limit on the JSON header */
 #define HEADER_MAX ((uint64_t)100 << 20)
@@ -197,24 +193,10 @@ int safetensors_parse(struct st_file *out, const unsigned char *bytes, size_t le
 int safetensors_load(struct st_file *out, const char *path, struct err *e)
 {
     *out = (struct st_file){0};
-    struct stat st;
-    int fd = open_regular(path, "a model.safetensors from run --out", EXIT_DATA, &st, e);
-    if (fd < 0)
-        return e->code;
-    unsigned char *bytes = malloc(st.st_size ? (size_t)st.st_size : 1);
-    if (!bytes) {
-        err_set(e, EXIT_RUNTIME, "out of memory: %s is %lld bytes", path, (long long)st.st_size);
-    } else {
-        size_t len = (size_t)st.st_size, got = 0;
-        ssize_t n = 1;
-        while (got < len && (n = read(fd, bytes + got, len - got)) > 0)
-            got += (size_t)n;
-        if (got < len)
-            err_set(e, EXIT_DATA, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "the file shrank");
-        else
-            safetensors_parse(out, bytes, len, path, e);
-    }
+    uint8_t *bytes;
+    size_t len;
+    if (!read_all(path, SIZE_MAX, "a model.safetensors from run --out", &bytes, &len, e))
+        safetensors_parse(out, bytes, len, path, e);
     free(bytes);
-    close(fd);
     return e->code;
 }
