@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/comm.h"
 #include "../data/download.h"
 #include "cmd.h"
 
@@ -63,10 +64,14 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], subcommands[i].name))
             continue;
         struct err e = {0};
-        if (download_global_init(&e))
+        if (comm_start(&e) || download_global_init(&e))
             return report_error(&e);
         int status = subcommands[i].run(argc - 1, argv + 1);
         download_global_cleanup();
+        /* a rank that failed alone leaves without MPI_Finalize, which would
+         * wait for the others: mpirun then ends the job */
+        if (status == 0 || comm_size() == 1)
+            comm_finish();
         return status;
     }
     fprintf(stderr, "d2ltrain: error: unknown command '%s' (see d2ltrain --help)\n", argv[1]);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/comm.h"
 #include "args.h"
 #include "cmd.h"
 
@@ -162,6 +163,9 @@ int parse_run_options(struct run_options *o, int argc, char **argv, const char *
 
 int report_error(const struct err *e)
 {
-    fprintf(stderr, "d2ltrain: error: %s\n", e->msg);
+    if (comm_size() > 1)
+        fprintf(stderr, "d2ltrain: error: rank %d: %s\n", comm_rank(), e->msg);
+    else
+        fprintf(stderr, "d2ltrain: error: %s\n", e->msg);
     return e->code;
 }
