@@ -25,6 +25,7 @@ enum run_option {
     OPT_IMAGES,
     OPT_IMAGE_FILE,
     OPT_VERBOSE,
+    OPT_DATA_PARALLEL,
 };
 
 static const struct arg_option run_options[] = {
@@ -45,6 +46,7 @@ static const struct arg_option run_options[] = {
     {"--images", NULL, true, OPT_IMAGES},
     {"-o", NULL, true, OPT_IMAGE_FILE},
     {"--verbose", NULL, false, OPT_VERBOSE},
+    {"--data-parallel", NULL, false, OPT_DATA_PARALLEL},
     {NULL},
 };
 
@@ -82,6 +84,7 @@ static int take_option(struct run_options *o, enum run_option id, const char *v,
     case OPT_FREEZE:
     case OPT_PRINT_MODEL:
     case OPT_RESUME:
+    case OPT_DATA_PARALLEL:
         if (!(takes & TAKES_MODEL_OPTIONS))
             return err_set(e, EXIT_USAGE, "%s belongs to run (see --help)", run_options[id].name);
         if (id == OPT_INIT_FROM)
@@ -90,6 +93,8 @@ static int take_option(struct run_options *o, enum run_option id, const char *v,
             o->resume = v;
         else if (id == OPT_PRINT_MODEL)
             o->print_model = true;
+        else if (id == OPT_DATA_PARALLEL)
+            o->data_parallel = true;
         else if (o->n_freeze == MAX_SETS)
             return err_set(e, EXIT_USAGE, "at most %d --freeze options", MAX_SETS);
         else

@@ -7,6 +7,7 @@
 
 #include "../core/checkpoint.h"
 #include "../core/clock.h"
+#include "../core/comm.h"
 #include "../core/curves.h"
 #include "../core/model_print.h"
 #include "../core/outfile.h"
@@ -32,6 +33,8 @@ static const char usage[] =
     "  --print-model   print the module tree and the parameters, then exit without training\n"
     "  --resume DIR    continue the run whose --out was DIR from its resume.safetensors\n"
     "                  (train.checkpoint_every, or Ctrl-C, writes it); --out defaults to DIR\n"
+    "  --data-parallel under mpirun (docs/MPI.md): one model, each batch split over the\n"
+    "                  ranks and their gradients summed; rank 0 prints and writes --out\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
 
 struct run_ctx {
@@ -189,6 +192,14 @@ int cmd_run(int argc, char **argv)
     float *params = NULL;
     struct train_summary summary = {0};
     int first = 1;
+    if (o.data_parallel && !comm_built_in())
+        err_set(&e, EXIT_USAGE, "--data-parallel needs d2ltrain built with MPI: install libopenmpi-dev "
+                "(scripts/install-deps.sh) and rebuild (make)");
+    else if (comm_size() > 1 && !o.data_parallel && !o.print_model)
+        err_set(&e, EXIT_USAGE, "run under an MPI launcher with %d ranks needs --data-parallel (else every rank "
+                "would train the same model alone)", comm_size());
+    if (e.code)
+        return report_error(&e);
     /* Ctrl-C: finish the epoch, keep a resume state, say how to resume */
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
@@ -216,6 +227,8 @@ int cmd_run(int argc, char **argv)
     summary.first_epoch = first;
     if (o.resume && !o.out_dir)
         o.out_dir = o.resume;
+    if (comm_rank() > 0) /* rank 0 writes the outputs */
+        o.out_dir = NULL;
     ctx.m = &m;
     ctx.checkpoint_every = x.spec.train.checkpoint_every;
     /* --out is locked now: a second writer is refused before it trains */
@@ -227,8 +240,12 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     bool log_rmse = reports_log_rmse(&x.data);
+    summary.data_parallel = o.data_parallel;
     double train_start = clock_seconds();
-    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
+    if ((o.data_parallel && comm_agree(&e)) ||
+        train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
+        goto done;
+    if (comm_rank() > 0) /* the rest is rank 0's: the same model on every rank */
         goto done;
     if (!ctx.resume_err.code && summary.interrupted && ctx.resume.epoch != summary.epochs_run)
         resume_snapshot(&ctx.resume, &m, summary.epochs_run, &ctx.resume_err);

@@ -25,6 +25,8 @@ struct comm_ops {
     void (*finish)(void);
 };
 
+/* True when this binary was built with MPI. */
+bool comm_built_in(void);
 /* True when a launcher started this process as a rank of a job. */
 bool comm_launched(void);
 /* Joins the job when launched (else nothing: one rank); ranks other than 0

@@ -136,19 +136,22 @@ static void cpu_act_backward(struct backend *be, enum activation act, float *din
     }
 }
 
+/* dropout_uniform's draws, four elements per Philox call: element g of
+ * the global batch is lane g % 4 of counter g / 4. */
 static void cpu_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
-                                float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
+                                uint64_t first, float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
 {
     float keep_scale = 1.0f / (1.0f - p);
     uint64_t key = philox_key(seed, RNG_DROPOUT);
     uint64_t hi = ((uint64_t)layer_id << 40) ^ *step;
-    for (size_t base = 0; base < n; base += 4) {
-        struct philox4 r = philox4x32(hi, base / 4, key);
-        for (size_t j = 0; j < 4 && base + j < n; j++) {
-            float m = philox_uniform(r.v[j]) >= p ? keep_scale : 0.0f;
-            mask[base + j] = m;
-            out[base + j] = in[base + j] * m;
-        }
+    struct philox4 r = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t g = first + i;
+        if (i == 0 || g % 4 == 0)
+            r = philox4x32(hi, g / 4, key);
+        float m = philox_uniform(r.v[g % 4]) >= p ? keep_scale : 0.0f;
+        mask[i] = m;
+        out[i] = in[i] * m;
     }
 }
 

@@ -35,6 +35,10 @@ extern volatile sig_atomic_t train_stop_requested;
 struct train_summary {
     int first_epoch;     /* in: resume at this epoch (the parameters and optimizer state already
                             those after first_epoch - 1); 0 or 1: from the start */
+    bool data_parallel;  /* in: every rank of the MPI job (core/comm.h) trains this one model on
+                            its slice of each batch, the gradients summed before each update;
+                            the epoch metrics are every rank's, the evaluation each rank's own
+                            over the whole set (the same numbers on every rank) */
     bool interrupted;    /* out: train_stop_requested ended it after epochs_run */
     int epochs_run;
     bool stopped_early;  /* train.early_stop ran out of patience */

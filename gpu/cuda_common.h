@@ -154,7 +154,7 @@ void cuda_center_rows(struct backend *be, float *out, const float *in, int rows,
 void cuda_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n);
 void cuda_act_backward(struct backend *be, enum activation act, float *din, const float *out,
                        const float *dout, size_t n);
-void cuda_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
+void cuda_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n, uint64_t first,
                           float p, uint64_t seed, uint32_t layer_id, const uint64_t *step);
 void cuda_mul(struct backend *be, float *out, const float *a, const float *b, size_t n);
 void cuda_gather_u8(struct backend *be, float *out, const uint8_t *x, const int32_t *idx, int rows,
