@@ -1,0 +1,311 @@
+/* d2ltrain under mpirun (Open MPI, two ranks on whatever cores there are):
+ * k-fold over the ranks prints what one process prints, data-parallel
+ * training follows the one-process trajectory at the same global batch,
+ * and a rank killed in training stops the job with its rank named. */
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/safetensors.h"
+#include "proc.h"
+#include "skip.h"
+#include "tmpdir.h"
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+/* CI runs as root; oversubscribed, so that 2 ranks run on 1 core too */
+#define MPIRUN "mpirun --oversubscribe --allow-run-as-root --bind-to none"
+
+/* `d2ltrain ARGS` under mpirun with `ranks` ranks (0: alone), the tests'
+ * data cache added. */
+static struct proc_result run_ranks(int ranks, const char *args)
+{
+    const char *bin = getenv("D2LTRAIN");
+    char launcher[128] = "", *command;
+    if (ranks)
+        snprintf(launcher, sizeof launcher, MPIRUN " -np %d ", ranks);
+    if (asprintf(&command, "%s'%s' %s --quiet --data-dir '%s/build/test-data'", launcher,
+                 bin && *bin ? bin : "./d2ltrain", args, repo_root()) < 0)
+        abort();
+    struct proc_result r = run_shell(command);
+    ck_assert_msg(r.status == 0, "%s: exit %d: %s", command, r.status, r.err);
+    free(command);
+    return r;
+}
+
+/* out without the " time ..." ends of its lines (fold and epoch lines),
+ * malloc'd. */
+static char *without_times(const char *out)
+{
+    char *copy = strdup(out), *result = calloc(1, strlen(out) + 2);
+    ck_assert(copy && result);
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *time = strstr(line, " time ");
+        if (time)
+            *time = '\0';
+        strcat(strcat(result, line), "\n");
+    }
+    free(copy);
+    return result;
+}
+
+/* A file's lines without their "time_s" member (metrics.jsonl), malloc'd. */
+static char *jsonl_without_times(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *result = calloc(1, 1 << 22), line[4096];
+    size_t used = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *time = strstr(line, ",\"time_s\"");
+        if (time)
+            strcpy(time, "}\n");
+        size_t len = strlen(line);
+        ck_assert_uint_lt(used + len, (size_t)1 << 22);
+        memcpy(result + used, line, len + 1);
+        used += len;
+    }
+    fclose(f);
+    return result;
+}
+
+static const char *const kfold_specs[] = {
+    "configs/weight_decay.yaml --set kfold.k=3 --set train.epochs=20",
+    "configs/kaggle_house.yaml --set train.epochs=10 --mirror 'file://%s/../shared/data/kaggle_house/'",
+};
+
+/* Every fold line, the averages, --verbose's epoch lines and --out's
+ * metrics.jsonl: one process and 2 ranks (the folds 1, 3, 5 on rank 0 and
+ * 2, 4 on rank 1) give the same numbers, each fold being computed alike
+ * whichever rank trains it. */
+START_TEST(kfold_over_two_ranks_prints_what_one_process_prints)
+{
+    char spec[1024], args[2048], kaggle[1024];
+    snprintf(spec, sizeof spec, kfold_specs[_i], repo_root());
+    snprintf(kaggle, sizeof kaggle, "%s/../shared/data/kaggle_house/kaggle_house_pred_train.csv", repo_root());
+    if (_i == 1 && access(kaggle, R_OK)) {
+        fprintf(stderr, "mpi: the Kaggle half of the k-fold test left out: ../shared/data/kaggle_house missing\n");
+        return;
+    }
+    tmp_dir_make("mpi-kfold");
+    snprintf(args, sizeof args, "kfold %s --verbose --out %s", spec, tmp_path("one"));
+    struct proc_result one = run_ranks(0, args);
+    snprintf(args, sizeof args, "kfold %s --verbose --out %s", spec, tmp_path("two"));
+    struct proc_result two = run_ranks(2, args);
+    char *a = without_times(one.out), *b = without_times(two.out);
+    ck_assert_ptr_nonnull(strstr(a, "-fold validation: avg"));
+    ck_assert_ptr_nonnull(strstr(a, "fold 2 epoch 3/"));
+    ck_assert_str_eq(b, a);
+    char path[2][1100];
+    snprintf(path[0], sizeof path[0], "%s/metrics.jsonl", tmp_path("one"));
+    snprintf(path[1], sizeof path[1], "%s/metrics.jsonl", tmp_path("two"));
+    char *ja = jsonl_without_times(path[0]), *jb = jsonl_without_times(path[1]);
+    ck_assert_ptr_nonnull(strstr(ja, "\"fold\":2"));
+    ck_assert_str_eq(jb, ja);
+    free(ja), free(jb), free(a), free(b);
+    proc_result_free(&one);
+    proc_result_free(&two);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* The "loss" of each line of DIR/metrics.jsonl; returns how many. */
+static int epoch_losses(const char *dir, double *loss, int cap)
+{
+    char path[1100], line[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    int n = 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        const char *v = strstr(line, "\"loss\":");
+        ck_assert_ptr_nonnull(v);
+        loss[n++] = strtod(v + 7, NULL);
+    }
+    fclose(f);
+    return n;
+}
+
+/* The largest ||a - b|| / ||b|| of a tensor of two model.safetensors,
+ * which must name the same tensors and shapes. */
+static double params_max_rel_diff(const char *dir_a, const char *dir_b)
+{
+    char pa[1200], pb[1200];
+    snprintf(pa, sizeof pa, "%s/model.safetensors", dir_a);
+    snprintf(pb, sizeof pb, "%s/model.safetensors", dir_b);
+    struct st_file a, b;
+    struct err e = {0};
+    ck_assert_msg(!safetensors_load(&a, pa, &e) && !safetensors_load(&b, pb, &e), "%s", e.msg);
+    ck_assert_int_eq(a.n, b.n);
+    double worst = 0;
+    for (int i = 0; i < a.n; i++) {
+        const struct st_tensor *t = safetensors_find(&b, a.tensors[i].name);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->count, a.tensors[i].count);
+        double diff = 0, norm = 0;
+        for (size_t j = 0; j < t->count; j++) {
+            double d = (double)a.tensors[i].data[j] - t->data[j];
+            diff += d * d;
+            norm += (double)t->data[j] * t->data[j];
+        }
+        worst = fmax(worst, sqrt(diff / fmax(norm, 1e-30)));
+    }
+    safetensors_free(&a);
+    safetensors_free(&b);
+    return worst;
+}
+
+struct dp_case {
+    const char *args; /* the spec and its --set */
+    int ranks;
+    bool fashion;     /* needs Fashion-MNIST */
+};
+
+/* The learning rates are lowered where the book's would amplify the
+ * rounding of the sum's order past 1e-5 within the epochs run (lr 0.1:
+ * parameters 1e-3 apart after 2 epochs, the losses still within 1e-5;
+ * dropout's lr 0.5 leaves its plateau a little sooner or later). */
+static const struct dp_case dp_cases[] = {
+    /* 60000 % 256 = 96 rows in the last batch, 48 per rank */
+    {"configs/mlp_fashion.yaml --set train.epochs=2 --set optimizer.sgd.lr=0.01", 2, true},
+    /* dropout masks drawn by global row: the same masks on either side */
+    {"configs/dropout_fashion.yaml --set train.epochs=1 --set optimizer.sgd.lr=0.01", 2, true},
+    /* 3-row batches over 4 ranks: rank 0's slice is always empty, and an
+     * L2 penalty, whose gradient rank 0 alone adds */
+    {"configs/linreg.yaml --set data.batch_size=3 --set penalty.l2=0.5 --set train.epochs=2", 4, false},
+};
+
+/* Every epoch's loss within 1e-5 relative of one process at the same global
+ * batch, the final parameters within 1e-5 (they differ only in the order
+ * the ranks' gradient parts are summed). */
+START_TEST(data_parallel_follows_one_process)
+{
+    const struct dp_case *c = &dp_cases[_i];
+    if (c->fashion && access(FASHION_DIR "/train-images-idx3-ubyte.gz", R_OK)) {
+        fprintf(stderr, "mpi: %s left out: " FASHION_DIR " is missing\n", c->args);
+        return;
+    }
+    char args[2048];
+    tmp_dir_make("mpi-dp");
+    snprintf(args, sizeof args, "run %s --out %s", c->args, tmp_path("one"));
+    struct proc_result one = run_ranks(0, args);
+    char ranks_dir[1100];
+    snprintf(ranks_dir, sizeof ranks_dir, "%s", tmp_path("ranks"));
+    snprintf(args, sizeof args, "run %s --data-parallel --out %s", c->args, ranks_dir);
+    struct proc_result many = run_ranks(c->ranks, args);
+    double la[64], lb[64];
+    int na = epoch_losses(tmp_path("one"), la, 64), nb = epoch_losses(ranks_dir, lb, 64);
+    ck_assert_int_gt(na, 0);
+    ck_assert_int_eq(na, nb);
+    for (int i = 0; i < na; i++)
+        ck_assert_msg(fabs(lb[i] - la[i]) <= 1e-5 * fabs(la[i]), "%s: epoch %d loss %.9g over %d ranks, %.9g alone",
+                      c->args, i + 1, lb[i], c->ranks, la[i]);
+    double diff = params_max_rel_diff(ranks_dir, tmp_path("one"));
+    fprintf(stderr, "mpi: %s over %d ranks: parameters within %.3g of one process\n", c->args, c->ranks, diff);
+    ck_assert_msg(diff <= 1e-5, "%s: parameters differ by %.3g relative", c->args, diff);
+    /* rank 0 alone printed */
+    char *a = without_times(one.out), *b = without_times(many.out);
+    ck_assert_str_eq(b, a);
+    free(a), free(b);
+    proc_result_free(&one);
+    proc_result_free(&many);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* kill -9 of rank 1 in the middle of training: mpirun ends the job within
+ * seconds, exits nonzero and names rank 1; --out holds nothing (the
+ * staging directory rank 0 leaves is removed by the next writer). */
+START_TEST(a_killed_rank_stops_the_job)
+{
+    tmp_dir_make("mpi-kill");
+    const char *bin = getenv("D2LTRAIN");
+    char *command;
+    if (asprintf(&command,
+                 MPIRUN " -np 2 '%s' run configs/linreg.yaml --quiet --data-parallel --set data.n_train=200000 "
+                        "--set train.epochs=1000 --out '%s' >/dev/null 2>'%s' &\n"
+                        "mp=$!; r1=''\n"
+                        "for i in $(seq 300); do\n"
+                        "  for c in $(pgrep -P $mp); do\n"
+                        "    tr '\\0' '\\n' < /proc/$c/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && r1=$c\n"
+                        "  done\n"
+                        "  [ -n \"$r1\" ] && break; sleep 0.1\n"
+                        "done\n"
+                        "sleep 2; kill -9 $r1; t0=$(date +%%s%%N); wait $mp; rc=$?; t1=$(date +%%s%%N)\n"
+                        "echo \"$rc $(( (t1 - t0) / 1000000 ))\"\n",
+                 bin && *bin ? bin : "./d2ltrain", tmp_path("out"), tmp_path("err")) < 0)
+        abort();
+    struct proc_result r = run_shell(command);
+    free(command);
+    int rc = -1, ms = -1;
+    ck_assert_int_eq(sscanf(r.out, "%d %d", &rc, &ms), 2);
+    FILE *f = fopen(tmp_path("err"), "r");
+    ck_assert_ptr_nonnull(f);
+    char err[8192] = "";
+    err[fread(err, 1, sizeof err - 1, f)] = 0;
+    fclose(f);
+    fprintf(stderr, "mpi: rank 1 killed: mpirun exit %d after %d ms\n", rc, ms);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(ms < 10000, "the job took %d ms to stop", ms);
+    ck_assert_msg(strstr(err, "rank 1") && strstr(err, "signal 9"), "no rank named in: %s", err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", tmp_path("out"));
+    ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
+    /* the next writer clears the staging directory the killed job left */
+    char args[2048];
+    snprintf(args, sizeof args, "run configs/linreg.yaml --set train.epochs=1 --out '%s'", tmp_path("out"));
+    struct proc_result again = run_ranks(0, args);
+    if (asprintf(&command, "ls -a '%s' | grep -c d2ltrain- || true", tmp_path("")) < 0)
+        abort();
+    struct proc_result left = run_shell(command);
+    free(command);
+    ck_assert_msg(atoi(left.out) == 0, "staging directories left: %s", left.out);
+    proc_result_free(&left);
+    proc_result_free(&again);
+    proc_result_free(&r);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* Under mpirun, run without --data-parallel would train one model per rank. */
+START_TEST(run_under_mpirun_needs_data_parallel)
+{
+    const char *bin = getenv("D2LTRAIN");
+    char *command;
+    if (asprintf(&command, MPIRUN " -np 2 '%s' run configs/linreg.yaml --quiet", bin && *bin ? bin : "./d2ltrain") < 0)
+        abort();
+    struct proc_result r = run_shell(command);
+    free(command);
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_msg(strstr(r.err, "rank 0: run under an MPI launcher with 2 ranks needs --data-parallel"), "%s", r.err);
+    proc_result_free(&r);
+}
+END_TEST
+
+Suite *suite_mpi(void)
+{
+    Suite *s = suite_create("mpi");
+    struct proc_result info = run_d2ltrain("info");
+    bool built_in = info.status == 0 && !strstr(info.out, "MPI: not built in");
+    proc_result_free(&info);
+    struct proc_result which = run_shell("command -v mpirun");
+    bool have_mpirun = which.status == 0;
+    proc_result_free(&which);
+    if (!built_in || !have_mpirun) {
+        tests_skipped("mpi", 4, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
+                                          : "mpirun is missing: apt-get install openmpi-bin");
+        return s;
+    }
+    TCase *tc = tcase_create("ranks");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, kfold_over_two_ranks_prints_what_one_process_prints, 0,
+                        (int)(sizeof kfold_specs / sizeof kfold_specs[0]));
+    tcase_add_loop_test(tc, data_parallel_follows_one_process, 0, (int)(sizeof dp_cases / sizeof dp_cases[0]));
+    tcase_add_test(tc, a_killed_rank_stops_the_job);
+    tcase_add_test(tc, run_under_mpirun_needs_data_parallel);
+    suite_add_tcase(s, tc);
+    return s;
+}
