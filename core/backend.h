@@ -143,6 +143,14 @@ struct backend {
     void (*adam_step)(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
                       const float *lr, double beta1, double beta2, float eps, float weight_decay,
                       const uint64_t *step);
+
+    /* Data parallel (core/train.c), called by every rank alike:
+     * allreduce_start readies a sum over the ranks of the MPI job on the
+     * device's own link (NCCL between GPUs) and says whether it did; then
+     * allreduce sums x (device memory) over the ranks, in place. NULL, or
+     * false: the trainer sums through host memory over MPI. */
+    bool (*allreduce_start)(struct backend *be);
+    void (*allreduce)(struct backend *be, float *x, size_t n);
 };
 
 /* Dropout mask bit i of layer `layer_id` at optimizer step `step`: the same

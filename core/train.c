@@ -32,7 +32,8 @@ struct trainer {
     float *lr;        /* this epoch's learning rate */
     double *grad_sq;  /* the squared gradient norm, for clipping */
     bool log_rmse;
-    bool data_parallel; /* each batch split over the ranks, the gradients summed */
+    bool data_parallel; /* each batch split over the ranks, the gradients summed... */
+    bool device_sum;    /* ...by the backend's allreduce (NCCL), else over MPI */
     float *grads_host;  /* a device backend's gradients, staged in host memory for the sum */
     int graph_keys; /* first of this trainer's three graph keys */
     /* set for the evaluation body */
@@ -108,11 +109,16 @@ static int batch_rows(const struct trainer *t, size_t start, size_t n)
     return (int)(n - start < b ? n - start : b);
 }
 
-/* Sums the ranks' gradients: in place where the backend's memory is the
- * host's, else through a host copy. */
+/* Sums the ranks' gradients: on the device where it has its own link, in
+ * place where the backend's memory is the host's, else through a host
+ * copy. */
 static void reduce_grads(struct trainer *t)
 {
     struct model *m = t->m;
+    if (t->device_sum) {
+        t->be->allreduce(t->be, m->grads, m->n_params);
+        return;
+    }
     if (t->be->host_memory) {
         comm_allreduce_f32(m->grads, m->n_params);
         return;
@@ -229,10 +235,10 @@ static void trainer_free(struct trainer *t)
     free(t->grads_host);
 }
 
-/* Data parallel, every rank starts from rank 0's parameters (the same seed
+/* Data parallel: every rank starts from rank 0's parameters (the same seed
  * draws the same ones; --init-from and --resume read the same file: this
- * makes sure). */
-static int share_params(struct trainer *t, struct err *e)
+ * makes sure), and the gradient sum is readied. */
+static int data_parallel_start(struct trainer *t, struct err *e)
 {
     struct model *m = t->m;
     size_t bytes = m->n_params * sizeof(float);
@@ -241,6 +247,9 @@ static int share_params(struct trainer *t, struct err *e)
     t->be->download(t->be, t->grads_host, m->params, bytes);
     comm_bcast(t->grads_host, bytes, 0);
     t->be->upload(t->be, m->params, t->grads_host, bytes);
+    /* every rank asks its backend, or none does (a rank on the CPU beside GPUs) */
+    if (!comm_any(!t->be->allreduce_start))
+        t->device_sum = t->be->allreduce_start(t->be);
     return 0;
 }
 
@@ -267,7 +276,7 @@ static int trainer_init(struct trainer *t, struct model *m, const struct spec *s
         return e->code;
     uint64_t zero = 0;
     be->upload(be, t->step, &zero, sizeof zero);
-    return data_parallel ? share_params(t, e) : 0;
+    return data_parallel ? data_parallel_start(t, e) : 0;
 }
 
 /* This epoch's learning rate and, when the spec shuffles, row order. */
