@@ -10,7 +10,7 @@
 
 /* NULL: one process, the collectives are copies or nothing. */
 static const struct comm_ops *ops;
-static int rank, size = 1;
+static int rank, size = 1, local_rank;
 
 bool comm_built_in(void)
 {
@@ -35,7 +35,7 @@ int comm_start(struct err *e)
     if (!comm_launched())
         return 0;
 #ifdef D2L_MPI
-    if (!(ops = comm_mpi_start(&rank, &size, e)))
+    if (!(ops = comm_mpi_start(&rank, &size, &local_rank, e)))
         return e->code;
     if (rank > 0 && !freopen("/dev/null", "w", stdout))
         return err_set(e, EXIT_RUNTIME, "rank %d: cannot send stdout to /dev/null", rank);
@@ -51,12 +51,13 @@ void comm_finish(void)
     if (ops)
         ops->finish();
     ops = NULL;
-    rank = 0;
+    rank = local_rank = 0;
     size = 1;
 }
 
 int comm_rank(void) { return rank; }
 int comm_size(void) { return size; }
+int comm_local_rank(void) { return local_rank; }
 
 void comm_describe(char *buf, size_t cap)
 {

@@ -38,6 +38,9 @@ void comm_finish(void);
 
 int comm_rank(void);
 int comm_size(void);
+/* This rank among the ranks on its machine (0 for one process): picks its
+ * GPU. */
+int comm_local_rank(void);
 /* The MPI library this binary was built with, or "not built in". */
 void comm_describe(char *buf, size_t cap);
 

@@ -61,7 +61,7 @@ static const struct comm_ops mpi_ops = {
     .finish = mpi_finish,
 };
 
-const struct comm_ops *comm_mpi_start(int *rank, int *size, struct err *e)
+const struct comm_ops *comm_mpi_start(int *rank, int *size, int *local_rank, struct err *e)
 {
     int provided;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -75,6 +75,10 @@ const struct comm_ops *comm_mpi_start(int *rank, int *size, struct err *e)
     }
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, local_rank);
+    MPI_Comm_free(&node);
     return &mpi_ops;
 }
 
