@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/comm.h"
 #include "../core/safetensors.h"
 #include "proc.h"
 #include "skip.h"
@@ -292,9 +293,39 @@ START_TEST(run_under_mpirun_needs_data_parallel)
 }
 END_TEST
 
+/* A process no launcher started is rank 0 of 1 and its collectives are
+ * the identity: a gather copies, a sum leaves the values, an agreement
+ * keeps this rank's own error. */
+START_TEST(one_process_is_rank_0_of_1)
+{
+    ck_assert_int_eq(comm_size(), 1);
+    ck_assert_int_eq(comm_rank(), 0);
+    ck_assert_int_eq(comm_local_rank(), 0);
+    const char mine[5] = "fold";
+    char all[5] = "";
+    comm_gather(mine, sizeof mine, all);
+    ck_assert_str_eq(all, "fold");
+    float x[2] = {1.5f, -2.0f};
+    comm_allreduce_f32(x, 2);
+    ck_assert(x[0] == 1.5f && x[1] == -2.0f);
+    comm_bcast(x, sizeof x, 0);
+    ck_assert(x[0] == 1.5f && x[1] == -2.0f);
+    ck_assert(comm_any(true));
+    ck_assert(!comm_any(false));
+    struct err e = {0};
+    ck_assert_int_eq(comm_agree(&e), 0);
+    err_set(&e, EXIT_DATA, "bad row");
+    ck_assert_int_eq(comm_agree(&e), EXIT_DATA);
+    ck_assert_str_eq(e.msg, "bad row");
+}
+END_TEST
+
 Suite *suite_mpi(void)
 {
     Suite *s = suite_create("mpi");
+    TCase *one = tcase_create("one_process");
+    tcase_add_test(one, one_process_is_rank_0_of_1);
+    suite_add_tcase(s, one);
     struct proc_result info = run_d2ltrain("info");
     bool built_in = info.status == 0 && !strstr(info.out, "MPI: not built in");
     proc_result_free(&info);
