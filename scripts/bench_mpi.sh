@@ -23,7 +23,10 @@ if ! command -v mpirun >/dev/null || "$bin" info | grep -q 'MPI: not built in'; 
     exit 0
 fi
 half=$(( threads > 1 ? threads / 2 : 1 ))
-mpirun=(mpirun --oversubscribe --allow-run-as-root --bind-to none -np 2)
+# unbound, and waiting ranks yield their core: ranks bound to a core each,
+# spinning in the all-reduce, ran 5-10x slower on a loaded 2-core machine
+# (docs/MPI.md)
+mpirun=(mpirun --oversubscribe --allow-run-as-root --bind-to none --mca mpi_yield_when_idle 1 -np 2)
 "$bin" fetch fashion_mnist --data-dir "$cache" --quiet >/dev/null
 kaggle=../shared/data/kaggle_house
 have_kaggle=0
@@ -70,3 +73,7 @@ compare() {
 [ $have_kaggle = 1 ] && compare kfold1 kfold2 "kaggle 5-fold x $kfold_epochs epochs"
 [ $have_kaggle = 1 ] || echo "mpi: $kaggle not found (the Kaggle house CSVs): no k-fold"
 compare mlp1 mlp2 "mlp $mlp_epochs epochs, run vs run --data-parallel"
+# the training itself, without the start-up (mpirun, each rank's data and device)
+epoch_time() { awk '/^epoch/ && ++n > 1 { sub("s$", "", $NF); s += $NF; k++ } END { printf "%.3f", k ? s / k : 0 }' "$1"; }
+echo "mpi: mlp per epoch (mean of epochs 2..$mlp_epochs, last repetition): 1 process $(epoch_time "$out/mpi-mlp1.txt") s," \
+    "2 ranks $(epoch_time "$out/mpi-mlp2.txt") s"
