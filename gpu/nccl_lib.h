@@ -19,7 +19,6 @@ typedef int ncclResult_t; /* ncclSuccess 0 */
 enum { NCCL_SUCCESS = 0, NCCL_FLOAT32 = 7 /* ncclFloat32 */, NCCL_SUM = 0 /* ncclSum */ };
 
 struct nccl_lib {
-    ncclResult_t (*get_version)(int *version);
     ncclResult_t (*get_unique_id)(ncclUniqueId *id);
     ncclResult_t (*comm_init_rank)(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank);
     ncclResult_t (*comm_destroy)(ncclComm_t comm);
