@@ -11,18 +11,19 @@ struct subcommand {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    bool over_ranks; /* shares its work among the ranks of an MPI job (docs/MPI.md) */
 };
 
 static const struct subcommand subcommands[] = {
-    {"run", cmd_run, "train the experiment a spec describes"},
-    {"kfold", cmd_kfold, "k-fold cross-validation of a spec"},
-    {"predict", cmd_predict, "apply a saved model (run --out) to the test set"},
-    {"plot", cmd_plot, "draw the curves of saved runs (metrics.jsonl) into one SVG"},
-    {"show", cmd_show, "draw images of a dataset with their labels"},
-    {"fetch", cmd_fetch, "download and verify datasets into the cache"},
-    {"list", cmd_list, "known datasets and their cache status"},
-    {"info", cmd_info, "build, GPUs and library versions"},
-    {"inspect", cmd_inspect, "the tensors of a checkpoint (model.safetensors)"},
+    {"run", cmd_run, "train the experiment a spec describes", true},
+    {"kfold", cmd_kfold, "k-fold cross-validation of a spec", true},
+    {"predict", cmd_predict, "apply a saved model (run --out) to the test set", false},
+    {"plot", cmd_plot, "draw the curves of saved runs (metrics.jsonl) into one SVG", false},
+    {"show", cmd_show, "draw images of a dataset with their labels", false},
+    {"fetch", cmd_fetch, "download and verify datasets into the cache", false},
+    {"list", cmd_list, "known datasets and their cache status", false},
+    {"info", cmd_info, "build, GPUs and library versions", false},
+    {"inspect", cmd_inspect, "the tensors of a checkpoint (model.safetensors)", false},
 };
 
 static void print_help(FILE *f)
@@ -64,7 +65,15 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], subcommands[i].name))
             continue;
         struct err e = {0};
-        if (comm_start(&e) || download_global_init(&e))
+        if (comm_start(&e))
+            return report_error(&e);
+        /* every rank would do the same work and write the same files */
+        if (comm_size() > 1 && !subcommands[i].over_ranks) {
+            err_set(&e, EXIT_USAGE, "%s runs as one process: start it without an MPI launcher (run and kfold "
+                    "share their work among ranks)", argv[1]);
+            return report_error(&e);
+        }
+        if (download_global_init(&e))
             return report_error(&e);
         int status = subcommands[i].run(argc - 1, argv + 1);
         download_global_cleanup();

@@ -110,6 +110,6 @@ int comm_agree(struct err *e)
     int v[2] = {e->code, e->code ? size - rank : 0};
     ops->allreduce_max_int(v, 2);
     if (v[0] && !e->code)
-        err_set(e, v[0], "stopping: rank %d failed (its error is above)", size - v[1]);
+        err_set(e, v[0], "stopping: rank %d failed (its error says why)", size - v[1]);
     return e->code;
 }

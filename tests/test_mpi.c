@@ -277,18 +277,24 @@ START_TEST(a_killed_rank_stops_the_job)
 }
 END_TEST
 
-/* Under mpirun, run without --data-parallel would train one model per rank. */
-START_TEST(run_under_mpirun_needs_data_parallel)
+/* Under mpirun, run without --data-parallel would train one model per
+ * rank, and a command that does not share its work would repeat it. */
+static const char *const refused_over_ranks[][2] = {
+    {"run configs/linreg.yaml", "rank 0: run under an MPI launcher with 2 ranks needs --data-parallel"},
+    {"list", "rank 0: list runs as one process: start it without an MPI launcher"},
+};
+
+START_TEST(commands_refused_over_ranks)
 {
     const char *bin = getenv("D2LTRAIN");
     char *command;
-    if (asprintf(&command, MPIRUN " -np 2 '%s' run configs/linreg.yaml --quiet", bin && *bin ? bin : "./d2ltrain") < 0)
+    if (asprintf(&command, MPIRUN " -np 2 '%s' %s --quiet", bin && *bin ? bin : "./d2ltrain",
+                 refused_over_ranks[_i][0]) < 0)
         abort();
     struct proc_result r = run_shell(command);
     free(command);
     ck_assert_int_ne(r.status, 0);
-    ck_assert_msg(strstr(r.err, "rank 0: run under an MPI launcher with 2 ranks needs --data-parallel"), "%.1500s",
-                  r.err);
+    ck_assert_msg(strstr(r.err, refused_over_ranks[_i][1]), "%.1500s", r.err);
     proc_result_free(&r);
 }
 END_TEST
@@ -333,7 +339,7 @@ Suite *suite_mpi(void)
     bool have_mpirun = which.status == 0;
     proc_result_free(&which);
     if (!built_in || !have_mpirun) {
-        tests_skipped("mpi", 4, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
+        tests_skipped("mpi", 8, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
                                           : "mpirun is missing: apt-get install openmpi-bin");
         return s;
     }
@@ -343,7 +349,8 @@ Suite *suite_mpi(void)
                         (int)(sizeof kfold_specs / sizeof kfold_specs[0]));
     tcase_add_loop_test(tc, data_parallel_follows_one_process, 0, (int)(sizeof dp_cases / sizeof dp_cases[0]));
     tcase_add_test(tc, a_killed_rank_stops_the_job);
-    tcase_add_test(tc, run_under_mpirun_needs_data_parallel);
+    tcase_add_loop_test(tc, commands_refused_over_ranks, 0,
+                        (int)(sizeof refused_over_ranks / sizeof refused_over_ranks[0]));
     suite_add_tcase(s, tc);
     return s;
 }
