@@ -49,6 +49,15 @@ static void write_spec(char *out, size_t cap)
     snprintf(out, cap, "%s", tmp_write("resume.yaml", resume_yaml, sizeof resume_yaml - 1));
 }
 
+/* A test's directory, its resume.yaml and the path of its run's --out
+ * (spec and dir hold 256 bytes). */
+static void start(const char *tag, char *spec, char *dir)
+{
+    tmp_dir_make(tag);
+    write_spec(spec, 256);
+    snprintf(dir, 256, "%s", tmp_path("out"));
+}
+
 static const char *bin(void)
 {
     return getenv("D2LTRAIN") ? getenv("D2LTRAIN") : "./d2ltrain";
@@ -129,34 +138,57 @@ static void assert_same_outputs(const char *whole_dir, const char *resumed_dir)
     free(want), free(got);
 }
 
+/* Resumed from DIR with SETS: the run goes on as the uninterrupted one
+ * (trained here into a fresh directory) does: its epoch lines from `first`
+ * on, and DIR ends with the same model, curves and metrics. */
+static void assert_resume_matches(const char *spec, const char *sets, const char *dir, int first)
+{
+    char args[1024], whole_dir[256];
+    snprintf(whole_dir, sizeof whole_dir, "%s", tmp_path("whole"));
+    snprintf(args, sizeof args, "run %s --device cpu %s --resume %s", spec, sets, dir);
+    struct proc_result rest = run_ok(args);
+    char before[32];
+    snprintf(before, sizeof before, "epoch %d/", first - 1);
+    ck_assert_ptr_null(strstr(rest.out, before));
+    snprintf(args, sizeof args, "run %s --device cpu %s --out %s", spec, sets, whole_dir);
+    struct proc_result whole = run_ok(args);
+    char *want = epoch_lines_from(whole.out, first), *got = epoch_lines_from(rest.out, first);
+    ck_assert_str_eq(got, want);
+    free(want), free(got);
+    assert_same_outputs(whole_dir, dir);
+    proc_result_free(&rest), proc_result_free(&whole);
+}
+
+/* `ENV d2ltrain run SPEC --device cpu SETS --out DIR`, which must exit
+ * with `status` and leave the metrics of `epochs_kept` epochs in DIR. */
+static struct proc_result run_stopped(const char *env, const char *spec, const char *sets, const char *dir, int status,
+                                      int epochs_kept)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s '%s' run %s --device cpu %s --out %s", env, bin(), spec, sets, dir);
+    struct proc_result r = run_shell(cmd);
+    ck_assert_msg(r.status == status, "exit %d: %s", r.status, r.err);
+    char *metrics = metrics_without_time(dir);
+    ck_assert_int_eq(lines_in(metrics), epochs_kept);
+    free(metrics);
+    return r;
+}
+
 /* Stopped after epoch 5 (its checkpoint), resumed: epochs 6-10 as the
  * uninterrupted run prints them, bit for bit, and outputs of the whole run. */
 START_TEST(resume_continues_bit_identically)
 {
-    tmp_dir_make("resume");
-    char spec[256];
-    write_spec(spec, sizeof spec);
-    char args[1024], dir_a[256], dir_b[256];
-    snprintf(dir_a, sizeof dir_a, "%s", tmp_path("a"));
-    snprintf(dir_b, sizeof dir_b, "%s", tmp_path("b"));
-    snprintf(args, sizeof args, "run %s --device cpu --out %s", spec, dir_a);
-    struct proc_result whole = run_ok(args);
-    snprintf(args, sizeof args, "run %s --device cpu --set train.epochs=5 --out %s", spec, dir_b);
-    struct proc_result first = run_ok(args);
-    snprintf(args, sizeof args, "run %s --device cpu --resume %s", spec, dir_b);
-    struct proc_result rest = run_ok(args);
-    ck_assert_ptr_null(strstr(rest.out, "epoch 5/"));
-    char *want = epoch_lines_from(whole.out, 6), *got = epoch_lines_from(rest.out, 6);
-    ck_assert_str_eq(got, want);
-    free(want), free(got);
-    assert_same_outputs(dir_a, dir_b);
+    char spec[256], dir[256];
+    start("resume", spec, dir);
+    struct proc_result first = run_stopped("", spec, "--set train.epochs=5", dir, 0, 5);
+    assert_resume_matches(spec, "", dir, 6);
     /* a state that does not fit the spec's model is refused, naming the file */
-    char pb[1400];
-    snprintf(pb, sizeof pb, "run %s --device cpu --set 'model=[{linear: {out: 1}}]' --resume %s", spec, dir_b);
-    struct proc_result bad = run_d2ltrain(pb);
+    char args[1024];
+    snprintf(args, sizeof args, "run %s --device cpu --set 'model=[{linear: {out: 1}}]' --resume %s", spec, dir);
+    struct proc_result bad = run_d2ltrain(args);
     ck_assert_int_eq(bad.status, 3);
     ck_assert_ptr_nonnull(strstr(bad.err, "resume.safetensors: not a resume state of this spec's model"));
-    proc_result_free(&whole), proc_result_free(&first), proc_result_free(&rest), proc_result_free(&bad);
+    proc_result_free(&first), proc_result_free(&bad);
     tmp_dir_remove();
 }
 END_TEST
@@ -166,15 +198,9 @@ END_TEST
  * 130; resumed, epoch 4 on are the uninterrupted run's. */
 START_TEST(sigint_mid_epoch_resumes_exactly)
 {
-    tmp_dir_make("sigint");
-    char spec[256];
-    write_spec(spec, sizeof spec);
-    char cmd[2048], dir[256], whole_dir[256];
-    snprintf(dir, sizeof dir, "%s", tmp_path("c"));
-    snprintf(whole_dir, sizeof whole_dir, "%s", tmp_path("whole"));
-    snprintf(cmd, sizeof cmd, "D2L_TEST_SIGINT_AT_STEP=45 '%s' run %s --device cpu --out %s", bin(), spec, dir);
-    struct proc_result r = run_shell(cmd);
-    ck_assert_msg(r.status == 130, "exit %d: %s", r.status, r.err);
+    char spec[256], dir[256];
+    start("sigint", spec, dir);
+    struct proc_result r = run_stopped("D2L_TEST_SIGINT_AT_STEP=45", spec, "", dir, 130, 3);
     char want_msg[2048];
     snprintf(want_msg, sizeof want_msg,
              "interrupted in epoch 4 after step 6 of 13; the state is in %s/resume.safetensors; continue with: "
@@ -182,19 +208,8 @@ START_TEST(sigint_mid_epoch_resumes_exactly)
              dir, spec, dir);
     ck_assert_msg(strstr(r.out, want_msg) != NULL, "%s", r.out);
     ck_assert_ptr_null(strstr(r.out, "epoch 4/"));
-    char *metrics = metrics_without_time(dir);
-    ck_assert_int_eq(lines_in(metrics), 3); /* the epochs done */
-    free(metrics);
-    char args[1024];
-    snprintf(args, sizeof args, "run %s --device cpu --resume %s", spec, dir);
-    struct proc_result rest = run_ok(args);
-    snprintf(args, sizeof args, "run %s --device cpu --out %s", spec, whole_dir);
-    struct proc_result whole = run_ok(args);
-    char *want = epoch_lines_from(whole.out, 4), *got = epoch_lines_from(rest.out, 4);
-    ck_assert_str_eq(got, want);
-    free(want), free(got);
-    assert_same_outputs(whole_dir, dir);
-    proc_result_free(&r), proc_result_free(&rest), proc_result_free(&whole);
+    assert_resume_matches(spec, "", dir, 4);
+    proc_result_free(&r);
     tmp_dir_remove();
 }
 END_TEST
@@ -204,43 +219,25 @@ END_TEST
  * a resume from it ends as the uninterrupted run. */
 START_TEST(killed_after_a_checkpoint_resumes_from_it)
 {
-    tmp_dir_make("killed");
-    char spec[256];
-    write_spec(spec, sizeof spec);
-    char cmd[4096], dir[256], whole_dir[256];
-    snprintf(dir, sizeof dir, "%s", tmp_path("k"));
-    snprintf(whole_dir, sizeof whole_dir, "%s", tmp_path("whole"));
+    char spec[256], dir[256];
+    start("killed", spec, dir);
     /* a fresh DIR: commit points 1-4 are epoch 2's checkpoint, 5 the first of epoch 4's */
-    snprintf(cmd, sizeof cmd,
-             "D2L_TEST_KILL_AT=5 '%s' run %s --device cpu --set train.checkpoint_every=2 --out %s", bin(), spec,
-             dir);
-    struct proc_result r = run_shell(cmd);
-    ck_assert_msg(r.status == 128 + 9, "exit %d: %s", r.status, r.err);
+    const char *every2 = "--set train.checkpoint_every=2";
+    struct proc_result r = run_stopped("D2L_TEST_KILL_AT=5", spec, every2, dir, 128 + 9, 2);
     ck_assert_ptr_nonnull(strstr(r.out, "epoch 4/10"));
-    char *metrics = metrics_without_time(dir);
-    ck_assert_int_eq(lines_in(metrics), 2);
-    free(metrics);
-    char args[1024];
-    snprintf(args, sizeof args, "run %s --device cpu --set train.checkpoint_every=2 --resume %s", spec, dir);
-    struct proc_result rest = run_ok(args);
-    ck_assert_ptr_null(strstr(rest.out, "epoch 2/"));
-    snprintf(args, sizeof args, "run %s --device cpu --set train.checkpoint_every=2 --out %s", spec, whole_dir);
-    struct proc_result whole = run_ok(args);
-    char *want = epoch_lines_from(whole.out, 3), *got = epoch_lines_from(rest.out, 3);
-    ck_assert_str_eq(got, want);
-    free(want), free(got);
-    assert_same_outputs(whole_dir, dir);
+    assert_resume_matches(spec, every2, dir, 3);
     /* a metrics.jsonl that does not hold the epochs before the state is refused */
+    char cmd[2048];
     snprintf(cmd, sizeof cmd, "head -n 3 '%s/metrics.jsonl' > '%s/m' && mv '%s/m' '%s/metrics.jsonl'", dir, dir, dir,
              dir);
     proc_result_free(&r);
     r = run_shell(cmd);
     ck_assert_int_eq(r.status, 0);
-    snprintf(args, sizeof args, "run %s --device cpu --set train.epochs=12 --resume %s", spec, dir);
-    struct proc_result bad = run_d2ltrain(args);
+    snprintf(cmd, sizeof cmd, "run %s --device cpu --set train.epochs=12 --resume %s", spec, dir);
+    struct proc_result bad = run_d2ltrain(cmd);
     ck_assert_int_eq(bad.status, 3);
     ck_assert_msg(strstr(bad.err, "metrics.jsonl: line 4 is not the metrics of epoch 4") != NULL, "%s", bad.err);
-    proc_result_free(&r), proc_result_free(&rest), proc_result_free(&whole), proc_result_free(&bad);
+    proc_result_free(&r), proc_result_free(&bad);
     tmp_dir_remove();
 }
 END_TEST
@@ -285,6 +282,16 @@ static void on_sigint(int sig)
     train_stop_requested = 1;
 }
 
+static struct spec *classify_spec(void)
+{
+    struct spec *s = calloc(1, sizeof *s);
+    struct err e = {0};
+    ck_assert_ptr_nonnull(s);
+    ck_assert_msg(spec_load_string(s, "c.yaml", classify_yaml, sizeof classify_yaml - 1, NULL, 0, &e) == 0, "%s",
+                  e.msg);
+    return s;
+}
+
 static void build(struct model *m, const struct spec *s, struct backend *be)
 {
     struct err e = {0};
@@ -295,10 +302,8 @@ START_TEST(sums_of_a_stopped_epoch_carry_over)
 {
     tmp_dir_make("carry");
     struct backend *be = test_cpu_backend();
-    struct spec *s = calloc(1, sizeof *s);
+    struct spec *s = classify_spec();
     struct err e = {0};
-    ck_assert_msg(spec_load_string(s, "c.yaml", classify_yaml, sizeof classify_yaml - 1, NULL, 0, &e) == 0, "%s",
-                  e.msg);
     uint64_t rng = 11;
     struct dataset train, test;
     make_set(&train, ROWS, &rng);
@@ -368,10 +373,8 @@ START_TEST(an_epoch_only_state_still_loads)
 {
     tmp_dir_make("oldstate");
     struct backend *be = test_cpu_backend();
-    struct spec *s = calloc(1, sizeof *s);
+    struct spec *s = classify_spec();
     struct err e = {0};
-    ck_assert_msg(spec_load_string(s, "c.yaml", classify_yaml, sizeof classify_yaml - 1, NULL, 0, &e) == 0, "%s",
-                  e.msg);
     struct model m;
     build(&m, s, be);
     size_t n = m.n_params;
