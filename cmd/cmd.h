@@ -69,20 +69,27 @@ struct experiment {
 };
 
 /* The state `run --resume` continues from (cmd/resume.c): on the host,
- * params then opt_m then opt_v, n_params each, at `at`. */
+ * params then opt_m then opt_v, n_params each, at `at`, and early
+ * stopping's best epoch (epoch 0: none; its params follow opt_v). */
 struct resume_state {
     struct train_position at;
+    struct best_epoch best;
     float *params;
 };
-int resume_snapshot(struct resume_state *r, const struct model *m, const struct train_position *at, struct err *e);
+/* m's state at `at` and, when best is not NULL, its best epoch. */
+int resume_snapshot(struct resume_state *r, const struct model *m, const struct train_position *at,
+                    const struct best_epoch *best, struct err *e);
 void resume_free(struct resume_state *r);
 /* resume.safetensors: the state as flat tensors params, opt_m, opt_v, epoch,
  * and the position within the next epoch in __metadata__. */
 int resume_write(FILE *f, const struct resume_state *r, size_t n, struct err *e);
 /* Puts DIR/resume.safetensors into m (device) and gives the position it
- * holds (`steps`: the spec's steps per epoch, which a step must be below);
- * EXIT_DATA when it does not fit m. */
-int resume_load(const char *dir, struct model *m, long steps, struct train_position *at, struct err *e);
+ * holds (`steps`: the spec's steps per epoch, which a step must be below)
+ * and, when best is not NULL (its params hold n_params floats), early
+ * stopping's best epoch (left as it is when the state has none); EXIT_DATA
+ * when it does not fit m. */
+int resume_load(const char *dir, struct model *m, long steps, struct train_position *at, struct best_epoch *best,
+                struct err *e);
 /* The reports of epochs 1..n from DIR/metrics.jsonl, into out[0..n);
  * EXIT_DATA when it does not hold them (lines after them are ignored). */
 int resume_read_metrics(const char *dir, int n, struct epoch_report *out, struct err *e);

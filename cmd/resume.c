@@ -2,7 +2,9 @@
  * exactly: the parameters, the optimizer state (momentum or Adam's moments)
  * and the epoch reached, as flat F32 tensors, and, in the header's
  * __metadata__, the steps done of the next epoch ("step") with that
- * epoch's metric sums so far ("step_sums", C99 hex doubles: exact). The
+ * epoch's metric sums so far ("step_sums", C99 hex doubles: exact). With
+ * early stopping, also its best epoch: "best_epoch", "best_value" and the
+ * tensor "best_params". The
  * step counter (Adam's t, the dropout masks) and the shuffles follow from
  * the position. A file without the metadata (written before a run could
  * stop between steps) is a state after a whole epoch. */
@@ -18,15 +20,21 @@
 #include "../data/read_all.h"
 #include "cmd.h"
 
-int resume_snapshot(struct resume_state *r, const struct model *m, const struct train_position *at, struct err *e)
+int resume_snapshot(struct resume_state *r, const struct model *m, const struct train_position *at,
+                    const struct best_epoch *best, struct err *e)
 {
-    size_t bytes = m->n_params * sizeof(float);
-    if (!r->params && !(r->params = malloc(3 * (bytes ? bytes : 1))))
-        return err_set(e, EXIT_RUNTIME, "out of memory: a resume state of %zu parameters", m->n_params);
+    size_t n = m->n_params, bytes = n * sizeof(float);
+    if (!r->params && !(r->params = malloc(4 * (bytes ? bytes : 1))))
+        return err_set(e, EXIT_RUNTIME, "out of memory: a resume state of %zu parameters", n);
     r->at = *at;
     m->be->download(m->be, r->params, m->params, bytes);
-    m->be->download(m->be, r->params + m->n_params, m->opt_m, bytes);
-    m->be->download(m->be, r->params + 2 * m->n_params, m->opt_v, bytes);
+    m->be->download(m->be, r->params + n, m->opt_m, bytes);
+    m->be->download(m->be, r->params + 2 * n, m->opt_v, bytes);
+    r->best = (struct best_epoch){0};
+    if (best && best->epoch) {
+        r->best = (struct best_epoch){best->epoch, best->value, r->params + 3 * n};
+        memcpy(r->best.params, best->params, bytes);
+    }
     return 0;
 }
 
@@ -36,27 +44,40 @@ void resume_free(struct resume_state *r)
     r->params = NULL;
 }
 
-/* Tensors in file order: params, opt_m, opt_v (n each), then epoch. */
-static const char *const names[] = {"params", "opt_m", "opt_v", "epoch"};
+/* Tensors in file order: params, opt_m, opt_v (n each), epoch (1), and
+ * with a best epoch best_params (n). */
+static const char *const names[] = {"params", "opt_m", "opt_v", "epoch", "best_params"};
 
-static json_t *position_metadata(const struct train_position *at)
+static json_t *state_metadata(const struct resume_state *r)
 {
-    char step[32], sums[ACC_SLOTS * 32] = "";
-    snprintf(step, sizeof step, "%ld", at->step);
+    char step[32], sums[ACC_SLOTS * 32] = "", best_epoch[32], best_value[32];
+    snprintf(step, sizeof step, "%ld", r->at.step);
     for (int i = 0; i < ACC_SLOTS; i++)
-        snprintf(sums + strlen(sums), sizeof sums - strlen(sums), "%s%a", i ? " " : "", at->acc[i]);
-    return json_pack("{s:s, s:s}", "step", step, "step_sums", sums);
+        snprintf(sums + strlen(sums), sizeof sums - strlen(sums), "%s%a", i ? " " : "", r->at.acc[i]);
+    json_t *meta = json_pack("{s:s, s:s}", "step", step, "step_sums", sums);
+    if (meta && r->best.epoch) {
+        snprintf(best_epoch, sizeof best_epoch, "%d", r->best.epoch);
+        snprintf(best_value, sizeof best_value, "%a", r->best.value);
+        if (json_object_set_new(meta, "best_epoch", json_string(best_epoch)) ||
+            json_object_set_new(meta, "best_value", json_string(best_value))) {
+            json_decref(meta);
+            return NULL;
+        }
+    }
+    return meta;
 }
 
 int resume_write(FILE *f, const struct resume_state *r, size_t n, struct err *e)
 {
     json_t *header = json_object();
-    int bad = !header || json_object_set_new(header, "__metadata__", position_metadata(&r->at));
-    for (int i = 0; i < 4 && !bad; i++) {
-        size_t count = i < 3 ? n : 1, off = (size_t)i * n;
+    int bad = !header || json_object_set_new(header, "__metadata__", state_metadata(r));
+    size_t at = 0;
+    for (int i = 0; i < (r->best.epoch ? 5 : 4) && !bad; i++) {
+        size_t count = i == 3 ? 1 : n;
         json_t *entry = json_pack("{s:s, s:[I], s:[II]}", "dtype", "F32", "shape", (json_int_t)count, "data_offsets",
-                                  (json_int_t)(off * 4), (json_int_t)((off + count) * 4));
+                                  (json_int_t)(at * 4), (json_int_t)((at + count) * 4));
         bad = !entry || json_object_set_new(header, names[i], entry);
+        at += count;
     }
     if (checkpoint_write_header(f, bad ? NULL : header, e)) {
         if (bad)
@@ -66,6 +87,8 @@ int resume_write(FILE *f, const struct resume_state *r, size_t n, struct err *e)
     float epoch = (float)r->at.epoch; /* exact: epochs are at most 10^6 */
     fwrite(r->params, sizeof(float), 3 * n, f);
     fwrite(&epoch, sizeof epoch, 1, f);
+    if (r->best.epoch)
+        fwrite(r->best.params, sizeof(float), n, f);
     return 0;
 }
 
@@ -98,7 +121,31 @@ static int read_position(const struct st_file *f, const char *path, long steps, 
     return 0;
 }
 
-int resume_load(const char *dir, struct model *m, long steps, struct train_position *at, struct err *e)
+/* Early stopping's best epoch, when the state has one: into best (whose
+ * params hold n floats). */
+static int read_best(const struct st_file *f, const char *path, size_t n, struct best_epoch *best, struct err *e)
+{
+    const char *epoch = safetensors_metadata(f, "best_epoch"), *value = safetensors_metadata(f, "best_value");
+    const struct st_tensor *params = safetensors_find(f, "best_params");
+    if (!epoch && !value && !params)
+        return 0;
+    char *end_epoch = NULL, *end_value = NULL;
+    long at = epoch ? strtol(epoch, &end_epoch, 10) : 0;
+    double v = value ? strtod(value, &end_value) : NAN;
+    if (!epoch || !value || !params || *end_epoch || end_epoch == epoch || at < 1 || at > 1000000 ||
+        *end_value || end_value == value || !isfinite(v) || params->ndim != 1 || params->count != n)
+        return err_set(e, EXIT_DATA,
+                       "%s: early stopping's best epoch is not whole (best_epoch, best_value and best_params of "
+                       "%zu values go together)",
+                       path, n);
+    best->epoch = (int)at;
+    best->value = v;
+    memcpy(best->params, params->data, n * sizeof *best->params);
+    return 0;
+}
+
+int resume_load(const char *dir, struct model *m, long steps, struct train_position *at, struct best_epoch *best,
+                struct err *e)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/resume.safetensors", dir) >= (int)sizeof path)
@@ -121,7 +168,7 @@ int resume_load(const char *dir, struct model *m, long steps, struct train_posit
     float epoch = t[3]->data[0];
     if (!(epoch >= 0 && epoch <= 1000000 && epoch == (float)(int)epoch))
         err_set(e, EXIT_DATA, "%s: epoch %g is not a whole number of epochs", path, epoch);
-    else if (!read_position(&f, path, steps, at, e)) {
+    else if (!read_position(&f, path, steps, at, e) && !(best && read_best(&f, path, m->n_params, best, e))) {
         at->epoch = (int)epoch;
         float *dst[3] = {m->params, m->opt_m, m->opt_v};
         for (int i = 0; i < 3; i++)

@@ -47,6 +47,7 @@ struct run_ctx {
     int n_epochs;                /* of them reported (early stopping ends sooner) */
     struct epoch_report last;    /* for --timing */
     int checkpoint_every;
+    const struct best_epoch *best; /* early stopping's, live (train_model keeps it up to date) */
     struct resume_state resume; /* the last checkpoint's state */
     struct err checkpoint_err;  /* the first checkpoint that failed; none are taken after it */
 };
@@ -168,7 +169,7 @@ static int write_outputs(const struct outset *set, const struct run_ctx *c, cons
 static void take_checkpoint(struct run_ctx *c, int epoch)
 {
     struct train_position at = {.epoch = epoch};
-    if (!resume_snapshot(&c->resume, c->m, &at, &c->checkpoint_err) && c->has_out &&
+    if (!resume_snapshot(&c->resume, c->m, &at, c->best, &c->checkpoint_err) && c->has_out &&
         !write_outputs(&c->out, c, c->resume.params, false, &c->checkpoint_err))
         outset_checkpoint(&c->out, &c->checkpoint_err);
 }
@@ -249,11 +250,13 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     long steps = train_steps_per_epoch(x.data.train.n, x.spec.data.batch_size);
-    if (o.resume && x.spec.train.early_stop.on) {
-        err_set(&e, EXIT_USAGE, "--resume: a run with train.early_stop cannot be resumed (its best epoch is not saved)");
+    bool early_stop = x.spec.train.early_stop.on;
+    if (early_stop && !(summary.best.params = malloc(m.n_params * sizeof *summary.best.params))) {
+        err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters for early stopping", m.n_params);
         goto done;
     }
-    if (o.resume && resume_load(o.resume, &m, steps, &summary.start, &e))
+    ctx.best = &summary.best;
+    if (o.resume && resume_load(o.resume, &m, steps, &summary.start, early_stop ? &summary.best : NULL, &e))
         goto done;
     if (o.resume && summary.start.epoch >= x.spec.epochs) {
         err_set(&e, EXIT_USAGE, "--resume %s: it holds epoch %d of train.epochs %d: nothing left to train (raise "
@@ -282,7 +285,7 @@ int cmd_run(int argc, char **argv)
     const struct train_position *kept = &ctx.resume.at;
     if (!ctx.checkpoint_err.code && summary.interrupted &&
         (!ctx.resume.params || kept->epoch != summary.stop.epoch || kept->step != summary.stop.step))
-        resume_snapshot(&ctx.resume, &m, &summary.stop, &ctx.checkpoint_err);
+        resume_snapshot(&ctx.resume, &m, &summary.stop, &summary.best, &ctx.checkpoint_err);
     if (ctx.checkpoint_err.code) {
         e = ctx.checkpoint_err;
         goto done;
@@ -318,6 +321,7 @@ done:
     outset_abort(&ctx.out);
     free(ctx.epochs);
     resume_free(&ctx.resume);
+    free(summary.best.params);
     free(params);
     model_free(&m);
     experiment_close(&x);

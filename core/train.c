@@ -319,13 +319,6 @@ static const char *nonfinite_metric(const struct epoch_report *r, bool classify,
     return NULL;
 }
 
-/* Early stopping: the best epoch so far and its parameters on the host. */
-struct best_epoch {
-    int epoch;
-    double value;
-    float *params;
-};
-
 /* The metric early stopping watches, lower is better (accuracy negated). */
 static double stop_value(enum early_stop_metric k, const struct epoch_report *r)
 {
@@ -363,31 +356,35 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
     bool classify = train->n_classes > 0;
     bool has_test = test && test->n > 0 && test->y;
     const struct early_stop_spec *es = &s->train.early_stop;
-    struct best_epoch best = {0};
-    struct train_summary summary = {.start = sum ? sum->start : (struct train_position){0}};
+    struct train_summary none = {0};
+    if (!sum)
+        sum = &none;
+    /* the summary is live: the epoch callback may read the best epoch so far */
+    *sum = (struct train_summary){.start = sum->start, .best = sum->best};
+    struct best_epoch *best = &sum->best;
+    float *own = NULL; /* the best parameters, when the caller gives no memory for them */
     if (es->on && es->metric != STOP_TRAIN_LOSS && !has_test)
         err_set(e, EXIT_USAGE, "%s:%d:%d: train.early_stop: metric %s needs a labelled test set; this data has none "
                 "(use train_loss)", s->path, es->at.line, es->at.col, early_stop_metric_name(es->metric));
     else if (es->on && es->metric == STOP_TEST_ACC && !classify)
         err_set(e, EXIT_USAGE, "%s:%d:%d: train.early_stop: metric test_acc needs a classification dataset "
                 "(use test_loss)", s->path, es->at.line, es->at.col);
-    else if (es->on && !(best.params = malloc(m->n_params * sizeof *best.params)))
+    else if (es->on && !best->params && !(best->params = own = malloc(m->n_params * sizeof *best->params)))
         err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters for early stopping", m->n_params);
-    if (e->code) {
-        free(best.params);
-        return e->code;
-    }
-    if (trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e)) {
+    if (!e->code && trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e))
         trainer_free(&t);
-        free(best.params);
+    if (e->code) {
+        free(own);
+        if (own)
+            best->params = NULL;
         return e->code;
     }
     /* a resumed run's step counter: one step per batch of every step before */
-    const struct train_position *at = &summary.start;
+    const struct train_position *at = &sum->start;
     long steps = train_steps_per_epoch(train->n, s->data.batch_size);
     uint64_t step = (uint64_t)at->epoch * (uint64_t)steps + (uint64_t)at->step;
     t.be->upload(t.be, t.step, &step, sizeof step);
-    summary.epochs_run = at->epoch;
+    sum->epochs_run = at->epoch;
     for (int epoch = at->epoch + 1; epoch <= s->epochs && !e->code; epoch++) {
         double t0 = clock_seconds(), acc[ACC_SLOTS], unused;
         if (begin_epoch(&t, epoch, e))
@@ -401,10 +398,10 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
         read_acc(&t, acc);
         if (t.end_row < train->n) { /* stopped between two steps */
-            summary.interrupted = true;
-            summary.stop = (struct train_position){.epoch = epoch - 1,
+            sum->interrupted = true;
+            sum->stop = (struct train_position){.epoch = epoch - 1,
                                                    .step = (long)(t.end_row / (size_t)s->data.batch_size)};
-            memcpy(summary.stop.acc, acc, sizeof acc);
+            memcpy(sum->stop.acc, acc, sizeof acc);
             break;
         }
         struct epoch_report r = {.epoch = epoch, .epochs = s->epochs, .train_acc = NAN, .test_acc = NAN,
@@ -434,28 +431,30 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             break;
         }
         r.seconds = clock_seconds() - t0;
+        bool stop = es->on && should_stop(&t, best, &r); /* before the callback, which may keep the best */
         if (on_epoch)
             on_epoch(&r, arg);
-        summary.epochs_run = epoch;
-        if (es->on && should_stop(&t, &best, &r)) {
-            summary.stopped_early = true;
+        sum->epochs_run = epoch;
+        if (stop) {
+            sum->stopped_early = true;
             break;
         }
         if (train_stop_requested && epoch < s->epochs) {
-            summary.interrupted = true;
-            summary.stop = (struct train_position){.epoch = epoch};
+            sum->interrupted = true;
+            sum->stop = (struct train_position){.epoch = epoch};
             break;
         }
     }
-    if (!e->code && es->on && best.epoch != summary.epochs_run) {
-        t.be->upload(t.be, m->params, best.params, m->n_params * sizeof *best.params);
-        summary.restored_epoch = best.epoch;
-        summary.best_value = es->metric == STOP_TEST_ACC ? -best.value : best.value;
+    /* an interrupted run keeps where it is: its resume goes on from there */
+    if (!e->code && es->on && !sum->interrupted && best->epoch != sum->epochs_run) {
+        t.be->upload(t.be, m->params, best->params, m->n_params * sizeof *best->params);
+        sum->restored_epoch = best->epoch;
+        sum->best_value = es->metric == STOP_TEST_ACC ? -best->value : best->value;
     }
-    if (sum)
-        *sum = summary;
     trainer_free(&t);
-    free(best.params);
+    free(own);
+    if (own)
+        best->params = NULL;
     return e->code;
 }
 

@@ -45,10 +45,21 @@ struct train_position {
     double acc[ACC_SLOTS];
 };
 
+/* Early stopping's best epoch so far (0: none yet), its metric (lower is
+ * better: an accuracy negated) and its parameters (host memory). */
+struct best_epoch {
+    int epoch;
+    double value;
+    float *params;
+};
+
 /* Where training starts and how it ended. */
 struct train_summary {
     struct train_position start; /* in: resume here (m already holds that point's parameters and
                                     optimizer state); all zero: from the start */
+    struct best_epoch best;      /* in: a resumed run's; kept up to date while training, so that an
+                                    epoch callback that holds the summary can save it. params: n_params
+                                    floats the caller owns, or NULL (train_model uses its own) */
     bool interrupted;            /* out: train_stop_requested ended it at `stop` */
     struct train_position stop;
     int epochs_run;
@@ -62,7 +73,9 @@ long train_steps_per_epoch(size_t rows, int batch_size);
 
 /* Trains m on train for s->epochs, evaluating on test when it has labels,
  * with the spec's learning-rate schedule, clipping and early stopping
- * (which leaves m with the parameters of the best epoch; sum, when not
+ * (which leaves m with the parameters of the best epoch, unless
+ * train_stop_requested interrupted it: a resume goes on from where it
+ * was; sum, when not
  * NULL, says how it ended). log_rmse adds d2l's log-RMSE on both sets (the
  * labels must be positive). A non-finite loss stops with EXIT_RUNTIME
  * naming the epoch and step; any other metric that is not finite, naming

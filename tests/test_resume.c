@@ -242,6 +242,24 @@ START_TEST(killed_after_a_checkpoint_resumes_from_it)
 }
 END_TEST
 
+/* Early stopping's best epoch is part of the state: stopped in epoch 9,
+ * after the best epoch (8), the resumed run stops early at epoch 10 and
+ * restores epoch 8's parameters, as the uninterrupted run does (without
+ * them it would take epoch 9 for the best). */
+START_TEST(early_stop_resumes_with_its_best_epoch)
+{
+    char spec[256], dir[256];
+    start("earlystop", spec, dir);
+    const char *patience = "--set 'train.early_stop={patience: 2}'";
+    struct proc_result r = run_stopped("D2L_TEST_SIGINT_AT_STEP=110", spec, patience, dir, 130, 8);
+    ck_assert_msg(strstr(r.out, "interrupted in epoch 9 after step 6 of 13") != NULL, "%s", r.out);
+    ck_assert_ptr_null(strstr(r.out, "restored the parameters")); /* not yet: the run goes on */
+    assert_resume_matches(spec, patience, dir, 9);
+    proc_result_free(&r);
+    tmp_dir_remove();
+}
+END_TEST
+
 /* In process, on a classifier, whose epoch line shows the running loss and
  * accuracy summed over the epoch's steps: stopped between two steps, the
  * state written and read back (resume.safetensors), the rest of the
@@ -329,14 +347,14 @@ START_TEST(sums_of_a_stopped_epoch_carry_over)
     ck_assert_double_eq(sum.stop.acc[ACC_COUNT], 8.0 * sum.stop.step);
 
     struct resume_state state = {0};
-    ck_assert_msg(resume_snapshot(&state, &stopped, &sum.stop, &e) == 0, "%s", e.msg);
+    ck_assert_msg(resume_snapshot(&state, &stopped, &sum.stop, NULL, &e) == 0, "%s", e.msg);
     FILE *f = fopen(tmp_path("resume.safetensors"), "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(resume_write(f, &state, stopped.n_params, &e) == 0, "%s", e.msg);
     fclose(f);
     build(&resumed, s, be);
     struct train_summary from = {0};
-    ck_assert_msg(resume_load(tmp_path(""), &resumed, STEPS, &from.start, &e) == 0, "%s", e.msg);
+    ck_assert_msg(resume_load(tmp_path(""), &resumed, STEPS, &from.start, NULL, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(from.start.epoch, 2);
     ck_assert_int_eq(from.start.step, sum.stop.step);
     ck_assert_mem_eq(from.start.acc, sum.stop.acc, sizeof from.start.acc);
@@ -355,7 +373,7 @@ START_TEST(sums_of_a_stopped_epoch_carry_over)
     ck_assert_mem_eq(a, b, bytes);
 
     /* a state after more steps than this spec's epochs have is refused */
-    ck_assert_int_eq(resume_load(tmp_path(""), &resumed, sum.stop.step, &from.start, &e), EXIT_DATA);
+    ck_assert_int_eq(resume_load(tmp_path(""), &resumed, sum.stop.step, &from.start, NULL, &e), EXIT_DATA);
     ck_assert_msg(strstr(e.msg, "it stopped after step 4 of an epoch, but this spec's epochs have 4 steps"), "%s",
                   e.msg);
     free(a), free(b);
@@ -396,7 +414,7 @@ START_TEST(an_epoch_only_state_still_loads)
     fwrite(values, sizeof *values, 3 * n + 1, f);
     fclose(f);
     struct train_position at = {.step = -1};
-    ck_assert_msg(resume_load(tmp_path(""), &m, STEPS, &at, &e) == 0, "%s", e.msg);
+    ck_assert_msg(resume_load(tmp_path(""), &m, STEPS, &at, NULL, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(at.epoch, 7);
     ck_assert_int_eq(at.step, 0);
     ck_assert_double_eq(at.acc[ACC_COUNT], 0);
@@ -470,6 +488,7 @@ Suite *suite_resume(void)
     tcase_add_test(tc, resume_continues_bit_identically);
     tcase_add_test(tc, sigint_mid_epoch_resumes_exactly);
     tcase_add_test(tc, killed_after_a_checkpoint_resumes_from_it);
+    tcase_add_test(tc, early_stop_resumes_with_its_best_epoch);
     tcase_add_test(tc, sums_of_a_stopped_epoch_carry_over);
     tcase_add_test(tc, an_epoch_only_state_still_loads);
     tcase_add_test(tc, run_and_kfold_take_the_y_scale);
