@@ -135,7 +135,8 @@ static void train_epoch_body(void *arg)
     if (t->first_row == 0)
         t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
     size_t start = t->first_row;
-    for (; start < t->train.host->n && !(t->stepwise && train_stop_requested); start += (size_t)t->s->data.batch_size) {
+    for (; start < t->train.host->n && !(t->stepwise && train_stop_requested);
+         start += (size_t)t->s->data.batch_size) {
         train_step(t, start);
         if (++t->steps_run == t->sigint_at)
             raise(SIGINT);
@@ -285,9 +286,10 @@ static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
                                                      "took log(0): loss: cross_entropy fuses the two stably"
                                                    : "");
     return err_set(e, EXIT_RUNTIME,
-                   "the loss became NaN or infinite at epoch %d, step %ld of %zu; the model diverged: try a "
+                   "the loss became NaN or infinite at epoch %d, step %ld of %ld; the model diverged: try a "
                    "smaller learning rate, e.g. --set %s=%g",
-                   found_epoch, found_step, train_steps_per_epoch(n, t->s->data.batch_size), lr_key, t->s->optim.lr / 10);
+                   found_epoch, found_step, train_steps_per_epoch(n, t->s->data.batch_size), lr_key,
+                   t->s->optim.lr / 10);
 }
 
 long train_steps_per_epoch(size_t rows, int batch_size)
