@@ -380,6 +380,7 @@ START_TEST(sums_of_a_stopped_epoch_carry_over)
     resume_free(&state);
     model_free(&whole), model_free(&stopped), model_free(&resumed);
     dataset_free(&train), dataset_free(&test);
+    be->destroy(be);
     free(s);
     tmp_dir_remove();
 }
@@ -423,6 +424,7 @@ START_TEST(an_epoch_only_state_still_loads)
     ck_assert_float_eq(first, 0.25f);
     free(values);
     model_free(&m);
+    be->destroy(be);
     free(s);
     tmp_dir_remove();
 }
