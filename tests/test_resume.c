@@ -195,21 +195,38 @@ END_TEST
 
 /* SIGINT in the middle of epoch 4 (after its 6th step, the 45th in all):
  * that step finishes, the state is kept, the resume command printed, exit
- * 130; resumed, epoch 4 on are the uninterrupted run's. */
-START_TEST(sigint_mid_epoch_resumes_exactly)
+ * 130; resumed, epoch 4 on are the uninterrupted run's. In the last step
+ * of epoch 3 (the 39th): the epoch ends and is reported, the state is a
+ * whole epoch's. With early stopping, in epoch 9, after the best epoch
+ * (8): its best epoch is part of the state, so the resumed run stops early
+ * at epoch 10 and restores epoch 8's parameters as the uninterrupted run
+ * does (without them it would take epoch 9 for the best); the interrupted
+ * run restores nothing (it goes on). */
+START_TEST(sigint_resumes_exactly)
 {
+    const struct {
+        int step, epochs_done;
+        const char *sets, *says; /* says: before "; the state is in" */
+    } cases[] = {{45, 3, "", "interrupted in epoch 4 after step 6 of 13"},
+                 {39, 3, "", "interrupted after epoch 3"},
+                 {110, 8, "--set 'train.early_stop={patience: 2}'", "interrupted in epoch 9 after step 6 of 13"}};
     char spec[256], dir[256];
     start("sigint", spec, dir);
-    struct proc_result r = run_stopped("D2L_TEST_SIGINT_AT_STEP=45", spec, "", dir, 130, 3);
-    char want_msg[2048];
-    snprintf(want_msg, sizeof want_msg,
-             "interrupted in epoch 4 after step 6 of 13; the state is in %s/resume.safetensors; continue with: "
-             "d2ltrain run '%s' --resume '%s'\n",
-             dir, spec, dir);
-    ck_assert_msg(strstr(r.out, want_msg) != NULL, "%s", r.out);
-    ck_assert_ptr_null(strstr(r.out, "epoch 4/"));
-    assert_resume_matches(spec, "", dir, 4);
-    proc_result_free(&r);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char env[64], want[2048], next[32];
+        int done = cases[i].epochs_done;
+        snprintf(env, sizeof env, "D2L_TEST_SIGINT_AT_STEP=%d", cases[i].step);
+        struct proc_result r = run_stopped(env, spec, cases[i].sets, dir, 130, done);
+        snprintf(want, sizeof want,
+                 "%s; the state is in %s/resume.safetensors; continue with: d2ltrain run '%s'%s%s --resume '%s'\n",
+                 cases[i].says, dir, spec, *cases[i].sets ? " " : "", cases[i].sets, dir);
+        ck_assert_msg(strstr(r.out, want) != NULL, "want %s in:\n%s", want, r.out);
+        snprintf(next, sizeof next, "epoch %d/", done + 1);
+        ck_assert_ptr_null(strstr(r.out, next));
+        ck_assert_ptr_null(strstr(r.out, "restored the parameters"));
+        assert_resume_matches(spec, cases[i].sets, dir, done + 1);
+        proc_result_free(&r);
+    }
     tmp_dir_remove();
 }
 END_TEST
@@ -238,24 +255,6 @@ START_TEST(killed_after_a_checkpoint_resumes_from_it)
     ck_assert_int_eq(bad.status, 3);
     ck_assert_msg(strstr(bad.err, "metrics.jsonl: line 4 is not the metrics of epoch 4") != NULL, "%s", bad.err);
     proc_result_free(&r), proc_result_free(&bad);
-    tmp_dir_remove();
-}
-END_TEST
-
-/* Early stopping's best epoch is part of the state: stopped in epoch 9,
- * after the best epoch (8), the resumed run stops early at epoch 10 and
- * restores epoch 8's parameters, as the uninterrupted run does (without
- * them it would take epoch 9 for the best). */
-START_TEST(early_stop_resumes_with_its_best_epoch)
-{
-    char spec[256], dir[256];
-    start("earlystop", spec, dir);
-    const char *patience = "--set 'train.early_stop={patience: 2}'";
-    struct proc_result r = run_stopped("D2L_TEST_SIGINT_AT_STEP=110", spec, patience, dir, 130, 8);
-    ck_assert_msg(strstr(r.out, "interrupted in epoch 9 after step 6 of 13") != NULL, "%s", r.out);
-    ck_assert_ptr_null(strstr(r.out, "restored the parameters")); /* not yet: the run goes on */
-    assert_resume_matches(spec, patience, dir, 9);
-    proc_result_free(&r);
     tmp_dir_remove();
 }
 END_TEST
@@ -488,9 +487,8 @@ Suite *suite_resume(void)
     TCase *tc = tcase_create("resume");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, resume_continues_bit_identically);
-    tcase_add_test(tc, sigint_mid_epoch_resumes_exactly);
+    tcase_add_test(tc, sigint_resumes_exactly);
     tcase_add_test(tc, killed_after_a_checkpoint_resumes_from_it);
-    tcase_add_test(tc, early_stop_resumes_with_its_best_epoch);
     tcase_add_test(tc, sums_of_a_stopped_epoch_carry_over);
     tcase_add_test(tc, an_epoch_only_state_still_loads);
     tcase_add_test(tc, run_and_kfold_take_the_y_scale);
