@@ -78,8 +78,9 @@ int main(int argc, char **argv)
         int status = subcommands[i].run(argc - 1, argv + 1);
         download_global_cleanup();
         /* a rank that failed alone leaves without MPI_Finalize, which would
-         * wait for the others: mpirun then ends the job */
-        if (status == 0 || comm_size() == 1)
+         * wait for the others: mpirun then ends the job; an interrupted
+         * data-parallel run (130) stopped on every rank alike */
+        if (status == 0 || status == 130 || comm_size() == 1)
             comm_finish();
         return status;
     }

@@ -202,10 +202,11 @@ static void print_interrupted(const struct run_options *o, const struct train_po
         printf("; without --out no state was kept\n");
         return;
     }
-    printf("; the state is in %s/resume.safetensors; continue with: d2ltrain run '%s'", o->out_dir, o->spec_path);
+    printf("; the state is in %s/resume.safetensors; continue with: %sd2ltrain run '%s'", o->out_dir,
+           o->data_parallel ? "mpirun -np N " : "", o->spec_path);
     for (int i = 0; i < o->n_sets; i++)
         printf(" --set '%s'", o->sets[i]);
-    printf(" --resume '%s'\n", o->out_dir);
+    printf("%s --resume '%s'\n", o->data_parallel ? " --data-parallel" : "", o->out_dir);
 }
 
 /* --init-from and --freeze on a built model. */

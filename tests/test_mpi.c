@@ -223,17 +223,18 @@ START_TEST(data_parallel_follows_one_process)
 }
 END_TEST
 
-/* kill -9 of rank 1 in the middle of training: mpirun ends the job within
- * seconds, exits nonzero and names rank 1; --out holds nothing (the
- * staging directory rank 0 leaves is removed by the next writer). */
-START_TEST(a_killed_rank_stops_the_job)
+/* Data-parallel linear regression (long enough to be stopped) under
+ * mpirun, its stdout into tmp "out.txt", stderr into "err" and --out into
+ * "out"; `kill -SIGNAL` to rank 1 alone two seconds into training. Sets
+ * mpirun's exit status and the milliseconds from the signal to its end;
+ * returns stderr (malloc'd). */
+static char *signal_rank_1(const char *signal, int *rc, int *ms)
 {
-    tmp_dir_make("mpi-kill");
     const char *bin = getenv("D2LTRAIN");
     char *command;
     if (asprintf(&command,
                  MPIRUN " -np 2 '%s' run configs/linreg.yaml --quiet --data-parallel --set data.n_train=200000 "
-                        "--set train.epochs=1000 --out '%s' >/dev/null 2>'%s' &\n"
+                        "--set train.epochs=1000 --out '%s' >'%s' 2>'%s' &\n"
                         "mp=$!; r1=''\n"
                         "for i in $(seq 300); do\n"
                         "  for c in $(pgrep -P $mp); do\n"
@@ -241,28 +242,41 @@ START_TEST(a_killed_rank_stops_the_job)
                         "  done\n"
                         "  [ -n \"$r1\" ] && break; sleep 0.1\n"
                         "done\n"
-                        "sleep 2; kill -9 $r1; t0=$(date +%%s%%N); wait $mp; rc=$?; t1=$(date +%%s%%N)\n"
+                        "sleep 2; kill -%s $r1; t0=$(date +%%s%%N); wait $mp; rc=$?; t1=$(date +%%s%%N)\n"
                         "echo \"$rc $(( (t1 - t0) / 1000000 ))\"\n",
-                 bin && *bin ? bin : "./d2ltrain", tmp_path("out"), tmp_path("err")) < 0)
+                 bin && *bin ? bin : "./d2ltrain", tmp_path("out"), tmp_path("out.txt"), tmp_path("err"), signal) < 0)
         abort();
     struct proc_result r = run_shell(command);
     free(command);
-    int rc = -1, ms = -1;
-    ck_assert_int_eq(sscanf(r.out, "%d %d", &rc, &ms), 2);
+    ck_assert_int_eq(sscanf(r.out, "%d %d", rc, ms), 2);
+    proc_result_free(&r);
     FILE *f = fopen(tmp_path("err"), "r");
     ck_assert_ptr_nonnull(f);
-    char err[8192] = "";
-    err[fread(err, 1, sizeof err - 1, f)] = 0;
+    char *err = calloc(1, 8192);
+    ck_assert_ptr_nonnull(err);
+    err[fread(err, 1, 8191, f)] = 0;
     fclose(f);
+    return err;
+}
+
+/* kill -9 of rank 1 in the middle of training: mpirun ends the job within
+ * seconds, exits nonzero and names rank 1; --out holds nothing (the
+ * staging directory rank 0 leaves is removed by the next writer). */
+START_TEST(a_killed_rank_stops_the_job)
+{
+    tmp_dir_make("mpi-kill");
+    int rc, ms;
+    char *err = signal_rank_1("9", &rc, &ms);
     fprintf(stderr, "mpi: rank 1 killed: mpirun exit %d after %d ms\n", rc, ms);
     ck_assert_int_ne(rc, 0);
     ck_assert_msg(ms < 10000, "the job took %d ms to stop", ms);
-    ck_assert_msg(strstr(err, "rank 1") && strstr(err, "signal 9"), "no rank named in: %s", err);
+    ck_assert_msg(strstr(err, "rank 1") && strstr(err, "signal 9"), "no rank named in: %.1500s", err);
+    free(err);
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", tmp_path("out"));
     ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
     /* the next writer clears the staging directory the killed job left */
-    char args[2048];
+    char args[2048], *command;
     snprintf(args, sizeof args, "run configs/linreg.yaml --set train.epochs=1 --out '%s'", tmp_path("out"));
     struct proc_result again = run_ranks(0, args);
     if (asprintf(&command, "ls -a '%s' | grep -c d2ltrain- || true", tmp_path("")) < 0)
@@ -272,7 +286,29 @@ START_TEST(a_killed_rank_stops_the_job)
     ck_assert_msg(atoi(left.out) == 0, "staging directories left: %s", left.out);
     proc_result_free(&left);
     proc_result_free(&again);
-    proc_result_free(&r);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* SIGINT to rank 1 alone: both ranks stop after the same epoch (they
+ * agree at its end), rank 0 keeps the resume state and says how to go on,
+ * and the job exits 130 as one interrupted process does. */
+START_TEST(sigint_to_one_rank_stops_all_at_an_epochs_end)
+{
+    tmp_dir_make("mpi-sigint");
+    int rc, ms;
+    char *err = signal_rank_1("INT", &rc, &ms);
+    ck_assert_msg(rc == 130, "mpirun exit %d: %.1500s", rc, err);
+    free(err);
+    FILE *f = fopen(tmp_path("out.txt"), "r");
+    ck_assert_ptr_nonnull(f);
+    char out[8192] = "";
+    out[fread(out, 1, sizeof out - 1, f)] = 0;
+    fclose(f);
+    ck_assert_msg(strstr(out, "interrupted after epoch ") && strstr(out, "--data-parallel --resume"), "%s", out);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/resume.safetensors", tmp_path("out"));
+    ck_assert_msg(access(path, R_OK) == 0, "no %s", path);
     tmp_dir_remove();
 }
 END_TEST
@@ -339,7 +375,7 @@ Suite *suite_mpi(void)
     bool have_mpirun = which.status == 0;
     proc_result_free(&which);
     if (!built_in || !have_mpirun) {
-        tests_skipped("mpi", 8, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
+        tests_skipped("mpi", 9, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
                                           : "mpirun is missing: apt-get install openmpi-bin");
         return s;
     }
@@ -349,6 +385,7 @@ Suite *suite_mpi(void)
                         (int)(sizeof kfold_specs / sizeof kfold_specs[0]));
     tcase_add_loop_test(tc, data_parallel_follows_one_process, 0, (int)(sizeof dp_cases / sizeof dp_cases[0]));
     tcase_add_test(tc, a_killed_rank_stops_the_job);
+    tcase_add_test(tc, sigint_to_one_rank_stops_all_at_an_epochs_end);
     tcase_add_loop_test(tc, commands_refused_over_ranks, 0,
                         (int)(sizeof refused_over_ranks / sizeof refused_over_ranks[0]));
     suite_add_tcase(s, tc);
