@@ -7,6 +7,7 @@
 #include "../core/model.h"
 #include "../core/outfile.h"
 #include "../core/spec.h"
+#include "../core/train.h"
 #include "../data/dataset.h"
 #include "../data/fetch.h"
 
@@ -22,6 +23,7 @@ int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* Options shared by run, kfold and predict. */
 struct run_options {
@@ -40,6 +42,10 @@ struct run_options {
     int images;             /* predict --images N: draw the first N test images... */
     const char *image_file; /* ...into -o FILE.svg */
     bool verbose;           /* kfold --verbose: every fold's epoch lines */
+    const char *grids[MAX_SETS]; /* sweep --grid KEY=V1,V2,... */
+    int n_grids;
+    const char *points_file;     /* sweep --points FILE.yaml */
+    const char *rank_by;         /* sweep --rank-by METRIC, NULL: by the data */
     int threads;    /* --threads: the CPU threads to use, default the cores available */
     bool timing;    /* --timing: where the time went, on stderr */
     double started; /* clock_seconds() when the command began, for --timing */
@@ -48,7 +54,8 @@ struct run_options {
 
 /* Options only some commands take. */
 enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */,
-       TAKES_IMAGES = 4 /* --images N, -o FILE */, TAKES_VERBOSE = 8 };
+       TAKES_IMAGES = 4 /* --images N, -o FILE */, TAKES_VERBOSE = 8,
+       TAKES_SWEEP = 16 /* --grid, --points, --rank-by */ };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
  * [--cacert FILE] [--mirror URL] [--threads N] [--quiet] [--timing]`, and
@@ -78,6 +85,17 @@ int resume_write(FILE *f, const struct resume_state *r, size_t n, struct err *e)
 /* Puts DIR/resume.safetensors into m (device) and gives the epoch it holds;
  * EXIT_DATA when it does not fit m. */
 int resume_load(const char *dir, struct model *m, int *epoch, struct err *e);
+
+/* cmd/run.c, shared with sweep: whether tabular regression data reports
+ * d2l's log-RMSE (every label positive; else a notice on stderr)... */
+bool run_reports_log_rmse(const struct data_split *d);
+/* ...and the files `run --out` writes beside metrics.jsonl (curves.svg,
+ * config.yaml, model.safetensors, resume.safetensors when resume is not
+ * NULL and holds a state, submission.csv for an unlabelled test set), into
+ * the output set; params on the host. */
+int run_write_outputs(const struct outset *set, const struct spec *spec, const struct dataset *test, struct model *m,
+                      const float *params, const struct epoch_report *epochs, int n_epochs,
+                      const struct resume_state *resume, struct err *e);
 
 /* The spec's report items after training (cmd/summary.c); params on the host. */
 void print_report(const struct spec *s, const struct model *m, const float *params);

@@ -24,6 +24,9 @@ enum run_option {
     OPT_IMAGES,
     OPT_IMAGE_FILE,
     OPT_VERBOSE,
+    OPT_GRID,
+    OPT_POINTS,
+    OPT_RANK_BY,
 };
 
 static const struct arg_option run_options[] = {
@@ -44,6 +47,9 @@ static const struct arg_option run_options[] = {
     {"--images", NULL, true, OPT_IMAGES},
     {"-o", NULL, true, OPT_IMAGE_FILE},
     {"--verbose", NULL, false, OPT_VERBOSE},
+    {"--grid", NULL, true, OPT_GRID},
+    {"--points", NULL, true, OPT_POINTS},
+    {"--rank-by", NULL, true, OPT_RANK_BY},
     {NULL},
 };
 
@@ -111,6 +117,20 @@ static int take_option(struct run_options *o, enum run_option id, const char *v,
         if (!(takes & TAKES_VERBOSE))
             return err_set(e, EXIT_USAGE, "--verbose belongs to kfold (see --help)");
         o->verbose = true;
+        return 0;
+    case OPT_GRID:
+    case OPT_POINTS:
+    case OPT_RANK_BY:
+        if (!(takes & TAKES_SWEEP))
+            return err_set(e, EXIT_USAGE, "%s belongs to sweep (see --help)", run_options[id].name);
+        if (id == OPT_POINTS)
+            o->points_file = v;
+        else if (id == OPT_RANK_BY)
+            o->rank_by = v;
+        else if (o->n_grids == MAX_SETS)
+            return err_set(e, EXIT_USAGE, "at most %d --grid options", MAX_SETS);
+        else
+            o->grids[o->n_grids++] = v;
         return 0;
     case OPT_QUIET:
         o->fetch.quiet = true;

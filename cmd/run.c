@@ -101,7 +101,7 @@ static void print_symmetry(const struct model *m, const float *params)
 /* d2l 4.10's log RMSE, for tabular regression when every label is positive
  * (it takes their log); a label that is not is named on stderr and the
  * metric left out. */
-static bool reports_log_rmse(const struct data_split *d)
+bool run_reports_log_rmse(const struct data_split *d)
 {
     if (!train_is_tabular_regression(&d->train))
         return false;
@@ -121,20 +121,19 @@ static bool reports_log_rmse(const struct data_split *d)
     return true;
 }
 
-/* The files beside metrics.jsonl, into the output set. */
-static int write_outputs(const struct outset *set, const struct experiment *x, struct model *m, const float *params,
-                         const struct epoch_report *epochs, int n_epochs, const struct resume_state *resume,
-                         struct err *e)
+int run_write_outputs(const struct outset *set, const struct spec *spec, const struct dataset *test, struct model *m,
+                      const float *params, const struct epoch_report *epochs, int n_epochs,
+                      const struct resume_state *resume, struct err *e)
 {
     struct outfile o = {0};
     if (!outfile_open(&o, set, "curves.svg", e)) {
-        if (curves_write_svg(o.f, epochs, n_epochs, x->spec.name, Y_SCALE_AUTO))
+        if (curves_write_svg(o.f, epochs, n_epochs, spec->name, Y_SCALE_AUTO))
             err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
         else
             outfile_close(&o, e);
     }
     if (!e->code && !outfile_open(&o, set, "config.yaml", e)) {
-        if (spec_write(&x->spec, o.f))
+        if (spec_write(spec, o.f))
             err_set(e, EXIT_RUNTIME, "cannot write %s", o.path);
         else
             outfile_close(&o, e);
@@ -143,11 +142,10 @@ static int write_outputs(const struct outset *set, const struct experiment *x, s
     if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
         outfile_close(&o, e);
     outfile_abort(&o);
-    if (!e->code && resume->params && !outfile_open(&o, set, "resume.safetensors", e) &&
+    if (!e->code && resume && resume->params && !outfile_open(&o, set, "resume.safetensors", e) &&
         !resume_write(o.f, resume, m->n_params, e))
         outfile_close(&o, e);
     outfile_abort(&o);
-    const struct dataset *test = &x->data.test;
     if (!e->code && test->n > 0 && !test->y) {
         float *out = predict_test_set(m, test, e);
         if (out)
@@ -226,7 +224,7 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "out of memory: %d epoch reports", x.spec.epochs);
         goto done;
     }
-    bool log_rmse = reports_log_rmse(&x.data);
+    bool log_rmse = run_reports_log_rmse(&x.data);
     double train_start = clock_seconds();
     if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
         goto done;
@@ -255,8 +253,9 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
         goto done;
     }
-    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs + first - 1,
-                                                                      ctx.n_epochs - first + 1, &ctx.resume, &e))
+    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !run_write_outputs(&ctx.out, &x.spec, &x.data.test, &m, params,
+                                                                          ctx.epochs + first - 1,
+                                                                          ctx.n_epochs - first + 1, &ctx.resume, &e))
         outset_commit(&ctx.out, &e);
     if (!e.code && summary.interrupted) {
         if (o.out_dir) {

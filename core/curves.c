@@ -121,24 +121,36 @@ static const struct metric all_metrics[] = {
 };
 enum { N_METRICS = sizeof all_metrics / sizeof all_metrics[0] };
 
-int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale)
+int curves_write_runs_svg(FILE *f, const struct curves_run *runs, int n_runs, const char *only, const char *title,
+                          enum y_scale scale)
 {
-    double *values = malloc(sizeof *values * N_METRICS * (size_t)(n > 0 ? n : 1));
+    int longest = 1;
+    for (int r = 0; r < n_runs; r++)
+        longest = runs[r].n > longest ? runs[r].n : longest;
+    double *values = malloc(sizeof *values * N_METRICS * (size_t)longest * (size_t)(n_runs > 0 ? n_runs : 1));
     if (!values)
         return -1;
-    struct curve c[N_METRICS];
+    struct curve c[CURVES_MAX];
     int n_curves = 0;
-    for (int m = 0; m < N_METRICS; m++) {
-        double *y = values + (size_t)m * n;
-        bool any = false;
-        for (int i = 0; i < n; i++) {
-            y[i] = *(const double *)((const char *)&epochs[i] + all_metrics[m].offset);
-            any |= !isnan(y[i]);
+    for (int r = 0; r < n_runs; r++)
+        for (int m = 0; m < N_METRICS; m++) {
+            double *y = values + ((size_t)r * N_METRICS + (size_t)m) * (size_t)longest;
+            bool any = false;
+            for (int i = 0; i < runs[r].n; i++) {
+                y[i] = *(const double *)((const char *)&runs[r].epochs[i] + all_metrics[m].offset);
+                any |= !isnan(y[i]);
+            }
+            if (any && (!only || !strcmp(only, all_metrics[m].name)) && n_curves < CURVES_MAX)
+                c[n_curves++] = (struct curve){.run = runs[r].name, .metric = all_metrics[m].name, .y = y,
+                                               .n = runs[r].n};
         }
-        if (any)
-            c[n_curves++] = (struct curve){.metric = all_metrics[m].name, .y = y, .n = n};
-    }
     curves_draw(f, title, c, n_curves, scale);
     free(values);
     return 0;
+}
+
+int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale)
+{
+    struct curves_run run = {.epochs = epochs, .n = n};
+    return curves_write_runs_svg(f, &run, 1, NULL, title, scale);
 }

@@ -4,15 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-struct metric {
-    const char *name;
-    double value;
-};
-
-/* The metrics in printing order; loss has d2l's precision for regression. */
-static int metrics_of(const struct epoch_report *r, struct metric out[8])
+int report_metrics(const struct epoch_report *r, struct report_metric out[REPORT_METRICS])
 {
-    struct metric all[] = {{"loss", r->loss},
+    struct report_metric all[REPORT_METRICS] = {{"loss", r->loss},
                            {"train_acc", r->train_acc},
                            {"test_loss", r->test_loss},
                            {"test_acc", r->test_acc},
@@ -35,8 +29,8 @@ void report_metric(FILE *f, double value, int decimals)
 
 int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
 {
-    struct metric m[8];
-    int n = metrics_of(r, m);
+    struct report_metric m[REPORT_METRICS];
+    int n = report_metrics(r, m);
     bool regression = isnan(r->train_acc);
     int status = 0;
     fprintf(f, "%sepoch %d/%d", prefix, r->epoch, r->epochs);
@@ -66,8 +60,8 @@ int report_folds_average(FILE *f, int k, const char *metric, double train_sum, d
 
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)
 {
-    struct metric m[8];
-    int n = metrics_of(r, m);
+    struct report_metric m[REPORT_METRICS];
+    int n = report_metrics(r, m);
     json_t *o = json_object();
     int bad = !o;
     if (!bad && fold >= 0)

@@ -12,6 +12,16 @@
  * caller then exits non-zero (train_model already stops on a metric that
  * is not finite; this keeps the rule where numbers are shown). */
 
+/* An epoch's metrics that apply (not NAN), in printing order: loss,
+ * train_acc, test_loss, test_acc, train_log_rmse, valid_log_rmse (the
+ * test set's log-RMSE, the name metrics.jsonl gives it). */
+enum { REPORT_METRICS = 6 };
+struct report_metric {
+    const char *name;
+    double value;
+};
+int report_metrics(const struct epoch_report *r, struct report_metric out[REPORT_METRICS]);
+
 /* "epoch 3/10 loss 0.5246 train_acc 0.8161 test_acc 0.8140 time 0.012s";
  * metrics that are NAN (do not apply) are left out. */
 int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix);
