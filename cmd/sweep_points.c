@@ -124,22 +124,39 @@ static bool short_keys_unique(const struct sweep *s)
     return true;
 }
 
-/* key=value,key=value, safe as a file name: other characters become '_',
- * a leading '.' too; unique among the points (-2, -3, ... appended). */
+/* Characters of a name's keys and values: others become '_' (a ',' in a
+ * value too: it separates the key=value pairs). */
+static void put_safe(char *out, size_t cap, size_t *len, const char *text)
+{
+    for (; *text && *len + 1 < cap; text++)
+        out[(*len)++] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *text) ? *text
+                                                                                                          : '_';
+    out[*len] = '\0';
+}
+
+/* key=value,key=value, safe as a file name (never starting with '.'),
+ * unique among the points (-2, -3, ... appended). */
 static void name_point(struct sweep *s, int i, bool short_names)
 {
     struct sweep_point *p = &s->points[i];
     size_t len = 0;
-    for (int k = 0; k < s->n_keys && len < SWEEP_NAME_MAX; k++)
-        if (p->values[k])
-            len += (size_t)snprintf(p->name + len, SWEEP_NAME_MAX - len, "%s%s=%s", len ? "," : "",
-                                    short_names ? short_key(s->keys[k]) : s->keys[k], p->values[k]);
+    p->name[0] = '\0';
+    for (int k = 0; k < s->n_keys; k++)
+        if (p->values[k]) {
+            put_safe(p->name, SWEEP_NAME_MAX, &len, len ? "," : "");
+            if (len) /* the separator itself is safe */
+                p->name[len - 1] = ',';
+            put_safe(p->name, SWEEP_NAME_MAX, &len, short_names ? short_key(s->keys[k]) : s->keys[k]);
+            if (len + 1 < SWEEP_NAME_MAX) {
+                p->name[len++] = '=';
+                p->name[len] = '\0';
+            }
+            put_safe(p->name, SWEEP_NAME_MAX, &len, p->values[k]);
+        }
     if (len == 0)
         snprintf(p->name, sizeof p->name, "base");
-    for (char *c = p->name; *c; c++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._=,+-", *c) ||
-            (c == p->name && *c == '.'))
-            *c = '_';
+    if (p->name[0] == '.')
+        p->name[0] = '_';
     size_t base = strlen(p->name);
     for (int n = 2, j = 0; j < i; j++)
         if (!strcmp(s->points[j].name, p->name)) {

@@ -286,7 +286,8 @@ static json_t *point_json(const struct sweep *s, int i, const struct sweep_resul
 }
 
 /* {"group": 1, "overrides": {... but the seed}, "seeds": [...], "points":
- * [...], "finished": n, "mean": {...}, "std": {...}} over its finished points */
+ * [...], "finished": n, "mean": {...}, "std": {...}}: over its finished
+ * points, whose seeds and numbers it lists */
 static json_t *group_json(const struct sweep *s, const struct sweep_result *res, int g)
 {
     int first = first_of_group(s, g);
@@ -294,7 +295,7 @@ static json_t *group_json(const struct sweep *s, const struct sweep_result *res,
            *std = json_object();
     int bad = !o || !seeds || !points || !mean || !std;
     for (int i = 0; !bad && i < s->n_points; i++)
-        if (s->points[i].group == g) {
+        if (s->points[i].group == g && res[i].finished) {
             bad |= json_array_append_new(seeds, json_string(s->points[i].values[s->seed_key]));
             bad |= json_array_append_new(points, json_integer(i + 1));
         }

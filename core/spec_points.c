@@ -1,5 +1,6 @@
 #include "spec_points.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,8 @@ static void put_str(struct text *t, const char *s) { put(t, s, strlen(s)); }
  * safe, else double-quoted. */
 static void put_scalar(struct text *t, const char *s)
 {
-    if (*s && !strpbrk(s, ",[]{}:#&*!|>'\"%@`\\\n\t") && s[0] != ' ' && s[0] != '-' && s[0] != '?' &&
-        s[strlen(s) - 1] != ' ') {
+    bool indicator = (s[0] == '-' || s[0] == '?') && (s[1] == ' ' || !s[1]); /* "- x" would be a list */
+    if (*s && !strpbrk(s, ",[]{}:#&*!|>'\"%@`\\\n\t") && s[0] != ' ' && !indicator && s[strlen(s) - 1] != ' ') {
         put_str(t, s);
         return;
     }
