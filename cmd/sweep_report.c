@@ -327,17 +327,6 @@ static json_t *group_json(const struct sweep *s, const struct sweep_result *res,
     return o;
 }
 
-static int put_json(FILE *f, json_t *o)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
-    if (!text)
-        return -1;
-    fprintf(f, "%s\n", text);
-    free(text);
-    return 0;
-}
-
 /* Every point that finished or failed (not those interrupted or never
  * started), then with seeds every group. */
 static int write_jsonl(const struct outset *set, const struct sweep *s, const struct sweep_result *res,
@@ -349,10 +338,10 @@ static int write_jsonl(const struct outset *set, const struct sweep *s, const st
     int bad = 0;
     for (int i = 0; i < s->n_points && !bad; i++)
         if (res[i].finished || (res[i].ran && !res[i].interrupted))
-            bad = put_json(o.f, point_json(s, i, &res[i]));
+            bad = report_json_line(o.f, point_json(s, i, &res[i]));
     for (int g = 0; g < s->n_groups && !bad && s->seed_key >= 0; g++)
         if (group_stat(s, res, g, NULL).n > 0)
-            bad = put_json(o.f, group_json(s, res, g));
+            bad = report_json_line(o.f, group_json(s, res, g));
     if (bad) {
         outfile_abort(&o);
         return err_set(e, EXIT_RUNTIME, "cannot encode the sweep's results for %s", o.path);

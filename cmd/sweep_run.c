@@ -10,6 +10,7 @@
 #include "../core/clock.h"
 #include "../core/data_open.h"
 #include "../core/report.h"
+#include "../core/workers.h"
 #include "sweep.h"
 
 /* The data of two specs is the same when their data sections (but the
@@ -226,18 +227,10 @@ void sweep_run_points(const struct sweep_plan *p, const struct sweep *s, int fir
      * by side, threads left over going to each worker's GEMMs; a GPU's
      * trains one after another on this thread. */
     int workers = p->be->shared_by_threads ? (threads < mine ? threads : mine) : 0;
-    pthread_t ids[64];
     if (workers > 64)
         workers = 64;
     job.gemm_threads = workers > 0 ? threads / workers : threads;
-    int started = 0;
-    for (; started < workers; started++)
-        if (pthread_create(&ids[started], NULL, sweep_worker, &job))
-            break;
-    if (started == 0)
-        sweep_worker(&job);
-    for (int i = 0; i < started; i++)
-        pthread_join(ids[i], NULL);
+    workers_run(sweep_worker, &job, workers);
     pthread_mutex_destroy(&job.lock);
 }
 

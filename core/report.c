@@ -70,7 +70,16 @@ int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)
     for (int i = 0; i < n && !bad; i++)
         bad |= json_object_set_new(o, m[i].name, json_real(m[i].value));
     bad |= json_object_set_new(o, "time_s", json_real(r->seconds));
-    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (bad) {
+        json_decref(o);
+        return -1;
+    }
+    return report_json_line(f, o);
+}
+
+int report_json_line(FILE *f, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)
         return -1;

@@ -36,6 +36,12 @@ int report_folds_average(FILE *f, int k, const char *metric, double train_sum, d
  * below 1e-3 where fixed decimals would print 2.9e-6 as 0.000003. */
 void report_metric(FILE *f, double value, int decimals);
 
+/* One line of JSON: the object o (jansson's json_t, taken: freed here;
+ * NULL, as a failed build gives, is an error), compact, keys in order; -1
+ * when it cannot be encoded. */
+struct json_t;
+int report_json_line(FILE *f, struct json_t *o);
+
 /* One JSON object; fold < 0 leaves the fold out. */
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold);
 

@@ -64,11 +64,27 @@ static void assert_same_file(const char *a, const char *b, bool timeless)
     free(x), free(y);
 }
 
+/* A scratch directory with poly.yaml in it, whose path goes to spec (a
+ * copy: tmp_path's buffers rotate). */
+static void make_spec(char *spec, size_t cap)
+{
+    tmp_dir_make("sweep");
+    snprintf(spec, cap, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
+}
+
 static struct proc_result sweep(const char *spec, const char *args)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "sweep %s %s", spec, args);
     return run_d2ltrain(cmd);
+}
+
+/* sweep SPEC ARGS --out TMP/out */
+static struct proc_result sweep_to_out(const char *spec, const char *args)
+{
+    char all[2048];
+    snprintf(all, sizeof all, "%s --out %s", args, tmp_path("out"));
+    return sweep(spec, all);
 }
 
 static bool exists(const char *path)
@@ -101,9 +117,8 @@ static int read_jsonl(const char *path, json_t **lines, int max)
  * is a chart. */
 START_TEST(points_are_what_separate_runs_give)
 {
-    tmp_dir_make("sweep");
-    char spec[512]; /* tmp_path's buffers rotate */
-    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
+    char spec[512];
+    make_spec(spec, sizeof spec);
     char args[2048], out[512];
     snprintf(out, sizeof out, "%s", tmp_path("sw"));
     snprintf(args, sizeof args, "--grid optimizer.sgd.lr=0.01,0.03 --grid 'model[0].linear.out=8,16' --out %s", out);
@@ -184,9 +199,8 @@ END_TEST
  * points file, at its line and column. */
 START_TEST(a_bad_value_stops_everything_before_training)
 {
-    tmp_dir_make("sweep");
-    char spec[512]; /* tmp_path's buffers rotate */
-    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
+    char spec[512];
+    make_spec(spec, sizeof spec);
     char args[2048];
     snprintf(args, sizeof args, "--grid optimizer.sgd.lr=0.01,abc --grid 'data.w=[1,2],[3,4]' --out %s",
              tmp_path("out"));
@@ -244,12 +258,9 @@ END_TEST
  * mean and the sample standard deviation of the points' final metrics. */
 START_TEST(seeds_are_averaged)
 {
-    tmp_dir_make("sweep");
-    char spec[512]; /* tmp_path's buffers rotate */
-    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
-    char args[1024];
-    snprintf(args, sizeof args, "--grid optimizer.sgd.lr=0.01,0.03 --grid seed=1,2,3 --out %s", tmp_path("out"));
-    struct proc_result r = sweep(spec, args);
+    char spec[512];
+    make_spec(spec, sizeof spec);
+    struct proc_result r = sweep_to_out(spec, "--grid optimizer.sgd.lr=0.01,0.03 --grid seed=1,2,3");
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     json_t *lines[16];
     ck_assert_int_eq(read_jsonl(tmp_path("out/sweep.jsonl"), lines, 16), 8);
@@ -287,12 +298,9 @@ END_TEST
  * the others train; the exit status is the failure's. */
 START_TEST(a_failed_point_leaves_the_others)
 {
-    tmp_dir_make("sweep");
-    char spec[512]; /* tmp_path's buffers rotate */
-    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
-    char args[1024];
-    snprintf(args, sizeof args, "--grid optimizer.sgd.lr=0.01,1000,0.02 --out %s", tmp_path("out"));
-    struct proc_result r = sweep(spec, args);
+    char spec[512];
+    make_spec(spec, sizeof spec);
+    struct proc_result r = sweep_to_out(spec, "--grid optimizer.sgd.lr=0.01,1000,0.02");
     ck_assert_int_eq(r.status, 1);
     ck_assert_msg(strstr(r.out, "point 2/3 optimizer.sgd.lr=1000: failed: the loss became NaN or infinite"), "%s",
                   r.out);
@@ -316,9 +324,8 @@ END_TEST
  * are left out, the finished ones are written; exit 130. */
 START_TEST(sigint_keeps_the_finished_points)
 {
-    tmp_dir_make("sweep");
-    char spec[512]; /* tmp_path's buffers rotate */
-    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
+    char spec[512];
+    make_spec(spec, sizeof spec);
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "\"$D2LTRAIN\" sweep %s --set train.epochs=400 --grid seed=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,"
@@ -359,9 +366,8 @@ END_TEST
  * with the grid. */
 START_TEST(values_names_and_points_files)
 {
-    tmp_dir_make("sweep");
-    char spec[512]; /* tmp_path's buffers rotate */
-    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
+    char spec[512];
+    make_spec(spec, sizeof spec);
     const char points[] = "- {optimizer.sgd.lr: 0.01, data.w: [5, 1.2]}\n- {optimizer.sgd.lr: '0.02'}\n";
     const char *file = tmp_write("points.yaml", points, sizeof points - 1);
     char args[1024];
