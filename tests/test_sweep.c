@@ -330,7 +330,7 @@ START_TEST(sigint_keeps_the_finished_points)
     snprintf(cmd, sizeof cmd,
              "\"$D2LTRAIN\" sweep %s --set train.epochs=400 --grid seed=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,"
              "19,20 --grid optimizer.sgd.lr=0.01,0.02 --threads 1 --out %s > %s & pid=$!; "
-             "while ! grep -q '^point' %s; do sleep 0.05; done; kill -INT $pid; wait $pid",
+             "while kill -0 $pid 2>/dev/null && ! grep -q '^point' %s; do sleep 0.05; done; kill -INT $pid; wait $pid",
              spec, tmp_path("out"), tmp_path("stdout"), tmp_path("stdout"));
     struct proc_result r = run_shell(cmd);
     ck_assert_int_eq(r.status, 130);
