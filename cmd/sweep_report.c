@@ -187,7 +187,9 @@ int sweep_print_table(FILE *f, const struct sweep *s, const struct sweep_result 
         snprintf(cells[0][n_cols++], CELL, "%s", metrics[m]);
     snprintf(cells[0][n_cols++], CELL, "time_s");
     int status = 0;
-    bool regression = !strstr(rank_by, "acc") && isnan(metric_value(&res[0].final, "train_acc"));
+    bool regression = true; /* then losses print with 6 decimals, as the epoch lines do */
+    for (int i = 0; i < s->n_points; i++)
+        regression &= !res[i].finished || isnan(metric_value(&res[i].final, "train_acc"));
     for (int r = 1; r < n_rows; r++) {
         int g = order[r - 1].group, first = first_of_group(s, g), c = 0;
         snprintf(cells[r][c++], CELL, "%d", r);
