@@ -93,8 +93,8 @@ static void remove_set_dir(const struct outset *s, const char *path, bool kill_m
     bool first = true, whole = has_whole_mark(dirfd(d));
     char back[PATH_MAX + NAME_MAX + 2];
     for (struct dirent *ent; (ent = readdir(d));) {
-        if (is_dot(ent->d_name))
-            continue;
+        if (is_dot(ent->d_name) || (whole && !strcmp(ent->d_name, WHOLE_MARK)))
+            continue; /* the mark goes last: a writer killed midway leaves it for the next */
         if (!is_subdir(dirfd(d), ent->d_name))
             unlinkat(dirfd(d), ent->d_name, 0);
         else if (whole)
@@ -106,6 +106,8 @@ static void remove_set_dir(const struct outset *s, const char *path, bool kill_m
             commit_point();
         first = false;
     }
+    if (whole)
+        unlinkat(dirfd(d), WHOLE_MARK, 0);
     closedir(d);
     rmdir(path);
 }

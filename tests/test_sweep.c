@@ -2,6 +2,7 @@
  * bad value stops everything before training, seeds are averaged, a failed
  * point does not stop the others, Ctrl-C keeps the finished points. */
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -396,6 +397,66 @@ START_TEST(values_names_and_points_files)
 }
 END_TEST
 
+/* The entries of dir, sorted, as one space-separated line; each point
+ * directory must hold its model. */
+static void listing(const char *dir, char *out, size_t cap)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    ck_assert_int_ge(n, 0);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? " " : "", names[i]->d_name);
+            if (!strncmp(names[i]->d_name, "seed=", 5)) {
+                char model[1024];
+                snprintf(model, sizeof model, "%s/%s/model.safetensors", dir, names[i]->d_name);
+                ck_assert_msg(exists(model), "%s is missing", model);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* A sweep's --out is one set, point directories included: killed at every
+ * commit point, DIR holds the whole old sweep or the whole new one; a new
+ * sweep replaces an old one entirely; what a killed one left beside DIR is
+ * gone after the next. */
+START_TEST(killed_sweeps_leave_one_whole_set)
+{
+    char spec[512], out[512], cmd[2048], got[1024];
+    make_spec(spec, sizeof spec);
+    snprintf(out, sizeof out, "%s", tmp_path("out"));
+    const char *old = ".d2ltrain-whole-set seed=1 seed=2 sweep.jsonl sweep.svg";
+    const char *new = ".d2ltrain-whole-set seed=3 sweep.jsonl sweep.svg";
+    for (int n = 1; n <= 5; n++) {
+        snprintf(cmd, sizeof cmd, "sweep %s --set train.epochs=1 --grid seed=1,2 --out %s", spec, out);
+        struct proc_result r = run_d2ltrain(cmd);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        proc_result_free(&r);
+        listing(out, got, sizeof got);
+        ck_assert_str_eq(got, old);
+        snprintf(cmd, sizeof cmd, "D2L_TEST_KILL_AT=%d \"$D2LTRAIN\" sweep %s --set train.epochs=1 --grid seed=3 --out %s",
+                 n, spec, out);
+        r = run_shell(cmd);
+        ck_assert_msg(r.status == 128 + SIGKILL, "kill at %d: exit %d: %s", n, r.status, r.err);
+        proc_result_free(&r);
+        listing(out, got, sizeof got);
+        ck_assert_msg(!strcmp(got, n < 3 ? old : new), "killed at commit point %d: %s", n, got);
+    }
+    listing(tmp_path(""), got, sizeof got); /* the last kill left the old set beside DIR */
+    ck_assert_msg(strstr(got, ".out.d2ltrain-"), "%s", got);
+    snprintf(cmd, sizeof cmd, "sweep %s --set train.epochs=1 --grid seed=3 --out %s", spec, out);
+    struct proc_result r = run_d2ltrain(cmd);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    proc_result_free(&r);
+    listing(tmp_path(""), got, sizeof got);
+    ck_assert_str_eq(got, "out poly.yaml");
+    tmp_dir_remove();
+}
+END_TEST
+
 /* --set model[i]: --print-model shows the changed layer. */
 START_TEST(list_item_set_changes_the_model)
 {
@@ -425,6 +486,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, sigint_keeps_the_finished_points);
     tcase_add_test(tc, values_names_and_points_files);
     tcase_add_test(tc, list_item_set_changes_the_model);
+    tcase_add_test(tc, killed_sweeps_leave_one_whole_set);
     suite_add_tcase(s, tc);
     return s;
 }
