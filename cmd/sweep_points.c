@@ -250,12 +250,15 @@ static int build(struct sweep *s, const char *const *grids, int n_grids, const c
         }
     struct axis axes[SWEEP_MAX_KEYS] = {{0}};
     long long combos = 1;
-    for (int g = 0; g < n_grids; g++) {
-        if (parse_grid(s, &axes[g], grids[g], e))
+    if (n_grids > SWEEP_MAX_KEYS)
+        return err_set(e, EXIT_USAGE, "at most %d --grid axes", SWEEP_MAX_KEYS);
+    for (int g = 0; g <= n_grids; g++) { /* checked as it grows: no overflow */
+        if (g < n_grids && parse_grid(s, &axes[g], grids[g], e))
             return e->code;
-        combos *= axes[g].n;
+        combos *= g < n_grids ? axes[g].n : 1;
         if (combos * (n_entries ? n_entries : 1) > SWEEP_MAX_POINTS)
-            return err_set(e, EXIT_USAGE, "more than %d points in one sweep", SWEEP_MAX_POINTS);
+            return err_set(e, EXIT_USAGE, "%lld points: at most %d in one sweep",
+                           combos * (n_entries ? n_entries : 1), (int)SWEEP_MAX_POINTS);
     }
     s->seed_key = key_index(s, "seed", 4);
     int n_points = (int)combos * (n_entries ? n_entries : 1);
