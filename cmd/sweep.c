@@ -80,7 +80,7 @@ static int first_failure(const struct sweep *s, const struct sweep_result *resul
 int cmd_sweep(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, TAKES_SWEEP);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_SWEEP | TAKES_Y_SCALE);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -103,7 +103,8 @@ int cmd_sweep(int argc, char **argv)
     }
     struct progress progress = {.s = &s};
     double start = clock_seconds();
-    sweep_run_points(&plan, &s, 0, 1, o.threads, o.out_dir ? &set : NULL, on_point_done, &progress, results);
+    struct sweep_output out = {.set = &set, .y_scale = o.y_scale};
+    sweep_run_points(&plan, &s, 0, 1, o.threads, o.out_dir ? &out : NULL, on_point_done, &progress, results);
     double seconds = clock_seconds() - start;
     const char *rank_by = o.rank_by ? o.rank_by : sweep_default_rank(results, s.n_points);
     if (sweep_print_table(stdout, &s, results, rank_by) || progress.printed_nonfinite) {
@@ -112,7 +113,7 @@ int cmd_sweep(int argc, char **argv)
     }
     char title[SPEC_NAME_LEN + 16];
     snprintf(title, sizeof title, "%s sweep", plan.specs[0].name);
-    if (o.out_dir && !sweep_write_outputs(&set, &s, results, rank_by, title, &e))
+    if (o.out_dir && !sweep_write_outputs(&set, &s, results, rank_by, title, o.y_scale, &e))
         outset_commit(&set, &e);
     if (!e.code && train_stop_requested)
         printf("interrupted: the points that finished are in the table%s\n",

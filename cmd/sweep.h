@@ -79,12 +79,15 @@ typedef void (*sweep_done_fn)(int i, const struct sweep_result *r, void *arg);
  * results[i]; on a CPU backend (shared by threads) up to `threads` points
  * side by side, each worker's GEMMs on threads / workers; on a GPU one
  * after another. A point's error is recorded in its result and the others
- * go on; after SIGINT (train_stop_requested) no point starts. With `out`
- * (a whole output set), a finished point's files go to out/<name>/ as
- * `run --out` writes them. One process: first 0, stride 1; MPI: first
+ * go on; after SIGINT (train_stop_requested) no point starts. With `out`,
+ * a finished point's files go to <set>/<name>/ as `run --out` writes them. One process: first 0, stride 1; MPI: first
  * rank, stride size, and rank 0 gathers the results. */
+struct sweep_output {
+    const struct outset *set; /* a whole output set */
+    enum y_scale y_scale;     /* of the points' curves.svg */
+};
 void sweep_run_points(const struct sweep_plan *p, const struct sweep *s, int first, int stride, int threads,
-                      const struct outset *out, sweep_done_fn done, void *arg, struct sweep_result *results);
+                      const struct sweep_output *out, sweep_done_fn done, void *arg, struct sweep_result *results);
 void sweep_results_free(struct sweep_result *results, int n);
 
 /* cmd/sweep_report.c: from the whole result array. The metric a table is
@@ -101,6 +104,6 @@ int sweep_print_point(FILE *f, const struct sweep *s, int i, const struct sweep_
 int sweep_print_table(FILE *f, const struct sweep *s, const struct sweep_result *results, const char *rank_by);
 /* sweep.jsonl and sweep.svg into the set. */
 int sweep_write_outputs(const struct outset *set, const struct sweep *s, const struct sweep_result *results,
-                        const char *rank_by, const char *title, struct err *e);
+                        const char *rank_by, const char *title, enum y_scale y_scale, struct err *e);
 
 #endif

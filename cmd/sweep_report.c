@@ -13,7 +13,7 @@
 static double metric_value(const struct epoch_report *r, const char *name)
 {
     struct report_metric m[REPORT_METRICS];
-    int n = report_metrics(r, m);
+    int n = report_metrics_of(r, m);
     for (int k = 0; k < n; k++)
         if (!strcmp(m[k].name, name))
             return m[k].value;
@@ -103,7 +103,7 @@ static int table_metrics(const struct sweep_result *res, int n, const char *rank
     for (int i = 0; i < n; i++)
         if (res[i].finished) {
             struct report_metric m[REPORT_METRICS];
-            int k = report_metrics(&res[i].final, m);
+            int k = report_metrics_of(&res[i].final, m);
             for (int j = 0; j < k; j++)
                 if (strcmp(m[j].name, rank_by))
                     names[count++] = m[j].name;
@@ -254,7 +254,7 @@ static json_t *overrides_json(const struct sweep *s, int i, bool with_seed)
 static json_t *metrics_json(const struct epoch_report *r)
 {
     struct report_metric m[REPORT_METRICS];
-    int n = report_metrics(r, m);
+    int n = report_metrics_of(r, m);
     json_t *o = json_object();
     for (int k = 0; o && k < n; k++)
         if (json_object_set_new(o, m[k].name, json_real(m[k].value))) {
@@ -305,7 +305,7 @@ static json_t *group_json(const struct sweep *s, const struct sweep_result *res,
     int n = 0;
     for (int i = 0; i < s->n_points && !n; i++)
         if (s->points[i].group == g && res[i].finished)
-            n = report_metrics(&res[i].final, m);
+            n = report_metrics_of(&res[i].final, m);
     for (int k = 0; !bad && k < n; k++) {
         struct stat st = group_stat(s, res, g, m[k].name);
         bad |= json_object_set_new(mean, m[k].name, json_real(st.mean));
@@ -354,7 +354,7 @@ static int write_jsonl(const struct outset *set, const struct sweep *s, const st
 /* The finished points' curves overlaid, best first; every metric when
  * they fit in one plot, else the ranking metric alone. */
 static int write_svg(const struct outset *set, const struct sweep *s, const struct sweep_result *res,
-                     const char *rank_by, const char *title, struct err *e)
+                     const char *rank_by, const char *title, enum y_scale y_scale, struct err *e)
 {
     struct ranked *order = calloc((size_t)s->n_points, sizeof *order);
     struct curves_run *runs = calloc((size_t)s->n_points, sizeof *runs);
@@ -363,7 +363,7 @@ static int write_svg(const struct outset *set, const struct sweep *s, const stru
         if (res[i].finished) {
             order[n++] = (struct ranked){i, metric_value(&res[i].final, rank_by), sweep_higher_is_better(rank_by)};
             struct report_metric m[REPORT_METRICS];
-            n_curves += report_metrics(&res[i].final, m);
+            n_curves += report_metrics_of(&res[i].final, m);
         }
     struct outfile o = {0};
     if (!order || !runs)
@@ -374,7 +374,7 @@ static int write_svg(const struct outset *set, const struct sweep *s, const stru
             const struct sweep_result *r = &res[order[k].group];
             runs[k] = (struct curves_run){s->points[order[k].group].name, r->epochs, r->n_epochs};
         }
-        if (curves_write_runs_svg(o.f, runs, n, n_curves > CURVES_MAX ? rank_by : NULL, title, Y_SCALE_AUTO))
+        if (curves_write_runs_svg(o.f, runs, n, n_curves > CURVES_MAX ? rank_by : NULL, title, y_scale))
             err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
         else
             outfile_close(&o, e);
@@ -386,9 +386,9 @@ static int write_svg(const struct outset *set, const struct sweep *s, const stru
 }
 
 int sweep_write_outputs(const struct outset *set, const struct sweep *s, const struct sweep_result *results,
-                        const char *rank_by, const char *title, struct err *e)
+                        const char *rank_by, const char *title, enum y_scale y_scale, struct err *e)
 {
     if (!write_jsonl(set, s, results, e))
-        write_svg(set, s, results, rank_by, title, e);
+        write_svg(set, s, results, rank_by, title, y_scale, e);
     return e->code;
 }

@@ -123,6 +123,7 @@ struct sweep_job {
     int first, stride;
     atomic_int next; /* the next of this process's points: index first + next * stride */
     int gemm_threads;
+    enum y_scale y_scale;
     sweep_done_fn done;
     void *arg;
     pthread_mutex_t lock; /* serializes done */
@@ -135,27 +136,21 @@ static void collect_epoch(const struct epoch_report *r, void *arg)
     res->n_epochs = r->epoch;
 }
 
-/* out/<name>/: metrics.jsonl and what `run --out` writes beside it. */
+/* out/<name>/: what `run --out` writes. */
 static int write_point(const struct sweep_job *job, int i, struct model *m, const struct sweep_result *r,
                        struct err *e)
 {
-    const struct spec *spec = &job->plan->specs[i];
     struct outset dir;
-    struct outfile o = {0};
     float *params = NULL;
-    if (outset_subdir(job->out, job->s->points[i].name, &dir, e) || outfile_open(&o, &dir, "metrics.jsonl", e))
+    if (outset_subdir(job->out, job->s->points[i].name, &dir, e))
         return e->code;
-    for (int k = 0; k < r->n_epochs && !e->code; k++)
-        if (report_epoch_json(o.f, &r->epochs[k], -1))
-            err_set(e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", o.path);
-    if (!e->code && !outfile_close(&o, e) && !(params = malloc(m->n_params * sizeof *params)))
-        err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters", m->n_params);
-    outfile_abort(&o);
-    if (!e->code) {
-        m->be->download(m->be, params, m->params, m->n_params * sizeof *params);
-        run_write_outputs(&dir, spec, &job->plan->data[job->plan->data_of[i]].test, m, params, r->epochs,
-                          r->n_epochs, NULL, e);
-    }
+    if (!(params = malloc(m->n_params * sizeof *params)))
+        return err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters", m->n_params);
+    m->be->download(m->be, params, m->params, m->n_params * sizeof *params);
+    struct run_files f = {.spec = &job->plan->specs[i], .test = &job->plan->data[job->plan->data_of[i]].test,
+                          .m = m, .params = params, .epochs = r->epochs, .n_epochs = r->n_epochs,
+                          .y_scale = job->y_scale, .predictions = true};
+    run_write_outputs(&dir, &f, e);
     free(params);
     return e->code;
 }
@@ -163,7 +158,7 @@ static int write_point(const struct sweep_job *job, int i, struct model *m, cons
 static int check_finite(const struct epoch_report *r, struct err *e)
 {
     struct report_metric m[REPORT_METRICS];
-    int n = report_metrics(r, m);
+    int n = report_metrics_of(r, m);
     for (int k = 0; k < n; k++)
         if (!isfinite(m[k].value))
             return err_set(e, EXIT_RUNTIME, "epoch %d: %s is not finite", r->epoch, m[k].name);
@@ -216,10 +211,10 @@ static void *sweep_worker(void *arg)
 }
 
 void sweep_run_points(const struct sweep_plan *p, const struct sweep *s, int first, int stride, int threads,
-                      const struct outset *out, sweep_done_fn done, void *arg, struct sweep_result *results)
+                      const struct sweep_output *out, sweep_done_fn done, void *arg, struct sweep_result *results)
 {
-    struct sweep_job job = {.plan = p, .s = s, .out = out, .results = results, .first = first, .stride = stride,
-                            .done = done, .arg = arg};
+    struct sweep_job job = {.plan = p, .s = s, .out = out ? out->set : NULL, .y_scale = out ? out->y_scale : 0,
+                            .results = results, .first = first, .stride = stride, .done = done, .arg = arg};
     atomic_init(&job.next, 0);
     pthread_mutex_init(&job.lock, NULL);
     int mine = first < s->n_points ? (s->n_points - first + stride - 1) / stride : 0;

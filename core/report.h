@@ -3,24 +3,30 @@
 #ifndef D2L_REPORT_H
 #define D2L_REPORT_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "train.h"
+
+/* The metrics of an epoch report in printing order, by their JSON names. */
+struct report_field {
+    const char *name;
+    size_t offset; /* of the double in struct epoch_report */
+};
+enum { REPORT_METRICS = 6 };
+extern const struct report_field report_metrics[REPORT_METRICS];
+
+/* The metrics of r that apply (not NAN), in that order, with their values. */
+struct report_metric {
+    const char *name;
+    double value;
+};
+int report_metrics_of(const struct epoch_report *r, struct report_metric out[REPORT_METRICS]);
 
 /* What is printed holds finite numbers only, or the command fails: each
  * printing function returns -1 when it printed an inf or a NaN, and its
  * caller then exits non-zero (train_model already stops on a metric that
  * is not finite; this keeps the rule where numbers are shown). */
-
-/* An epoch's metrics that apply (not NAN), in printing order: loss,
- * train_acc, test_loss, test_acc, train_log_rmse, valid_log_rmse (the
- * test set's log-RMSE, the name metrics.jsonl gives it). */
-enum { REPORT_METRICS = 6 };
-struct report_metric {
-    const char *name;
-    double value;
-};
-int report_metrics(const struct epoch_report *r, struct report_metric out[REPORT_METRICS]);
 
 /* "epoch 3/10 loss 0.5246 train_acc 0.8161 test_acc 0.8140 time 0.012s";
  * metrics that are NAN (do not apply) are left out. */
@@ -44,5 +50,11 @@ int report_json_line(FILE *f, struct json_t *o);
 
 /* One JSON object; fold < 0 leaves the fold out. */
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold);
+
+/* The inverse for run's lines (no fold): the JSON object text[0..len)
+ * into *r (epochs 0, penalty NAN: the line has neither); -1 when it is
+ * not such a line. JSON numbers are written so that they read back
+ * exactly, so a line read and written again is the same line. */
+int report_epoch_from_json(struct epoch_report *r, const char *text, size_t len);
 
 #endif
