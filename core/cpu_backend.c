@@ -321,7 +321,7 @@ static void cpu_cross_entropy(struct backend *be, float *dlogits, double *acc, c
     if (rows > LOSS_BLOCK_ROWS * LOSS_BLOCKS)
         j.block_rows = (rows + LOSS_BLOCKS - 1) / LOSS_BLOCKS;
     int blocks = (rows + j.block_rows - 1) / j.block_rows;
-    cpu_team_run(blocks, cross_entropy_block, &j);
+    cpu_team_run(blocks, TEAM_AWAKE_ONLY, cross_entropy_block, &j);
     for (int b = 0; b < blocks; b++) {
         acc[ACC_LOSS] += j.loss[b];
         acc[ACC_CORRECT] += j.correct[b];

@@ -331,7 +331,7 @@ void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, co
     int slice = (per_thread + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
     struct gemm_split g = {.bf16 = bf16, .trans_a = trans_a, .trans_b = trans_b, .by_rows = by_rows, .m = m, .n = n,
                            .k = k, .lda = lda, .ldb = ldb, .ldc = ldc, .slice = slice, .a = a, .b = b, .c = c, .ep = ep};
-    cpu_team_run((total + slice - 1) / slice, gemm_slice, &g);
+    cpu_team_run((total + slice - 1) / slice, TEAM_WAKE, gemm_slice, &g);
 }
 
 static const char *isa_name(dnnl_cpu_isa_t isa)

@@ -226,7 +226,7 @@ void cpu_team_release(void)
     thread_team = NULL;
 }
 
-void cpu_team_run(int chunks, void (*chunk_fn)(void *arg, int chunk), void *arg)
+void cpu_team_run(int chunks, enum team_call call, void (*chunk_fn)(void *arg, int chunk), void *arg)
 {
     struct team *t = chunks > 1 ? team_here() : NULL;
     if (!t || !t->workers) {
@@ -240,7 +240,7 @@ void cpu_team_run(int chunks, void (*chunk_fn)(void *arg, int chunk), void *arg)
     uint32_t generation = ++t->generation;
     atomic_store(&t->job, (uint64_t)generation << 32 | (uint64_t)chunks << 16);
     atomic_store(&t->posted, generation);
-    if (atomic_load(&t->sleepers))
+    if (call == TEAM_WAKE && atomic_load(&t->sleepers))
         futex_wake(&t->posted, INT_MAX);
     for (int c; (c = claim(t, generation)) >= 0;) {
         chunk_fn(arg, c);
@@ -279,7 +279,7 @@ void cpu_team_for(size_t n, size_t block, void (*range)(void *arg, size_t begin,
     if (n / block >= CPU_TEAM_MAX_CHUNKS)
         block = (n + CPU_TEAM_MAX_CHUNKS - 1) / CPU_TEAM_MAX_CHUNKS;
     struct team_for f = {.n = n, .block = block, .range = range, .arg = arg};
-    cpu_team_run((int)((n + block - 1) / block), team_for_block, &f);
+    cpu_team_run((int)((n + block - 1) / block), TEAM_AWAKE_ONLY, team_for_block, &f);
 }
 
 void cpu_threads_set(int n) { team_size_asked = n < 1 ? 0 : n; }

@@ -18,16 +18,23 @@ int cpu_team_size(void);
 /* Most chunks one run takes. */
 enum { CPU_TEAM_MAX_CHUNKS = 4096 };
 
+/* How much of the team a run asks for. Waking a sleeping worker costs
+ * two context switches (tens of microseconds on a VM), worth it for a
+ * GEMM's slices, not for an element-wise op of a few microseconds a block:
+ * that one takes the workers still awake from the op before, if any. */
+enum team_call { TEAM_WAKE, TEAM_AWAKE_ONLY };
+
 /* Runs chunk_fn(arg, c) for every c in [0, chunks) (chunks <= CPU_TEAM_MAX_CHUNKS)
  * on the calling thread's team and returns when all have run. Which thread
  * runs which chunk varies from run to run: a chunk's result must depend on
  * c alone. */
-void cpu_team_run(int chunks, void (*chunk_fn)(void *arg, int chunk), void *arg);
+void cpu_team_run(int chunks, enum team_call call, void (*chunk_fn)(void *arg, int chunk), void *arg);
 
 /* Runs range(arg, begin, end) over pieces that cover [0, n): one call on
  * the caller when n <= block or the team is the caller alone, else blocks
  * of `block` (more where there would be over CPU_TEAM_MAX_CHUNKS) on the
- * team. For ops whose result does not depend on how [0, n) is cut. */
+ * team's threads that are awake (TEAM_AWAKE_ONLY). For ops whose result
+ * does not depend on how [0, n) is cut. */
 void cpu_team_for(size_t n, size_t block, void (*range)(void *arg, size_t begin, size_t end), void *arg);
 
 /* Ends the calling thread's workers (a thread's team also ends when the

@@ -32,7 +32,7 @@ START_TEST(team_runs_every_chunk_once)
         cpu_threads_set(size);
         for (int run = 0; run < 3000; run++) {
             int chunks = 1 + (run * 37 + size) % MAX_CHUNKS;
-            cpu_team_run(chunks, count_chunk, &counts);
+            cpu_team_run(chunks, run % 3 ? TEAM_WAKE : TEAM_AWAKE_ONLY, count_chunk, &counts);
             for (int c = 0; c < MAX_CHUNKS; c++) {
                 int got = atomic_exchange(&counts.runs[c], 0);
                 ck_assert_msg(got == (c < chunks), "team of %d, run %d of %d chunks: chunk %d ran %d times", size,
