@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "big_alloc.h"
 #include "cpu_gemm.h"
 #include "cpu_team.h"
 #include "terms.h"
@@ -29,7 +30,9 @@ static bool bf16_of(const struct backend *be) { return ((const struct cpu_impl *
 
 static void *cpu_alloc(struct backend *be, size_t bytes, struct err *e)
 {
-    void *p = calloc(1, bytes ? bytes : 1);
+    void *p = big_alloc(bytes);
+    if (p)
+        memset(p, 0, bytes); /* zeroed, as this backend's memory always was */
     if (!p)
         err_set(e, EXIT_RUNTIME, "out of memory: asked for %zu bytes (%.1f MiB); try a smaller data.batch_size",
                 bytes, bytes / 1048576.0);
