@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "big_alloc.h"
+#include "../data/big_alloc.h"
 #include "cpu_gemm.h"
 #include "cpu_team.h"
 #include "terms.h"
@@ -407,10 +407,15 @@ struct gather_job {
  * prefetcher does not guess them. */
 enum { GATHER_AHEAD = 4 };
 
-static void prefetch_bytes(const void *p, size_t bytes)
+/* Starts fetching row idx[r + GATHER_AHEAD] of x (rows of row_bytes) when
+ * it is one of this piece's rows. */
+static void prefetch_ahead(const struct gather_job *j, size_t r, size_t end, size_t row_bytes)
 {
-    for (size_t off = 0; off < bytes; off += 64)
-        __builtin_prefetch((const char *)p + off);
+    if (r + GATHER_AHEAD >= end)
+        return;
+    const char *row = (const char *)j->x + (size_t)j->idx[r + GATHER_AHEAD] * row_bytes;
+    for (size_t off = 0; off < row_bytes; off += 64)
+        __builtin_prefetch(row + off);
 }
 
 static void gather_u8_range(void *arg, size_t begin, size_t end)
@@ -419,8 +424,7 @@ static void gather_u8_range(void *arg, size_t begin, size_t end)
     const uint8_t *x = j.x;
     size_t cols = (size_t)j.cols;
     for (size_t r = begin; r < end; r++) {
-        if (r + GATHER_AHEAD < end)
-            prefetch_bytes(x + (size_t)j.idx[r + GATHER_AHEAD] * cols, cols);
+        prefetch_ahead(&j, r, end, cols);
         const uint8_t *src = x + (size_t)j.idx[r] * cols;
         float *dst = j.out + r * cols;
         for (size_t c = 0; c < cols; c++)
@@ -438,12 +442,10 @@ static void cpu_gather_u8(struct backend *be, float *out, const uint8_t *x, cons
 static void gather_f32_range(void *arg, size_t begin, size_t end)
 {
     const struct gather_job j = *(const struct gather_job *)arg; /* locals: the stores cannot alias them */
-    const float *x = j.x;
-    size_t cols = (size_t)j.cols;
+    size_t row_bytes = (size_t)j.cols * sizeof(float);
     for (size_t r = begin; r < end; r++) {
-        if (r + GATHER_AHEAD < end)
-            prefetch_bytes(x + (size_t)j.idx[r + GATHER_AHEAD] * cols, cols * sizeof *x);
-        memcpy(j.out + r * cols, x + (size_t)j.idx[r] * cols, cols * sizeof *x);
+        prefetch_ahead(&j, r, end, row_bytes);
+        memcpy((char *)j.out + r * row_bytes, (const char *)j.x + (size_t)j.idx[r] * row_bytes, row_bytes);
     }
 }
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/big_alloc.h"
+#include "big_alloc.h"
 #include "read_all.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u

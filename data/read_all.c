@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/big_alloc.h"
+#include "big_alloc.h"
 #include "../core/open_regular.h"
 
 int read_all(const char *path, size_t max_len, const char *kind, uint8_t **out, size_t *len, struct err *e)
