@@ -4,7 +4,6 @@
  * one: a claim is a compare-and-swap that also checks the generation. */
 #include "cpu_team.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -25,7 +24,7 @@
 /* How long a thread that waits (a worker for the next op, the caller for
  * the workers' last chunks) spins before it sleeps: long enough for ops
  * issued back to back, short enough to cost no measurable CPU time
- * (docs/BENCH.md: 5 and 20 us gave the same epoch, 50 us a slower one). */
+ * (docs/BENCH.md: 5 and 20 us measured alike, 50 us cost CPU time). */
 enum { SPIN_NS = 5000 };
 
 typedef void (*chunk_fn_t)(void *arg, int chunk);
@@ -196,7 +195,15 @@ static struct team *team_make(int size)
     return t;
 }
 
-int cpu_team_size(void) { return team_size_asked ? team_size_asked : cpu_threads_available(); }
+int cpu_team_size(void)
+{
+    static _Atomic int available; /* asked once: every op asks for the size */
+    if (team_size_asked)
+        return team_size_asked;
+    if (!atomic_load_explicit(&available, memory_order_relaxed))
+        atomic_store_explicit(&available, cpu_threads_available(), memory_order_relaxed);
+    return atomic_load_explicit(&available, memory_order_relaxed);
+}
 
 /* The calling thread's team, or NULL for a team of one. */
 static struct team *team_here(void)

@@ -18,10 +18,11 @@ int cpu_team_size(void);
 /* Most chunks one run takes. */
 enum { CPU_TEAM_MAX_CHUNKS = 4096 };
 
-/* How much of the team a run asks for. Waking a sleeping worker costs
- * two context switches (tens of microseconds on a VM), worth it for a
- * GEMM's slices, not for an element-wise op of a few microseconds a block:
- * that one takes the workers still awake from the op before, if any. */
+/* How much of the team a run asks for. Waking a sleeping worker costs a
+ * system call and a context switch each way, worth it for a GEMM's slices
+ * (hundreds of microseconds), not for an element-wise op's blocks (a few
+ * each; waking for every op cost a whole run 17% more CPU, docs/BENCH.md):
+ * those take the workers still awake from the op before, if any. */
 enum team_call { TEAM_WAKE, TEAM_AWAKE_ONLY };
 
 /* Runs chunk_fn(arg, c) for every c in [0, chunks) (chunks <= CPU_TEAM_MAX_CHUNKS)
