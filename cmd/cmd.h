@@ -4,6 +4,7 @@
 #define D2L_CMD_H
 
 #include "../core/backend.h"
+#include "../core/curves.h"
 #include "../core/model.h"
 #include "../core/outfile.h"
 #include "../core/spec.h"
@@ -40,6 +41,7 @@ struct run_options {
     int images;             /* predict --images N: draw the first N test images... */
     const char *image_file; /* ...into -o FILE.svg */
     bool verbose;           /* kfold --verbose: every fold's epoch lines */
+    enum y_scale y_scale;   /* run, kfold --log-y / --linear-y: curves.svg's y axis */
     int threads;    /* --threads: the CPU threads to use, default the cores available */
     bool timing;    /* --timing: where the time went, on stderr */
     double started; /* clock_seconds() when the command began, for --timing */
@@ -48,7 +50,8 @@ struct run_options {
 
 /* Options only some commands take. */
 enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */,
-       TAKES_IMAGES = 4 /* --images N, -o FILE */, TAKES_VERBOSE = 8 };
+       TAKES_IMAGES = 4 /* --images N, -o FILE */, TAKES_VERBOSE = 8,
+       TAKES_Y_SCALE = 16 /* --log-y, --linear-y */ };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
  * [--cacert FILE] [--mirror URL] [--threads N] [--quiet] [--timing]`, and
@@ -66,18 +69,30 @@ struct experiment {
 };
 
 /* The state `run --resume` continues from (cmd/resume.c): on the host,
- * params then opt_m then opt_v, n_params each, after `epoch` epochs. */
+ * params then opt_m then opt_v, n_params each, at `at`, and early
+ * stopping's best epoch (epoch 0: none; its params follow opt_v). */
 struct resume_state {
-    int epoch;
+    struct train_position at;
+    struct best_epoch best;
     float *params;
 };
-int resume_snapshot(struct resume_state *r, const struct model *m, int epoch, struct err *e);
+/* m's state at `at` and, when best is not NULL, its best epoch. */
+int resume_snapshot(struct resume_state *r, const struct model *m, const struct train_position *at,
+                    const struct best_epoch *best, struct err *e);
 void resume_free(struct resume_state *r);
-/* resume.safetensors: the state as flat tensors params, opt_m, opt_v, epoch. */
+/* resume.safetensors: the state as flat tensors params, opt_m, opt_v, epoch,
+ * and the position within the next epoch in __metadata__. */
 int resume_write(FILE *f, const struct resume_state *r, size_t n, struct err *e);
-/* Puts DIR/resume.safetensors into m (device) and gives the epoch it holds;
- * EXIT_DATA when it does not fit m. */
-int resume_load(const char *dir, struct model *m, int *epoch, struct err *e);
+/* Puts DIR/resume.safetensors into m (device) and gives the position it
+ * holds (`steps`: the spec's steps per epoch, which a step must be below)
+ * and, when best is not NULL (its params hold n_params floats), early
+ * stopping's best epoch (left as it is when the state has none); EXIT_DATA
+ * when it does not fit m. */
+int resume_load(const char *dir, struct model *m, long steps, struct train_position *at, struct best_epoch *best,
+                struct err *e);
+/* The reports of epochs 1..n from DIR/metrics.jsonl, into out[0..n);
+ * EXIT_DATA when it does not hold them (lines after them are ignored). */
+int resume_read_metrics(const char *dir, int n, struct epoch_report *out, struct err *e);
 
 /* The spec's report items after training (cmd/summary.c); params on the host. */
 void print_report(const struct spec *s, const struct model *m, const float *params);

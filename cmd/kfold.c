@@ -19,6 +19,8 @@ static const char usage[] =
     "  --out DIR       write every fold's per-epoch metrics to DIR/metrics.jsonl and\n"
     "                  fold 1's curves to DIR/curves.svg (d2l's plot)\n"
     "  --verbose       print every fold's epoch lines (\"fold 1 epoch 3/100 ...\")\n"
+    "  --log-y, --linear-y  force curves.svg's y axis (default: logarithmic for regression\n"
+    "                  losses, log-RMSE and values spanning two decades)\n"
     "  --threads N     CPU threads (default: the cores available): up to N folds run side\n"
     "                  by side, their GEMMs sharing what is left over\n"
     "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet, --timing: as for run\n";
@@ -30,14 +32,14 @@ static const char *metric_name(enum kfold_metric m)
 
 /* metrics.jsonl (every fold) and curves.svg (fold 1, as d2l draws it). */
 static int write_outputs(struct outset *set, const struct fold_result *res, int k, const char *name,
-                         struct err *e)
+                         enum y_scale scale, struct err *e)
 {
     struct outfile o;
     char title[SPEC_NAME_LEN + 16];
     snprintf(title, sizeof title, "%s, fold 1", name);
     if (outfile_open(&o, set, "curves.svg", e))
         return e->code;
-    if (curves_write_svg(o.f, res[0].epochs, res[0].n_epochs, title, Y_SCALE_AUTO)) {
+    if (curves_write_svg(o.f, res[0].epochs, res[0].n_epochs, title, scale)) {
         outfile_abort(&o);
         return err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
     }
@@ -59,7 +61,7 @@ static int write_outputs(struct outset *set, const struct fold_result *res, int 
 int cmd_kfold(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, TAKES_VERBOSE);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_VERBOSE | TAKES_Y_SCALE);
     if (status >= 0)
         return status;
     struct err e = {0};
@@ -98,7 +100,7 @@ int cmd_kfold(int argc, char **argv)
         goto done;
     }
     if (o.out_dir)
-        write_outputs(&set, res, k, x.spec.name, &e);
+        write_outputs(&set, res, k, x.spec.name, o.y_scale, &e);
     if (!e.code && o.timing)
         experiment_print_timing(&x, "folds", folds_seconds, o.started);
 done:

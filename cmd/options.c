@@ -24,6 +24,8 @@ enum run_option {
     OPT_IMAGES,
     OPT_IMAGE_FILE,
     OPT_VERBOSE,
+    OPT_LOG_Y,
+    OPT_LINEAR_Y,
 };
 
 static const struct arg_option run_options[] = {
@@ -44,6 +46,8 @@ static const struct arg_option run_options[] = {
     {"--images", NULL, true, OPT_IMAGES},
     {"-o", NULL, true, OPT_IMAGE_FILE},
     {"--verbose", NULL, false, OPT_VERBOSE},
+    {"--log-y", NULL, false, OPT_LOG_Y},
+    {"--linear-y", NULL, false, OPT_LINEAR_Y},
     {NULL},
 };
 
@@ -112,6 +116,11 @@ static int take_option(struct run_options *o, enum run_option id, const char *v,
             return err_set(e, EXIT_USAGE, "--verbose belongs to kfold (see --help)");
         o->verbose = true;
         return 0;
+    case OPT_LOG_Y:
+    case OPT_LINEAR_Y:
+        if (!(takes & TAKES_Y_SCALE))
+            return err_set(e, EXIT_USAGE, "%s belongs to run, kfold and plot (see --help)", run_options[id].name);
+        return y_scale_choose(&o->y_scale, id == OPT_LOG_Y ? Y_SCALE_LOG : Y_SCALE_LINEAR, e);
     case OPT_QUIET:
         o->fetch.quiet = true;
         return 0;

@@ -214,7 +214,6 @@ int cmd_plot(int argc, char **argv)
     struct args a = args_start(plot_options, argc, argv);
     const char *v;
     for (int id; !e.code && (id = args_next(&a, &v, &e)) != ARG_DONE;) {
-        enum y_scale wanted = id == PLOT_LOG_Y ? Y_SCALE_LOG : Y_SCALE_LINEAR;
         if (id == ARG_HELP) {
             fputs(usage, stdout);
             return 0;
@@ -226,10 +225,8 @@ int cmd_plot(int argc, char **argv)
             err_set(&e, EXIT_USAGE, "at most %d --metric options", MAX_METRICS);
         else if (id == PLOT_METRIC)
             only[n_only++] = v;
-        else if ((id == PLOT_LOG_Y || id == PLOT_LINEAR_Y) && scale != Y_SCALE_AUTO && scale != wanted)
-            err_set(&e, EXIT_USAGE, "--log-y and --linear-y exclude each other");
         else if (id == PLOT_LOG_Y || id == PLOT_LINEAR_Y)
-            scale = wanted;
+            y_scale_choose(&scale, id == PLOT_LOG_Y ? Y_SCALE_LOG : Y_SCALE_LINEAR, &e);
         else if (id == ARG_OPERAND && n_dirs == MAX_RUNS)
             err_set(&e, EXIT_USAGE, "at most %d runs in one plot", MAX_RUNS);
         else if (id == ARG_OPERAND)

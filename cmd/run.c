@@ -32,41 +32,30 @@ static const char usage[] =
     "  --print-model   print the module tree and the parameters, then exit without training\n"
     "  --resume DIR    continue the run whose --out was DIR from its resume.safetensors\n"
     "                  (train.checkpoint_every, or Ctrl-C, writes it); --out defaults to DIR\n"
+    "  --log-y, --linear-y  force curves.svg's y axis (default: logarithmic for regression\n"
+    "                  losses, log-RMSE and values spanning two decades)\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
 
 struct run_ctx {
-    struct outset out;
-    struct outfile metrics;
-    bool metrics_failed; /* a line could not be encoded: metrics.jsonl is not committed */
-    bool printed_nonfinite; /* an epoch line showed an inf or a NaN: the run fails */
-    struct epoch_report *epochs; /* for curves.svg */
+    const struct experiment *x;
+    struct model *m;
+    struct outset out;       /* held from the start: each checkpoint commits it and goes on */
+    bool has_out;
+    enum y_scale y_scale;
+    bool printed_nonfinite;  /* an epoch line showed an inf or a NaN: the run fails */
+    struct epoch_report *epochs; /* every epoch's, from 1 (a resumed run's earlier ones read back) */
     int n_epochs;                /* of them reported (early stopping ends sooner) */
     struct epoch_report last;    /* for --timing */
-    const struct model *m;
     int checkpoint_every;
+    const struct best_epoch *best; /* early stopping's, live (train_model keeps it up to date) */
     struct resume_state resume; /* the last checkpoint's state */
-    struct err resume_err;
+    struct err checkpoint_err;  /* the first checkpoint that failed; none are taken after it */
 };
 
 static void on_sigint(int sig)
 {
     (void)sig;
     train_stop_requested = 1;
-}
-
-static void on_epoch(const struct epoch_report *r, void *arg)
-{
-    struct run_ctx *c = arg;
-    if (report_epoch_line(stdout, r, ""))
-        c->printed_nonfinite = true;
-    if (c->metrics.f && report_epoch_json(c->metrics.f, r, -1))
-        c->metrics_failed = true;
-    if (c->epochs)
-        c->epochs[r->epoch - 1] = *r;
-    c->n_epochs = r->epoch;
-    c->last = *r;
-    if (c->checkpoint_every && r->epoch % c->checkpoint_every == 0 && !c->resume_err.code)
-        resume_snapshot(&c->resume, c->m, r->epoch, &c->resume_err);
 }
 
 static void print_early_stop(const struct spec *s, const struct train_summary *sum)
@@ -121,14 +110,32 @@ static bool reports_log_rmse(const struct data_split *d)
     return true;
 }
 
-/* The files beside metrics.jsonl, into the output set. */
-static int write_outputs(const struct outset *set, const struct experiment *x, struct model *m, const float *params,
-                         const struct epoch_report *epochs, int n_epochs, const struct resume_state *resume,
-                         struct err *e)
+/* metrics.jsonl of epochs 1..n. */
+static int write_metrics(const struct outset *set, const struct epoch_report *epochs, int n, struct err *e)
 {
+    struct outfile o;
+    if (outfile_open(&o, set, "metrics.jsonl", e))
+        return e->code;
+    for (int i = 0; i < n; i++)
+        if (report_epoch_json(o.f, &epochs[i], -1)) {
+            outfile_abort(&o);
+            return err_set(e, EXIT_RUNTIME, "cannot encode the metrics of epoch %d for %s", i + 1, o.path);
+        }
+    return outfile_close(&o, e);
+}
+
+/* The output set: the metrics and curves of every epoch so far, the spec,
+ * the model `params` (host), the last checkpoint's state and, with
+ * `predictions`, the unlabelled test set's submission.csv. */
+static int write_outputs(const struct outset *set, const struct run_ctx *c, const float *params,
+                         bool predictions, struct err *e)
+{
+    const struct experiment *x = c->x;
     struct outfile o = {0};
+    if (write_metrics(set, c->epochs, c->n_epochs, e))
+        return e->code;
     if (!outfile_open(&o, set, "curves.svg", e)) {
-        if (curves_write_svg(o.f, epochs, n_epochs, x->spec.name, Y_SCALE_AUTO))
+        if (curves_write_svg(o.f, c->epochs, c->n_epochs, x->spec.name, c->y_scale))
             err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
         else
             outfile_close(&o, e);
@@ -140,21 +147,62 @@ static int write_outputs(const struct outset *set, const struct experiment *x, s
             outfile_close(&o, e);
     }
     outfile_abort(&o);
-    if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, m, params, e))
+    if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, c->m, params, e))
         outfile_close(&o, e);
     outfile_abort(&o);
-    if (!e->code && resume->params && !outfile_open(&o, set, "resume.safetensors", e) &&
-        !resume_write(o.f, resume, m->n_params, e))
+    if (!e->code && c->resume.params && !outfile_open(&o, set, "resume.safetensors", e) &&
+        !resume_write(o.f, &c->resume, c->m->n_params, e))
         outfile_close(&o, e);
     outfile_abort(&o);
     const struct dataset *test = &x->data.test;
-    if (!e->code && test->n > 0 && !test->y) {
-        float *out = predict_test_set(m, test, e);
+    if (!e->code && predictions && test->n > 0 && !test->y) {
+        float *out = predict_test_set(c->m, test, e);
         if (out)
-            write_submission(set, test, out, m->out_width, e);
+            write_submission(set, test, out, c->m->out_width, e);
         free(out);
     }
     return e->code;
+}
+
+/* The state after this epoch, and with --out the output set so far
+ * committed to DIR: a killed run loses only the epochs after it. */
+static void take_checkpoint(struct run_ctx *c, int epoch)
+{
+    struct train_position at = {.epoch = epoch};
+    if (!resume_snapshot(&c->resume, c->m, &at, c->best, &c->checkpoint_err) && c->has_out &&
+        !write_outputs(&c->out, c, c->resume.params, false, &c->checkpoint_err))
+        outset_checkpoint(&c->out, &c->checkpoint_err);
+}
+
+static void on_epoch(const struct epoch_report *r, void *arg)
+{
+    struct run_ctx *c = arg;
+    if (report_epoch_line(stdout, r, ""))
+        c->printed_nonfinite = true;
+    if (c->epochs)
+        c->epochs[r->epoch - 1] = *r;
+    c->n_epochs = r->epoch;
+    c->last = *r;
+    if (c->checkpoint_every && r->epoch % c->checkpoint_every == 0 && !c->checkpoint_err.code &&
+        !c->printed_nonfinite)
+        take_checkpoint(c, r->epoch);
+}
+
+/* "interrupted after epoch 5" or "interrupted in epoch 6 after step 7 of 13", and how to go on. */
+static void print_interrupted(const struct run_options *o, const struct train_position *at, long steps)
+{
+    if (at->step)
+        printf("interrupted in epoch %d after step %ld of %ld", at->epoch + 1, at->step, steps);
+    else
+        printf("interrupted after epoch %d", at->epoch);
+    if (!o->out_dir) {
+        printf("; without --out no state was kept\n");
+        return;
+    }
+    printf("; the state is in %s/resume.safetensors; continue with: d2ltrain run '%s'", o->out_dir, o->spec_path);
+    for (int i = 0; i < o->n_sets; i++)
+        printf(" --set '%s'", o->sets[i]);
+    printf(" --resume '%s'\n", o->out_dir);
 }
 
 /* --init-from and --freeze on a built model. */
@@ -179,17 +227,17 @@ static int apply_model_options(struct model *m, const struct run_options *o, str
 int cmd_run(int argc, char **argv)
 {
     struct run_options o;
-    int status = parse_run_options(&o, argc, argv, usage, TAKES_MODEL_OPTIONS);
+    int status = parse_run_options(&o, argc, argv, usage, TAKES_MODEL_OPTIONS | TAKES_Y_SCALE);
     if (status >= 0)
         return status;
     struct err e = {0};
     struct experiment x;
     struct model m = {0};
-    struct run_ctx ctx = {0};
+    struct run_ctx ctx = {.x = &x, .m = &m, .y_scale = o.y_scale};
     float *params = NULL;
     struct train_summary summary = {0};
-    int first = 1;
-    /* Ctrl-C: finish the epoch, keep a resume state, say how to resume */
+    /* Ctrl-C: finish the step (the epoch where a GPU replays it as one
+     * graph), keep a resume state, say how to resume */
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -201,39 +249,45 @@ int cmd_run(int argc, char **argv)
         model_print_parameters(stdout, &m);
         goto done;
     }
-    if (o.resume && x.spec.train.early_stop.on) {
-        err_set(&e, EXIT_USAGE, "--resume: a run with train.early_stop cannot be resumed (its best epoch is not saved)");
+    long steps = train_steps_per_epoch(x.data.train.n, x.spec.data.batch_size);
+    bool early_stop = x.spec.train.early_stop.on;
+    if (early_stop && !(summary.best.params = malloc(m.n_params * sizeof *summary.best.params))) {
+        err_set(&e, EXIT_RUNTIME, "out of memory: %zu parameters for early stopping", m.n_params);
         goto done;
     }
-    if (o.resume && resume_load(o.resume, &m, &first, &e))
+    ctx.best = &summary.best;
+    if (o.resume && resume_load(o.resume, &m, steps, &summary.start, early_stop ? &summary.best : NULL, &e))
         goto done;
-    if (o.resume && first >= x.spec.epochs) {
+    if (o.resume && summary.start.epoch >= x.spec.epochs) {
         err_set(&e, EXIT_USAGE, "--resume %s: it holds epoch %d of train.epochs %d: nothing left to train (raise "
-                "it with --set train.epochs=N)", o.resume, first, x.spec.epochs);
+                "it with --set train.epochs=N)", o.resume, summary.start.epoch, x.spec.epochs);
         goto done;
     }
-    first += o.resume ? 1 : 0;
-    summary.first_epoch = first;
     if (o.resume && !o.out_dir)
         o.out_dir = o.resume;
-    ctx.m = &m;
     ctx.checkpoint_every = x.spec.train.checkpoint_every;
+    ctx.n_epochs = summary.start.epoch;
     /* --out is locked now: a second writer is refused before it trains */
-    if (o.out_dir && (outset_begin(&ctx.out, o.out_dir, outset_all_names, &e) ||
-                      outfile_open(&ctx.metrics, &ctx.out, "metrics.jsonl", &e)))
+    if (o.out_dir && outset_begin(&ctx.out, o.out_dir, outset_all_names, &e))
         goto done;
+    ctx.has_out = o.out_dir != NULL;
     if (o.out_dir && !(ctx.epochs = calloc((size_t)x.spec.epochs, sizeof *ctx.epochs))) {
         err_set(&e, EXIT_RUNTIME, "out of memory: %d epoch reports", x.spec.epochs);
         goto done;
     }
+    /* the earlier epochs' metrics, so that the outputs hold the whole run */
+    if (o.resume && ctx.epochs && resume_read_metrics(o.resume, summary.start.epoch, ctx.epochs, &e))
+        goto done;
     bool log_rmse = reports_log_rmse(&x.data);
     double train_start = clock_seconds();
     if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
         goto done;
-    if (!ctx.resume_err.code && summary.interrupted && ctx.resume.epoch != summary.epochs_run)
-        resume_snapshot(&ctx.resume, &m, summary.epochs_run, &ctx.resume_err);
-    if (ctx.resume_err.code) {
-        e = ctx.resume_err;
+    const struct train_position *kept = &ctx.resume.at;
+    if (!ctx.checkpoint_err.code && summary.interrupted &&
+        (!ctx.resume.params || kept->epoch != summary.stop.epoch || kept->step != summary.stop.step))
+        resume_snapshot(&ctx.resume, &m, &summary.stop, &summary.best, &ctx.checkpoint_err);
+    if (ctx.checkpoint_err.code) {
+        e = ctx.checkpoint_err;
         goto done;
     }
     print_early_stop(&x.spec, &summary);
@@ -251,22 +305,10 @@ int cmd_run(int argc, char **argv)
         err_set(&e, EXIT_RUNTIME, "an epoch's metrics are not finite");
         goto done;
     }
-    if (ctx.metrics_failed) {
-        err_set(&e, EXIT_RUNTIME, "cannot encode an epoch's metrics for %s", ctx.metrics.path);
-        goto done;
-    }
-    if (o.out_dir && !outfile_close(&ctx.metrics, &e) && !write_outputs(&ctx.out, &x, &m, params, ctx.epochs + first - 1,
-                                                                      ctx.n_epochs - first + 1, &ctx.resume, &e))
+    if (o.out_dir && !write_outputs(&ctx.out, &ctx, params, true, &e))
         outset_commit(&ctx.out, &e);
     if (!e.code && summary.interrupted) {
-        if (o.out_dir) {
-            printf("interrupted after epoch %d; the state is in %s/resume.safetensors; continue with: d2ltrain run "
-                   "'%s'", summary.epochs_run, o.out_dir, o.spec_path);
-            for (int i = 0; i < o.n_sets; i++)
-                printf(" --set '%s'", o.sets[i]);
-            printf(" --resume '%s'\n", o.out_dir);
-        } else
-            printf("interrupted after epoch %d; without --out no state was kept\n", summary.epochs_run);
+        print_interrupted(&o, &summary.stop, steps);
         fflush(stdout);
     }
     if (!e.code && o.timing) {
@@ -276,10 +318,10 @@ int cmd_run(int argc, char **argv)
                 (ctx.last.seconds - ctx.last.steps_seconds) * 1e3);
     }
 done:
-    outfile_abort(&ctx.metrics);
     outset_abort(&ctx.out);
     free(ctx.epochs);
     resume_free(&ctx.resume);
+    free(summary.best.params);
     free(params);
     model_free(&m);
     experiment_close(&x);

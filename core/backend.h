@@ -40,6 +40,9 @@ struct backend {
      * state); a GPU backend is one device and one stream, used by the thread
      * that made it. */
     bool shared_by_threads;
+    /* graph_run replays a record: the body must issue the same ops each
+     * time (it may not stop part way); false when it calls the body. */
+    bool replays_graphs;
 
     void (*destroy)(struct backend *be);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chart.h"
+#include "report.h"
 
 enum kind { KIND_LOSS, KIND_ACC, KIND_LOG_RMSE, N_KINDS };
 
@@ -106,39 +107,32 @@ void curves_draw(FILE *f, const char *title, const struct curve *c, int n, enum 
     chart_write_svg(f, title, panels, n_panels);
 }
 
-struct metric {
-    const char *name;
-    size_t offset; /* of the double in struct epoch_report */
-};
-
-static const struct metric all_metrics[] = {
-    {"loss", offsetof(struct epoch_report, loss)},
-    {"train_acc", offsetof(struct epoch_report, train_acc)},
-    {"test_loss", offsetof(struct epoch_report, test_loss)},
-    {"test_acc", offsetof(struct epoch_report, test_acc)},
-    {"train_log_rmse", offsetof(struct epoch_report, train_log_rmse)},
-    {"valid_log_rmse", offsetof(struct epoch_report, test_log_rmse)},
-};
-enum { N_METRICS = sizeof all_metrics / sizeof all_metrics[0] };
-
 int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale)
 {
-    double *values = malloc(sizeof *values * N_METRICS * (size_t)(n > 0 ? n : 1));
+    double *values = malloc(sizeof *values * REPORT_METRICS * (size_t)(n > 0 ? n : 1));
     if (!values)
         return -1;
-    struct curve c[N_METRICS];
+    struct curve c[REPORT_METRICS];
     int n_curves = 0;
-    for (int m = 0; m < N_METRICS; m++) {
+    for (int m = 0; m < REPORT_METRICS; m++) {
         double *y = values + (size_t)m * n;
         bool any = false;
         for (int i = 0; i < n; i++) {
-            y[i] = *(const double *)((const char *)&epochs[i] + all_metrics[m].offset);
+            y[i] = *(const double *)((const char *)&epochs[i] + report_metrics[m].offset);
             any |= !isnan(y[i]);
         }
         if (any)
-            c[n_curves++] = (struct curve){.metric = all_metrics[m].name, .y = y, .n = n};
+            c[n_curves++] = (struct curve){.metric = report_metrics[m].name, .y = y, .n = n};
     }
     curves_draw(f, title, c, n_curves, scale);
     free(values);
+    return 0;
+}
+
+int y_scale_choose(enum y_scale *scale, enum y_scale wanted, struct err *e)
+{
+    if (*scale != Y_SCALE_AUTO && *scale != wanted)
+        return err_set(e, EXIT_USAGE, "--log-y and --linear-y exclude each other");
+    *scale = wanted;
     return 0;
 }

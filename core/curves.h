@@ -5,9 +5,14 @@
 
 #include <stdio.h>
 
+#include "error.h"
 #include "train.h"
 
 enum y_scale { Y_SCALE_AUTO, Y_SCALE_LOG, Y_SCALE_LINEAR };
+
+/* --log-y or --linear-y (`wanted`) into *scale: EXIT_USAGE when the other
+ * one was given. */
+int y_scale_choose(enum y_scale *scale, enum y_scale wanted, struct err *e);
 
 struct curve {
     const char *run;    /* shown before the metric in the legend; NULL for a single run */

@@ -131,6 +131,22 @@ static int lock_dir(struct outset *s, struct err *e)
     return err_set(e, EXIT_RUNTIME, "%s: cannot lock: it keeps being replaced", s->dir);
 }
 
+/* A fresh staging directory beside DIR; on failure the set is dropped. */
+static int make_staging(struct outset *s, struct err *e)
+{
+    char parent[PATH_MAX], prefix[PREFIX_MAX];
+    split(s, parent, prefix);
+    if (snprintf(s->staging, sizeof s->staging, "%s/%sXXXXXX", parent, prefix) >= (int)sizeof s->staging)
+        err_set(e, EXIT_USAGE, "%s: path too long", s->dir);
+    else if (!mkdtemp(s->staging))
+        err_set(e, EXIT_RUNTIME, "cannot create a directory beside %s: %s", s->dir, strerror(errno));
+    if (e->code) {
+        s->staging[0] = '\0';
+        outset_abort(s);
+    }
+    return e->code;
+}
+
 int outset_begin(struct outset *s, const char *dir, const char *const *replaced, struct err *e)
 {
     memset(s, 0, sizeof *s);
@@ -152,18 +168,8 @@ int outset_begin(struct outset *s, const char *dir, const char *const *replaced,
                        dir);
     if (lock_dir(s, e))
         return e->code;
-    char parent[PATH_MAX], prefix[PREFIX_MAX];
-    split(s, parent, prefix);
     remove_stale_staging(s);
-    if (snprintf(s->staging, sizeof s->staging, "%s/%sXXXXXX", parent, prefix) >= (int)sizeof s->staging)
-        err_set(e, EXIT_USAGE, "%s: path too long", s->dir);
-    else if (!mkdtemp(s->staging))
-        err_set(e, EXIT_RUNTIME, "cannot create a directory beside %s: %s", s->dir, strerror(errno));
-    if (e->code) {
-        s->staging[0] = '\0';
-        outset_abort(s);
-    }
-    return e->code;
+    return make_staging(s, e);
 }
 
 int outfile_open(struct outfile *o, const struct outset *s, const char *name, struct err *e)
@@ -241,7 +247,9 @@ static int exchange(const struct outset *s, struct err *e)
     return 0;
 }
 
-int outset_commit(struct outset *s, struct err *e)
+/* Puts the set in place; with `keep`, DIR stays locked (the new directory
+ * is locked before it becomes DIR) and a new set begins. */
+static int commit(struct outset *s, bool keep, struct err *e)
 {
     char parent[PATH_MAX], prefix[PREFIX_MAX];
     split(s, parent, prefix);
@@ -258,17 +266,38 @@ int outset_commit(struct outset *s, struct err *e)
     commit_point(); /* 2: the set is complete beside DIR */
     if (!e->code && fsync(staging_fd) != 0)
         err_set(e, EXIT_RUNTIME, "cannot sync %s: %s", s->staging, strerror(errno));
-    close(staging_fd);
-    if (e->code || exchange(s, e))
+    if (!e->code && keep && flock(staging_fd, LOCK_EX | LOCK_NB) != 0)
+        err_set(e, EXIT_RUNTIME, "cannot lock %s: %s", s->staging, strerror(errno));
+    if (e->code || exchange(s, e)) {
+        close(staging_fd);
         return e->code;
+    }
     commit_point(); /* 3: the new set is DIR, the old one beside it */
-    if (sync_dir(parent, EXIT_RUNTIME, e))
+    if (sync_dir(parent, EXIT_RUNTIME, e)) {
+        close(staging_fd);
         return e->code;
+    }
     commit_point(); /* 4: durable */
     remove_set_dir(s, s->staging, true); /* 5: killed while removing the old set */
     s->staging[0] = '\0';
-    outset_abort(s);
-    return 0;
+    if (!keep) {
+        close(staging_fd);
+        outset_abort(s);
+        return 0;
+    }
+    close(s->lock_fd); /* the old directory's, removed */
+    s->lock_fd = staging_fd;
+    return make_staging(s, e);
+}
+
+int outset_commit(struct outset *s, struct err *e)
+{
+    return commit(s, false, e);
+}
+
+int outset_checkpoint(struct outset *s, struct err *e)
+{
+    return commit(s, true, e);
 }
 
 void outset_abort(struct outset *s)

@@ -49,6 +49,10 @@ int outfile_close(struct outfile *o, struct err *e);
 void outfile_abort(struct outfile *o);
 /* Puts the set in place and releases DIR. */
 int outset_commit(struct outset *s, struct err *e);
+/* Puts the set in place and begins the next one, DIR locked throughout
+ * (a checkpoint: DIR holds what was written so far, and a killed writer
+ * leaves it there). The next set's files start empty. */
+int outset_checkpoint(struct outset *s, struct err *e);
 /* Drops an uncommitted set and releases DIR (harmless after commit or on a
  * set never begun). */
 void outset_abort(struct outset *s);

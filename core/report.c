@@ -2,26 +2,33 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct metric {
     const char *name;
     double value;
 };
 
-/* The metrics in printing order; loss has d2l's precision for regression. */
-static int metrics_of(const struct epoch_report *r, struct metric out[8])
+const struct report_field report_metrics[REPORT_METRICS] = {
+    {"loss", offsetof(struct epoch_report, loss)},
+    {"train_acc", offsetof(struct epoch_report, train_acc)},
+    {"test_loss", offsetof(struct epoch_report, test_loss)},
+    {"test_acc", offsetof(struct epoch_report, test_acc)},
+    {"train_log_rmse", offsetof(struct epoch_report, train_log_rmse)},
+    {"valid_log_rmse", offsetof(struct epoch_report, test_log_rmse)},
+};
+
+/* The metrics of r that apply (not NAN); loss has d2l's precision for regression. */
+static int metrics_of(const struct epoch_report *r, struct metric out[REPORT_METRICS])
 {
-    struct metric all[] = {{"loss", r->loss},
-                           {"train_acc", r->train_acc},
-                           {"test_loss", r->test_loss},
-                           {"test_acc", r->test_acc},
-                           {"train_log_rmse", r->train_log_rmse},
-                           {"valid_log_rmse", r->test_log_rmse}};
     int n = 0;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (!isnan(all[i].value))
-            out[n++] = all[i];
+    for (int i = 0; i < REPORT_METRICS; i++) {
+        double v = *(const double *)((const char *)r + report_metrics[i].offset);
+        if (!isnan(v))
+            out[n++] = (struct metric){report_metrics[i].name, v};
+    }
     return n;
 }
 
@@ -35,7 +42,7 @@ void report_metric(FILE *f, double value, int decimals)
 
 int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
 {
-    struct metric m[8];
+    struct metric m[REPORT_METRICS];
     int n = metrics_of(r, m);
     bool regression = isnan(r->train_acc);
     int status = 0;
@@ -66,7 +73,7 @@ int report_folds_average(FILE *f, int k, const char *metric, double train_sum, d
 
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)
 {
-    struct metric m[8];
+    struct metric m[REPORT_METRICS];
     int n = metrics_of(r, m);
     json_t *o = json_object();
     int bad = !o;
@@ -83,4 +90,31 @@ int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)
     fprintf(f, "%s\n", text);
     free(text);
     return 0;
+}
+
+int report_epoch_from_json(struct epoch_report *r, const char *text, size_t len)
+{
+    struct epoch_report read = {.loss = NAN, .train_acc = NAN, .test_loss = NAN, .test_acc = NAN,
+                                .train_log_rmse = NAN, .test_log_rmse = NAN, .penalty = NAN};
+    json_t *o = json_loadb(text, len, 0, NULL), *epoch = json_object_get(o, "epoch");
+    int status = json_is_object(o) && json_is_integer(epoch) && !json_object_get(o, "fold") ? 0 : -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        int i = 0;
+        while (i < REPORT_METRICS && strcmp(key, report_metrics[i].name))
+            i++;
+        if (i < REPORT_METRICS && json_is_number(v))
+            *(double *)((char *)&read + report_metrics[i].offset) = json_number_value(v);
+        else if (!strcmp(key, "time_s") && json_is_number(v))
+            read.seconds = json_number_value(v);
+        else if (strcmp(key, "epoch"))
+            status = -1;
+    }
+    if (!status) {
+        read.epoch = (int)json_integer_value(epoch);
+        *r = read;
+    }
+    json_decref(o);
+    return status;
 }

@@ -3,9 +3,18 @@
 #ifndef D2L_REPORT_H
 #define D2L_REPORT_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "train.h"
+
+/* The metrics of an epoch report in printing order, by their JSON names. */
+struct report_field {
+    const char *name;
+    size_t offset; /* of the double in struct epoch_report */
+};
+enum { REPORT_METRICS = 6 };
+extern const struct report_field report_metrics[REPORT_METRICS];
 
 /* What is printed holds finite numbers only, or the command fails: each
  * printing function returns -1 when it printed an inf or a NaN, and its
@@ -28,5 +37,11 @@ void report_metric(FILE *f, double value, int decimals);
 
 /* One JSON object; fold < 0 leaves the fold out. */
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold);
+
+/* The inverse for run's lines (no fold): the JSON object text[0..len)
+ * into *r (epochs 0, penalty NAN: the line has neither); -1 when it is
+ * not such a line. JSON numbers are written so that they read back
+ * exactly, so a line read and written again is the same line. */
+int report_epoch_from_json(struct epoch_report *r, const char *text, size_t len);
 
 #endif

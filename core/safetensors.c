@@ -20,6 +20,11 @@ void safetensors_free(struct st_file *f)
     free(f->tensors);
     f->tensors = NULL;
     f->n = 0;
+    for (int i = 0; i < f->n_meta; i++)
+        free(f->meta[i].key), free(f->meta[i].value);
+    free(f->meta);
+    f->meta = NULL;
+    f->n_meta = 0;
 }
 
 const struct st_tensor *safetensors_find(const struct st_file *f, const char *name)
@@ -27,6 +32,14 @@ const struct st_tensor *safetensors_find(const struct st_file *f, const char *na
     for (int i = 0; i < f->n; i++)
         if (!strcmp(f->tensors[i].name, name))
             return &f->tensors[i];
+    return NULL;
+}
+
+const char *safetensors_metadata(const struct st_file *f, const char *key)
+{
+    for (int i = 0; i < f->n_meta; i++)
+        if (!strcmp(f->meta[i].key, key))
+            return f->meta[i].value;
     return NULL;
 }
 
@@ -111,6 +124,29 @@ static int check_cover(struct range *r, int n, const struct st_tensor *t, const 
     return 0;
 }
 
+/* "__metadata__": a map of strings, as the format says. */
+static int read_metadata(struct st_file *out, json_t *meta, const char *name, struct err *e)
+{
+    if (!json_is_object(meta))
+        return err_set(e, EXIT_DATA, "%s: __metadata__ is not a JSON object", name);
+    size_t n = json_object_size(meta);
+    if (!(out->meta = calloc(n ? n : 1, sizeof *out->meta)))
+        return err_set(e, EXIT_RUNTIME, "out of memory: the metadata of %s", name);
+    const char *key;
+    json_t *v;
+    json_object_foreach(meta, key, v) {
+        if (!json_is_string(v))
+            return err_set(e, EXIT_DATA, "%s: __metadata__ '%s' is not a string", name, key);
+        struct st_meta *m = &out->meta[out->n_meta];
+        m->key = strdup(key);
+        m->value = strdup(json_string_value(v));
+        out->n_meta++;
+        if (!m->key || !m->value)
+            return err_set(e, EXIT_RUNTIME, "out of memory: the metadata of %s", name);
+    }
+    return 0;
+}
+
 static int read_header(struct st_file *out, json_t *header, const unsigned char *data, uint64_t data_len,
                        const char *name, struct err *e)
 {
@@ -124,8 +160,11 @@ static int read_header(struct st_file *out, json_t *header, const unsigned char 
     const char *key;
     json_t *entry;
     json_object_foreach(header, key, entry) {
-        if (!strcmp(key, "__metadata__"))
+        if (!strcmp(key, "__metadata__")) {
+            if (read_metadata(out, entry, name, e))
+                break;
             continue;
+        }
         struct st_tensor *t = &out->tensors[out->n];
         if (read_entry(t, &r[out->n].begin, &r[out->n].end, name, key, entry, data_len, e))
             break;

@@ -21,9 +21,16 @@ struct st_tensor {
     float *data;  /* count values, host memory */
 };
 
+/* One entry of the header's "__metadata__" (a map of strings). */
+struct st_meta {
+    char *key, *value;
+};
+
 struct st_file {
     struct st_tensor *tensors; /* in data order */
     int n;
+    struct st_meta *meta;
+    int n_meta;
 };
 
 /* Parses a whole file's bytes; `name` (the file) starts every message.
@@ -35,6 +42,8 @@ int safetensors_parse(struct st_file *out, const unsigned char *bytes, size_t le
 int safetensors_load(struct st_file *out, const char *path, struct err *e);
 void safetensors_free(struct st_file *f);
 const struct st_tensor *safetensors_find(const struct st_file *f, const char *name);
+/* The "__metadata__" value of `key`, or NULL. */
+const char *safetensors_metadata(const struct st_file *f, const char *key);
 /* "[4,5]" */
 void safetensors_shape_text(char *out, size_t cap, const uint64_t *shape, int ndim);
 

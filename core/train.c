@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,12 @@ struct trainer {
     double *grad_sq;  /* the squared gradient norm, for clipping */
     bool log_rmse;
     int graph_keys; /* first of this trainer's three graph keys */
+    /* the epoch body runs the steps from first_row and says where it ended:
+     * n, or the row of the step a stop request (between steps) kept it from */
+    size_t first_row, end_row;
+    bool stepwise;   /* stop requests are honoured between steps */
+    long sigint_at;  /* test hook D2L_TEST_SIGINT_AT_STEP: raise SIGINT after this step; 0 never */
+    long steps_run;  /* by this trainer's epoch bodies, for the hook */
     /* set for the evaluation body */
     const struct device_set *eval_set;
 };
@@ -120,12 +127,21 @@ static void train_step(struct trainer *t, size_t start)
     t->be->step_advance(t->be, t->step);
 }
 
+/* The epoch's steps from first_row on; a resumed epoch (first_row > 0)
+ * goes on from the sums already in acc. */
 static void train_epoch_body(void *arg)
 {
     struct trainer *t = arg;
-    t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
-    for (size_t start = 0; start < t->train.host->n; start += (size_t)t->s->data.batch_size)
+    if (t->first_row == 0)
+        t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
+    size_t start = t->first_row;
+    for (; start < t->train.host->n && !(t->stepwise && train_stop_requested);
+         start += (size_t)t->s->data.batch_size) {
         train_step(t, start);
+        if (++t->steps_run == t->sigint_at)
+            raise(SIGINT);
+    }
+    t->end_row = start;
 }
 
 static void eval_body(void *arg)
@@ -182,7 +198,9 @@ static int trainer_init(struct trainer *t, struct model *m, const struct spec *s
                         const struct dataset *test, bool log_rmse, struct err *e)
 {
     struct backend *be = m->be;
-    *t = (struct trainer){.m = m, .s = s, .be = be, .log_rmse = log_rmse, .graph_keys = next_graph_keys()};
+    const char *hook = getenv("D2L_TEST_SIGINT_AT_STEP");
+    *t = (struct trainer){.m = m, .s = s, .be = be, .log_rmse = log_rmse, .graph_keys = next_graph_keys(),
+                          .stepwise = !be->replays_graphs, .sigint_at = hook ? atol(hook) : 0};
     size_t n_max = train->n;
     if (test && test->n > n_max)
         n_max = test->n;
@@ -268,9 +286,15 @@ static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
                                                      "took log(0): loss: cross_entropy fuses the two stably"
                                                    : "");
     return err_set(e, EXIT_RUNTIME,
-                   "the loss became NaN or infinite at epoch %d, step %ld of %zu; the model diverged: try a "
+                   "the loss became NaN or infinite at epoch %d, step %ld of %ld; the model diverged: try a "
                    "smaller learning rate, e.g. --set %s=%g",
-                   found_epoch, found_step, (n + b - 1) / b, lr_key, t->s->optim.lr / 10);
+                   found_epoch, found_step, train_steps_per_epoch(n, t->s->data.batch_size), lr_key,
+                   t->s->optim.lr / 10);
+}
+
+long train_steps_per_epoch(size_t rows, int batch_size)
+{
+    return (long)((rows + (size_t)batch_size - 1) / (size_t)batch_size);
 }
 
 bool train_is_tabular_regression(const struct dataset *train)
@@ -296,13 +320,6 @@ static const char *nonfinite_metric(const struct epoch_report *r, bool classify,
             return metrics[i].name;
     return NULL;
 }
-
-/* Early stopping: the best epoch so far and its parameters on the host. */
-struct best_epoch {
-    int epoch;
-    double value;
-    float *params;
-};
 
 /* The metric early stopping watches, lower is better (accuracy negated). */
 static double stop_value(enum early_stop_metric k, const struct epoch_report *r)
@@ -341,36 +358,54 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
     bool classify = train->n_classes > 0;
     bool has_test = test && test->n > 0 && test->y;
     const struct early_stop_spec *es = &s->train.early_stop;
-    struct best_epoch best = {0};
-    struct train_summary summary = {.first_epoch = sum && sum->first_epoch > 1 ? sum->first_epoch : 1};
+    struct train_summary none = {0};
+    if (!sum)
+        sum = &none;
+    /* the summary is live: the epoch callback may read the best epoch so far */
+    *sum = (struct train_summary){.start = sum->start, .best = sum->best};
+    struct best_epoch *best = &sum->best;
+    float *own = NULL; /* the best parameters, when the caller gives no memory for them */
     if (es->on && es->metric != STOP_TRAIN_LOSS && !has_test)
         err_set(e, EXIT_USAGE, "%s:%d:%d: train.early_stop: metric %s needs a labelled test set; this data has none "
                 "(use train_loss)", s->path, es->at.line, es->at.col, early_stop_metric_name(es->metric));
     else if (es->on && es->metric == STOP_TEST_ACC && !classify)
         err_set(e, EXIT_USAGE, "%s:%d:%d: train.early_stop: metric test_acc needs a classification dataset "
                 "(use test_loss)", s->path, es->at.line, es->at.col);
-    else if (es->on && !(best.params = malloc(m->n_params * sizeof *best.params)))
+    else if (es->on && !best->params && !(best->params = own = malloc(m->n_params * sizeof *best->params)))
         err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters for early stopping", m->n_params);
-    if (e->code) {
-        free(best.params);
-        return e->code;
-    }
-    if (trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e)) {
+    if (!e->code && trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e))
         trainer_free(&t);
-        free(best.params);
+    if (e->code) {
+        free(own);
+        if (own)
+            best->params = NULL;
         return e->code;
     }
-    /* a resumed run's step counter: one step per batch of every epoch before */
-    size_t n = train->n, b = (size_t)s->data.batch_size;
-    uint64_t step = (uint64_t)(summary.first_epoch - 1) * ((n + b - 1) / b);
+    /* a resumed run's step counter: one step per batch of every step before */
+    const struct train_position *at = &sum->start;
+    long steps = train_steps_per_epoch(train->n, s->data.batch_size);
+    uint64_t step = (uint64_t)at->epoch * (uint64_t)steps + (uint64_t)at->step;
     t.be->upload(t.be, t.step, &step, sizeof step);
-    summary.epochs_run = summary.first_epoch - 1;
-    for (int epoch = summary.first_epoch; epoch <= s->epochs && !e->code; epoch++) {
+    sum->epochs_run = at->epoch;
+    for (int epoch = at->epoch + 1; epoch <= s->epochs && !e->code; epoch++) {
         double t0 = clock_seconds(), acc[ACC_SLOTS], unused;
         if (begin_epoch(&t, epoch, e))
             break;
-        t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
+        if (epoch == at->epoch + 1 && at->step > 0) { /* the rest of an epoch: not the epoch's graph */
+            t.first_row = (size_t)at->step * (size_t)s->data.batch_size;
+            t.be->upload(t.be, t.acc, at->acc, sizeof at->acc);
+            train_epoch_body(&t);
+            t.first_row = 0;
+        } else
+            t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
         read_acc(&t, acc);
+        if (t.end_row < train->n) { /* stopped between two steps */
+            sum->interrupted = true;
+            sum->stop = (struct train_position){.epoch = epoch - 1,
+                                                   .step = (long)(t.end_row / (size_t)s->data.batch_size)};
+            memcpy(sum->stop.acc, acc, sizeof acc);
+            break;
+        }
         struct epoch_report r = {.epoch = epoch, .epochs = s->epochs, .train_acc = NAN, .test_acc = NAN,
                                  .test_loss = NAN, .train_log_rmse = NAN, .test_log_rmse = NAN,
                                  .steps_seconds = clock_seconds() - t0};
@@ -398,27 +433,30 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             break;
         }
         r.seconds = clock_seconds() - t0;
+        bool stop = es->on && should_stop(&t, best, &r); /* before the callback, which may keep the best */
         if (on_epoch)
             on_epoch(&r, arg);
-        summary.epochs_run = epoch;
-        if (es->on && should_stop(&t, &best, &r)) {
-            summary.stopped_early = true;
+        sum->epochs_run = epoch;
+        if (stop) {
+            sum->stopped_early = true;
             break;
         }
         if (train_stop_requested && epoch < s->epochs) {
-            summary.interrupted = true;
+            sum->interrupted = true;
+            sum->stop = (struct train_position){.epoch = epoch};
             break;
         }
     }
-    if (!e->code && es->on && best.epoch != summary.epochs_run) {
-        t.be->upload(t.be, m->params, best.params, m->n_params * sizeof *best.params);
-        summary.restored_epoch = best.epoch;
-        summary.best_value = es->metric == STOP_TEST_ACC ? -best.value : best.value;
+    /* an interrupted run keeps where it is: its resume goes on from there */
+    if (!e->code && es->on && !sum->interrupted && best->epoch != sum->epochs_run) {
+        t.be->upload(t.be, m->params, best->params, m->n_params * sizeof *best->params);
+        sum->restored_epoch = best->epoch;
+        sum->best_value = es->metric == STOP_TEST_ACC ? -best->value : best->value;
     }
-    if (sum)
-        *sum = summary;
     trainer_free(&t);
-    free(best.params);
+    free(own);
+    if (own)
+        best->params = NULL;
     return e->code;
 }
 

@@ -28,23 +28,54 @@ bool train_is_tabular_regression(const struct dataset *train);
 
 typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);
 
-/* Set (by a SIGINT handler) to end training after the current epoch. */
+/* Set (by a SIGINT handler) to end training: on a backend that runs the
+ * epoch's steps one by one (the CPU; a GPU with D2L_CUDA_GRAPHS=0) after
+ * the current step, on one that replays the epoch as a recorded graph
+ * after the current epoch. */
 extern volatile sig_atomic_t train_stop_requested;
+
+/* A point between two training steps: `epoch` epochs done and `step`
+ * steps of the next one, with that epoch's metric sums so far (the
+ * accumulator slots, enum acc_slot). With the parameters and the optimizer
+ * state it is all a run needs to go on exactly: the step counter and the
+ * shuffle follow from it. */
+struct train_position {
+    int epoch;
+    long step;
+    double acc[ACC_SLOTS];
+};
+
+/* Early stopping's best epoch so far (0: none yet), its metric (lower is
+ * better: an accuracy negated) and its parameters (host memory). */
+struct best_epoch {
+    int epoch;
+    double value;
+    float *params;
+};
 
 /* Where training starts and how it ended. */
 struct train_summary {
-    int first_epoch;     /* in: resume at this epoch (the parameters and optimizer state already
-                            those after first_epoch - 1); 0 or 1: from the start */
-    bool interrupted;    /* out: train_stop_requested ended it after epochs_run */
+    struct train_position start; /* in: resume here (m already holds that point's parameters and
+                                    optimizer state); all zero: from the start */
+    struct best_epoch best;      /* in: a resumed run's; kept up to date while training, so that an
+                                    epoch callback that holds the summary can save it. params: n_params
+                                    floats the caller owns, or NULL (train_model uses its own) */
+    bool interrupted;            /* out: train_stop_requested ended it at `stop` */
+    struct train_position stop;
     int epochs_run;
     bool stopped_early;  /* train.early_stop ran out of patience */
     int restored_epoch;  /* early stopping put back this epoch's parameters; 0 none */
     double best_value;   /* the early-stop metric at restored_epoch */
 };
 
+/* Training steps in one epoch of `rows` rows. */
+long train_steps_per_epoch(size_t rows, int batch_size);
+
 /* Trains m on train for s->epochs, evaluating on test when it has labels,
  * with the spec's learning-rate schedule, clipping and early stopping
- * (which leaves m with the parameters of the best epoch; sum, when not
+ * (which leaves m with the parameters of the best epoch, unless
+ * train_stop_requested interrupted it: a resume goes on from where it
+ * was; sum, when not
  * NULL, says how it ended). log_rmse adds d2l's log-RMSE on both sets (the
  * labels must be positive). A non-finite loss stops with EXIT_RUNTIME
  * naming the epoch and step; any other metric that is not finite, naming

@@ -319,6 +319,7 @@ extern "C" struct backend *cuda_backend_create(int device_index, bool allow_tf32
      * what graphs save */
     const char *graphs = getenv("D2L_CUDA_GRAPHS");
     c->direct = graphs && !strcmp(graphs, "0");
+    be->replays_graphs = !c->direct;
     snprintf(c->name, sizeof c->name, "cuda:%d", device_index);
     be->name = c->name;
 

@@ -11,7 +11,9 @@
 #      (a failed GPU run is repeated with D2L_CUDA_GRAPHS=0); Kaggle k-fold
 #      averages within 1e-3 relative; chapter 5 (blocks_ch5: tied, frozen,
 #      centered) with its frozen tensors bit-identical on both devices; a
-#      cosine schedule with clipping (the rate read at graph replay)
+#      cosine schedule with clipping (the rate read at graph replay); SIGINT
+#      and --resume with graphs (stops after the epoch) and without (after
+#      the step), the resumed epoch lines against the uninterrupted run's
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), once without
 #      graphs and once with TF32; the same model in PyTorch on the same card
@@ -392,6 +394,35 @@ record "chapter 5 frozen tensors identical" $frozen_same "0.1.* (--freeze) and 7
 banner "training parity: lr_schedule and clip_grad_norm"
 parity_pair "parity schedule+clip" sched run configs/blocks_ch5.yaml --set train.epochs=6 \
     --set 'train.lr_schedule={cosine: {warmup: 2}}' --set train.clip_grad_norm=0.5 --quiet
+
+# Ctrl-C and --resume on CUDA, the chapter 5 run again: the test hook's
+# SIGINT lands after step 23 (epoch 2, step 3 of 20). With graphs the
+# epoch is one replayed graph, so the run stops after epoch 2; without
+# (D2L_CUDA_GRAPHS=0) after step 3, and the resume runs the rest of epoch 2
+# step by step. Resumed, the six epoch lines are the uninterrupted CUDA
+# run's (ch5.cuda.txt, compared as runs are: loss within 1e-3 relative).
+banner "resume on cuda: SIGINT in epoch 2, with and without graphs"
+for graphs in 1 0; do
+    dir="$LOG/resume.graphs$graphs"
+    want=$([ $graphs = 1 ] && echo "interrupted after epoch 2;" || echo "interrupted in epoch 2 after step 3 of 20;")
+    rm -rf "$dir"
+    D2L_CUDA_GRAPHS=$graphs D2L_TEST_SIGINT_AT_STEP=23 timeout "$(cap 60)" "$D2LTRAIN" run configs/blocks_ch5.yaml \
+        --set train.epochs=6 --freeze '0.1.*' --device cuda --quiet --out "$dir" >"$dir.txt" 2>&1
+    rc=$?
+    D2L_CUDA_GRAPHS=$graphs timeout "$(cap 60)" "$D2LTRAIN" run configs/blocks_ch5.yaml --set train.epochs=6 \
+        --freeze '0.1.*' --device cuda --quiet --resume "$dir" >>"$dir.txt" 2>&1
+    rrc=$?
+    cat "$dir.txt"
+    if [ $rc != 130 ] || [ $rrc != 0 ]; then
+        record "resume graphs=$graphs" FAIL "exit $rc (want 130), resumed $rrc"
+    elif ! grep -q "$want" "$dir.txt"; then
+        record "resume graphs=$graphs" FAIL "no '$want'"
+    elif detail=$(compare_runs "$LOG/ch5.cuda.txt" "$dir.txt"); then
+        record "resume graphs=$graphs" PASS "$want $detail"
+    else
+        record "resume graphs=$graphs" FAIL "$detail"
+    fi
+done
 
 # Kaggle 5-fold (Adam, 330 features, five models on one GPU): the averages
 # within 1e-3 relative of the CPU's.

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/outfile.h"
 #include "proc.h"
 #include "tmpdir.h"
 
@@ -336,6 +337,53 @@ START_TEST(fifo_inputs_are_refused)
 }
 END_TEST
 
+/* One file of `set` holding `text`. */
+static void put(const struct outset *set, const char *name, const char *text)
+{
+    struct outfile o;
+    struct err e = {0};
+    ck_assert_msg(outfile_open(&o, set, name, &e) == 0, "%s", e.msg);
+    fputs(text, o.f);
+    ck_assert_msg(outfile_close(&o, &e) == 0, "%s", e.msg);
+}
+
+/* outset_checkpoint (train.checkpoint_every): DIR holds the set at once,
+ * stays locked against a second writer until the final commit, and the
+ * next set replaces the checkpoint's whole, leaving nothing beside DIR. */
+START_TEST(a_checkpoint_commits_and_keeps_the_lock)
+{
+    tmp_dir_make("checkpoint");
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "%s", tmp_path("out"));
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    struct outset set, other;
+    struct err e = {0}, refused = {0};
+    ck_assert_msg(outset_begin(&set, dir, outset_all_names, &e) == 0, "%s", e.msg);
+    put(&set, "metrics.jsonl", "epoch 1\n");
+    put(&set, "model.safetensors", "model 1\n");
+    ck_assert_msg(outset_checkpoint(&set, &e) == 0, "%s", e.msg);
+    size_t len;
+    char *text = slurp(path, &len);
+    ck_assert_str_eq(text ? text : "(none)", "epoch 1\n");
+    free(text);
+    ck_assert_int_eq(outset_begin(&other, dir, outset_all_names, &refused), EXIT_RUNTIME);
+    ck_assert_msg(strstr(refused.msg, "another d2ltrain is writing") != NULL, "%s", refused.msg);
+    put(&set, "metrics.jsonl", "epochs 1-2\n"); /* no model.safetensors in this set */
+    ck_assert_msg(outset_commit(&set, &e) == 0, "%s", e.msg);
+    text = slurp(path, &len);
+    ck_assert_str_eq(text ? text : "(none)", "epochs 1-2\n");
+    free(text);
+    char got[1024];
+    listing(dir, got, sizeof got);
+    ck_assert_str_eq(got, "metrics.jsonl");
+    listing(tmp_path(""), got, sizeof got);
+    ck_assert_str_eq(got, "out");
+    ck_assert_msg(outset_begin(&other, dir, outset_all_names, &e) == 0, "released: %s", e.msg);
+    outset_abort(&other);
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_outputs(void)
 {
     Suite *s = suite_create("outputs");
@@ -347,6 +395,7 @@ Suite *suite_outputs(void)
     tcase_add_test(tc, killed_at_every_commit_point_leaves_one_whole_set);
     tcase_add_test(tc, disk_full_keeps_the_old_set);
     tcase_add_test(tc, second_writer_is_refused);
+    tcase_add_test(tc, a_checkpoint_commits_and_keeps_the_lock);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -149,106 +149,6 @@ START_TEST(clipping_reaches_the_optimizer)
 }
 END_TEST
 
-/* Adam (moments, t) and dropout (masks numbered by the step): what a
- * resume must restore exactly. */
-static const char resume_yaml[] = "seed: 5\n"
-                                  "data:\n"
-                                  "  dataset: synthetic_linear\n"
-                                  "  w_fill: 0.5\n"
-                                  "  inputs: 8\n"
-                                  "  b: 1\n"
-                                  "  n_train: 200\n"
-                                  "  n_test: 50\n"
-                                  "  noise: 0.5\n"
-                                  "  batch_size: 16\n"
-                                  "model:\n"
-                                  "  - linear: {out: 16}\n"
-                                  "  - relu\n"
-                                  "  - dropout: {p: 0.3}\n"
-                                  "  - linear: {out: 1}\n"
-                                  "loss: mse\n"
-                                  "optimizer: {adam: {lr: 0.01}}\n"
-                                  "train: {epochs: 10, checkpoint_every: 5}\n";
-
-/* The epoch lines from "epoch FIRST/" on, without their times. */
-static char *epoch_lines_from(const char *out, int first)
-{
-    char *all = epoch_lines_without_time(out), prefix[32];
-    snprintf(prefix, sizeof prefix, "epoch %d/", first);
-    char *at = strstr(all, prefix);
-    ck_assert_msg(at != NULL, "no '%s' in:\n%s", prefix, all);
-    char *copy = strdup(at);
-    free(all);
-    return copy;
-}
-
-/* Stopped after epoch 5 (its checkpoint), resumed: epochs 6-10 as the
- * uninterrupted run prints them, bit for bit. */
-START_TEST(resume_continues_bit_identically)
-{
-    tmp_dir_make("resume");
-    const char *spec = tmp_write("resume.yaml", resume_yaml, sizeof resume_yaml - 1);
-    char args[1024], dir_a[512], dir_b[512];
-    snprintf(dir_a, sizeof dir_a, "%s", tmp_path("a"));
-    snprintf(dir_b, sizeof dir_b, "%s", tmp_path("b"));
-    snprintf(args, sizeof args, "run %s --device cpu --out %s", spec, dir_a);
-    struct proc_result whole = run_ok(args);
-    snprintf(args, sizeof args, "run %s --device cpu --set train.epochs=5 --out %s", spec, dir_b);
-    struct proc_result first = run_ok(args);
-    snprintf(args, sizeof args, "run %s --device cpu --resume %s", spec, dir_b);
-    struct proc_result rest = run_ok(args);
-    ck_assert_ptr_null(strstr(rest.out, "epoch 5/"));
-    char *want = epoch_lines_from(whole.out, 6), *got = epoch_lines_from(rest.out, 6);
-    ck_assert_str_eq(got, want);
-    free(want), free(got);
-    /* and the model it saves into DIR is the uninterrupted run's */
-    char pa[1400], pb[1400];
-    snprintf(pa, sizeof pa, "cmp %s/model.safetensors %s/model.safetensors", dir_a, dir_b);
-    struct proc_result same = run_shell(pa);
-    ck_assert_msg(same.status == 0, "%s", same.out);
-    /* a state that does not fit the spec's model is refused, naming the file */
-    snprintf(pb, sizeof pb, "run %s --device cpu --set 'model=[{linear: {out: 1}}]' --resume %s", spec, dir_b);
-    struct proc_result bad = run_d2ltrain(pb);
-    ck_assert_int_eq(bad.status, 3);
-    ck_assert_ptr_nonnull(strstr(bad.err, "resume.safetensors: not a resume state of this spec's model"));
-    proc_result_free(&whole), proc_result_free(&first), proc_result_free(&rest), proc_result_free(&same);
-    proc_result_free(&bad);
-    tmp_dir_remove();
-}
-END_TEST
-
-/* SIGINT mid-training: the epoch finishes, the state is kept, the command
- * to resume is printed, exit 130; resuming matches an uninterrupted run. */
-START_TEST(sigint_keeps_a_state_that_resumes)
-{
-    tmp_dir_make("sigint");
-    const char *spec = tmp_write("resume.yaml", resume_yaml, sizeof resume_yaml - 1);
-    const char *bin = getenv("D2LTRAIN");
-    char cmd[2048], dir[512];
-    snprintf(dir, sizeof dir, "%s", tmp_path("c"));
-    snprintf(cmd, sizeof cmd,
-             "'%s' run %s --device cpu --set train.epochs=1000000 --out %s & p=$!; sleep 0.5; kill -INT $p; wait $p",
-             bin, spec, dir);
-    struct proc_result r = run_shell(cmd);
-    ck_assert_msg(r.status == 130, "exit %d: %s", r.status, r.err);
-    const char *msg = strstr(r.out, "interrupted after epoch ");
-    ck_assert_msg(msg != NULL, "%s", r.out);
-    int stopped = atoi(msg + strlen("interrupted after epoch "));
-    ck_assert_int_gt(stopped, 0);
-    ck_assert_ptr_nonnull(strstr(msg, "--resume"));
-    char args[1024];
-    snprintf(args, sizeof args, "run %s --device cpu --set train.epochs=%d --resume %s", spec, stopped + 3, dir);
-    struct proc_result rest = run_ok(args);
-    snprintf(args, sizeof args, "run %s --device cpu --set train.epochs=%d", spec, stopped + 3);
-    struct proc_result whole = run_ok(args);
-    char *want = epoch_lines_from(whole.out, stopped + 1), *got = epoch_lines_from(rest.out, stopped + 1);
-    ck_assert_str_eq(got, want);
-    free(want), free(got);
-    proc_result_free(&r), proc_result_free(&rest), proc_result_free(&whole);
-    tmp_dir_remove();
-}
-END_TEST
-
 Suite *suite_train_options(void)
 {
     Suite *s = suite_create("train_options");
@@ -257,8 +157,6 @@ Suite *suite_train_options(void)
     tcase_add_test(tc, early_stop_restores_best_epoch);
     tcase_add_test(tc, step_schedule_reaches_the_optimizer);
     tcase_add_test(tc, clipping_reaches_the_optimizer);
-    tcase_add_test(tc, resume_continues_bit_identically);
-    tcase_add_test(tc, sigint_keeps_a_state_that_resumes);
     suite_add_tcase(s, tc);
     return s;
 }
