@@ -8,6 +8,7 @@
 #include "../core/model.h"
 #include "../core/outfile.h"
 #include "../core/spec.h"
+#include "../core/train.h"
 #include "../data/dataset.h"
 #include "../data/fetch.h"
 
@@ -23,6 +24,7 @@ int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* Options shared by run, kfold and predict. */
 struct run_options {
@@ -42,6 +44,10 @@ struct run_options {
     const char *image_file; /* ...into -o FILE.svg */
     bool verbose;           /* kfold --verbose: every fold's epoch lines */
     enum y_scale y_scale;   /* run, kfold --log-y / --linear-y: curves.svg's y axis */
+    const char *grids[MAX_SETS]; /* sweep --grid KEY=V1,V2,... */
+    int n_grids;
+    const char *points_file;     /* sweep --points FILE.yaml */
+    const char *rank_by;         /* sweep --rank-by METRIC, NULL: by the data */
     int threads;    /* --threads: the CPU threads to use, default the cores available */
     bool timing;    /* --timing: where the time went, on stderr */
     double started; /* clock_seconds() when the command began, for --timing */
@@ -51,7 +57,8 @@ struct run_options {
 /* Options only some commands take. */
 enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */,
        TAKES_IMAGES = 4 /* --images N, -o FILE */, TAKES_VERBOSE = 8,
-       TAKES_Y_SCALE = 16 /* --log-y, --linear-y */ };
+       TAKES_Y_SCALE = 16 /* --log-y, --linear-y */,
+       TAKES_SWEEP = 32 /* --grid, --points, --rank-by */ };
 
 /* Parses `SPEC [--device D] [--set k=v]... [--out DIR] [--data-dir DIR]
  * [--cacert FILE] [--mirror URL] [--threads N] [--quiet] [--timing]`, and
@@ -93,6 +100,26 @@ int resume_load(const char *dir, struct model *m, long steps, struct train_posit
 /* The reports of epochs 1..n from DIR/metrics.jsonl, into out[0..n);
  * EXIT_DATA when it does not hold them (lines after them are ignored). */
 int resume_read_metrics(const char *dir, int n, struct epoch_report *out, struct err *e);
+
+/* cmd/run.c, shared with sweep: whether tabular regression data reports
+ * d2l's log-RMSE (every label positive; else a notice on stderr)... */
+bool run_reports_log_rmse(const struct data_split *d);
+/* ...and the files `run --out` writes: metrics.jsonl and curves.svg of the
+ * epochs, config.yaml, model.safetensors of params (host),
+ * resume.safetensors when resume holds a state and, with predictions, the
+ * unlabelled test set's submission.csv. */
+struct run_files {
+    const struct spec *spec;
+    const struct dataset *test;
+    struct model *m;
+    const float *params;
+    const struct epoch_report *epochs; /* epochs 1..n_epochs */
+    int n_epochs;
+    enum y_scale y_scale;
+    const struct resume_state *resume; /* NULL: none */
+    bool predictions;
+};
+int run_write_outputs(const struct outset *set, const struct run_files *f, struct err *e);
 
 /* The spec's report items after training (cmd/summary.c); params on the host. */
 void print_report(const struct spec *s, const struct model *m, const float *params);

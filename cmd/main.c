@@ -15,6 +15,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"run", cmd_run, "train the experiment a spec describes"},
     {"kfold", cmd_kfold, "k-fold cross-validation of a spec"},
+    {"sweep", cmd_sweep, "train a grid of --set overrides and rank the points"},
     {"predict", cmd_predict, "apply a saved model (run --out) to the test set"},
     {"plot", cmd_plot, "draw the curves of saved runs (metrics.jsonl) into one SVG"},
     {"show", cmd_show, "draw images of a dataset with their labels"},
@@ -33,6 +34,7 @@ static void print_help(FILE *f)
     fprintf(f, "\nexamples:\n  d2ltrain run configs/mlp_fashion.yaml\n"
                "  d2ltrain run configs/linreg.yaml --set optimizer.sgd.lr=0.3 --set train.epochs=5\n"
                "  d2ltrain kfold configs/kaggle_house.yaml\n"
+               "  d2ltrain sweep configs/mlp_fashion.yaml --grid optimizer.sgd.lr=0.1,0.3,1 --grid seed=1,2\n"
                "  d2ltrain run configs/mlp_fashion.yaml --out out/mlp\n"
                "  d2ltrain predict configs/mlp_fashion.yaml --checkpoint out/mlp/model.safetensors\n"
                "  d2ltrain run configs/blocks_ch5.yaml --print-model\n"

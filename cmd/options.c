@@ -26,6 +26,9 @@ enum run_option {
     OPT_VERBOSE,
     OPT_LOG_Y,
     OPT_LINEAR_Y,
+    OPT_GRID,
+    OPT_POINTS,
+    OPT_RANK_BY,
 };
 
 static const struct arg_option run_options[] = {
@@ -48,6 +51,9 @@ static const struct arg_option run_options[] = {
     {"--verbose", NULL, false, OPT_VERBOSE},
     {"--log-y", NULL, false, OPT_LOG_Y},
     {"--linear-y", NULL, false, OPT_LINEAR_Y},
+    {"--grid", NULL, true, OPT_GRID},
+    {"--points", NULL, true, OPT_POINTS},
+    {"--rank-by", NULL, true, OPT_RANK_BY},
     {NULL},
 };
 
@@ -119,8 +125,22 @@ static int take_option(struct run_options *o, enum run_option id, const char *v,
     case OPT_LOG_Y:
     case OPT_LINEAR_Y:
         if (!(takes & TAKES_Y_SCALE))
-            return err_set(e, EXIT_USAGE, "%s belongs to run, kfold and plot (see --help)", run_options[id].name);
+            return err_set(e, EXIT_USAGE, "%s belongs to run, kfold, sweep and plot (see --help)", run_options[id].name);
         return y_scale_choose(&o->y_scale, id == OPT_LOG_Y ? Y_SCALE_LOG : Y_SCALE_LINEAR, e);
+    case OPT_GRID:
+    case OPT_POINTS:
+    case OPT_RANK_BY:
+        if (!(takes & TAKES_SWEEP))
+            return err_set(e, EXIT_USAGE, "%s belongs to sweep (see --help)", run_options[id].name);
+        if (id == OPT_POINTS)
+            o->points_file = v;
+        else if (id == OPT_RANK_BY)
+            o->rank_by = v;
+        else if (o->n_grids == MAX_SETS)
+            return err_set(e, EXIT_USAGE, "at most %d --grid options", MAX_SETS);
+        else
+            o->grids[o->n_grids++] = v;
+        return 0;
     case OPT_QUIET:
         o->fetch.quiet = true;
         return 0;

@@ -90,7 +90,7 @@ static void print_symmetry(const struct model *m, const float *params)
 /* d2l 4.10's log RMSE, for tabular regression when every label is positive
  * (it takes their log); a label that is not is named on stderr and the
  * metric left out. */
-static bool reports_log_rmse(const struct data_split *d)
+bool run_reports_log_rmse(const struct data_split *d)
 {
     if (!train_is_tabular_regression(&d->train))
         return false;
@@ -124,44 +124,49 @@ static int write_metrics(const struct outset *set, const struct epoch_report *ep
     return outfile_close(&o, e);
 }
 
-/* The output set: the metrics and curves of every epoch so far, the spec,
- * the model `params` (host), the last checkpoint's state and, with
- * `predictions`, the unlabelled test set's submission.csv. */
-static int write_outputs(const struct outset *set, const struct run_ctx *c, const float *params,
-                         bool predictions, struct err *e)
+int run_write_outputs(const struct outset *set, const struct run_files *f, struct err *e)
 {
-    const struct experiment *x = c->x;
     struct outfile o = {0};
-    if (write_metrics(set, c->epochs, c->n_epochs, e))
+    if (write_metrics(set, f->epochs, f->n_epochs, e))
         return e->code;
     if (!outfile_open(&o, set, "curves.svg", e)) {
-        if (curves_write_svg(o.f, c->epochs, c->n_epochs, x->spec.name, c->y_scale))
+        if (curves_write_svg(o.f, f->epochs, f->n_epochs, f->spec->name, f->y_scale))
             err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
         else
             outfile_close(&o, e);
     }
     if (!e->code && !outfile_open(&o, set, "config.yaml", e)) {
-        if (spec_write(&x->spec, o.f))
+        if (spec_write(f->spec, o.f))
             err_set(e, EXIT_RUNTIME, "cannot write %s", o.path);
         else
             outfile_close(&o, e);
     }
     outfile_abort(&o);
-    if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, c->m, params, e))
+    if (!e->code && !outfile_open(&o, set, "model.safetensors", e) && !checkpoint_write(o.f, f->m, f->params, e))
         outfile_close(&o, e);
     outfile_abort(&o);
-    if (!e->code && c->resume.params && !outfile_open(&o, set, "resume.safetensors", e) &&
-        !resume_write(o.f, &c->resume, c->m->n_params, e))
+    if (!e->code && f->resume && f->resume->params && !outfile_open(&o, set, "resume.safetensors", e) &&
+        !resume_write(o.f, f->resume, f->m->n_params, e))
         outfile_close(&o, e);
     outfile_abort(&o);
-    const struct dataset *test = &x->data.test;
-    if (!e->code && predictions && test->n > 0 && !test->y) {
-        float *out = predict_test_set(c->m, test, e);
+    const struct dataset *test = f->test;
+    if (!e->code && f->predictions && test->n > 0 && !test->y) {
+        float *out = predict_test_set(f->m, test, e);
         if (out)
-            write_submission(set, test, out, c->m->out_width, e);
+            write_submission(set, test, out, f->m->out_width, e);
         free(out);
     }
     return e->code;
+}
+
+/* The output set of this run so far, with the model `params` (host). */
+static int write_outputs(const struct outset *set, const struct run_ctx *c, const float *params,
+                         bool predictions, struct err *e)
+{
+    struct run_files f = {.spec = &c->x->spec, .test = &c->x->data.test, .m = c->m, .params = params,
+                          .epochs = c->epochs, .n_epochs = c->n_epochs, .y_scale = c->y_scale,
+                          .resume = &c->resume, .predictions = predictions};
+    return run_write_outputs(set, &f, e);
 }
 
 /* The state after this epoch, and with --out the output set so far
@@ -278,7 +283,7 @@ int cmd_run(int argc, char **argv)
     /* the earlier epochs' metrics, so that the outputs hold the whole run */
     if (o.resume && ctx.epochs && resume_read_metrics(o.resume, summary.start.epoch, ctx.epochs, &e))
         goto done;
-    bool log_rmse = reports_log_rmse(&x.data);
+    bool log_rmse = run_reports_log_rmse(&x.data);
     double train_start = clock_seconds();
     if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
         goto done;

@@ -107,26 +107,38 @@ void curves_draw(FILE *f, const char *title, const struct curve *c, int n, enum 
     chart_write_svg(f, title, panels, n_panels);
 }
 
-int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale)
+int curves_write_runs_svg(FILE *f, const struct curves_run *runs, int n_runs, const char *only, const char *title,
+                          enum y_scale scale)
 {
-    double *values = malloc(sizeof *values * REPORT_METRICS * (size_t)(n > 0 ? n : 1));
+    int longest = 1;
+    for (int r = 0; r < n_runs; r++)
+        longest = runs[r].n > longest ? runs[r].n : longest;
+    double *values = malloc(sizeof *values * REPORT_METRICS * (size_t)longest * (size_t)(n_runs > 0 ? n_runs : 1));
     if (!values)
         return -1;
-    struct curve c[REPORT_METRICS];
+    struct curve c[CURVES_MAX];
     int n_curves = 0;
-    for (int m = 0; m < REPORT_METRICS; m++) {
-        double *y = values + (size_t)m * n;
-        bool any = false;
-        for (int i = 0; i < n; i++) {
-            y[i] = *(const double *)((const char *)&epochs[i] + report_metrics[m].offset);
-            any |= !isnan(y[i]);
+    for (int r = 0; r < n_runs; r++)
+        for (int m = 0; m < REPORT_METRICS; m++) {
+            double *y = values + ((size_t)r * REPORT_METRICS + (size_t)m) * (size_t)longest;
+            bool any = false;
+            for (int i = 0; i < runs[r].n; i++) {
+                y[i] = *(const double *)((const char *)&runs[r].epochs[i] + report_metrics[m].offset);
+                any |= !isnan(y[i]);
+            }
+            if (any && (!only || !strcmp(only, report_metrics[m].name)) && n_curves < CURVES_MAX)
+                c[n_curves++] = (struct curve){.run = runs[r].name, .metric = report_metrics[m].name, .y = y,
+                                               .n = runs[r].n};
         }
-        if (any)
-            c[n_curves++] = (struct curve){.metric = report_metrics[m].name, .y = y, .n = n};
-    }
     curves_draw(f, title, c, n_curves, scale);
     free(values);
     return 0;
+}
+
+int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale)
+{
+    struct curves_run run = {.epochs = epochs, .n = n};
+    return curves_write_runs_svg(f, &run, 1, NULL, title, scale);
 }
 
 int y_scale_choose(enum y_scale *scale, enum y_scale wanted, struct err *e)

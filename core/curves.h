@@ -35,4 +35,15 @@ void curves_draw(FILE *f, const char *title, const struct curve *c, int n, enum 
 /* The metrics of one run's epochs (those not NAN); -1 when out of memory. */
 int curves_write_svg(FILE *f, const struct epoch_report *epochs, int n, const char *title, enum y_scale scale);
 
+/* Several runs' metrics overlaid, each curve named by its run's name;
+ * `only` (when not NULL) draws that metric alone. Curves past CURVES_MAX
+ * are left out: the caller chooses what to draw. -1 when out of memory. */
+struct curves_run {
+    const char *name;
+    const struct epoch_report *epochs;
+    int n;
+};
+int curves_write_runs_svg(FILE *f, const struct curves_run *runs, int n_runs, const char *only, const char *title,
+                          enum y_scale scale);
+
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers.h"
+
 static size_t x_elem_size(const struct dataset *ds) { return ds->x_type == X_U8 ? 1 : sizeof(float); }
 
 static int alloc_like(struct dataset *out, const struct dataset *all, size_t n, struct err *e)
@@ -181,18 +183,10 @@ int kfold_run(const struct spec *s, struct backend *be, const struct dataset *al
      * left over when k < threads go to each worker's GEMMs. Another (a
      * GPU's) runs its folds one after another on this thread. */
     int workers = be->shared_by_threads ? (threads < k ? threads : k) : 0;
-    pthread_t worker_ids[64];
     if (workers > 64)
         workers = 64;
     job.gemm_threads = workers > 0 ? threads / workers : threads;
-    int started = 0;
-    for (; started < workers; started++)
-        if (pthread_create(&worker_ids[started], NULL, kfold_worker, &job))
-            break;
-    if (started == 0)
-        kfold_worker(&job);
-    for (int i = 0; i < started; i++)
-        pthread_join(worker_ids[i], NULL);
+    workers_run(kfold_worker, &job, workers);
     pthread_mutex_destroy(&job.lock);
     free(order);
     return e->code;

@@ -14,6 +14,8 @@
 #include "dirs.h"
 
 #define STAGING_TAG ".d2ltrain-"
+/* In a set that owns its subdirectories (outset_begin_whole): its mark. */
+#define WHOLE_MARK ".d2ltrain-whole-set"
 #define PREFIX_MAX (NAME_MAX + sizeof STAGING_TAG + 1)
 
 const char *const outset_all_names[] = {"metrics.jsonl",  "curves.svg",      "config.yaml", "model.safetensors",
@@ -49,21 +51,54 @@ static bool is_subdir(int dir_fd, const char *name)
     return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool has_whole_mark(int dir_fd)
+{
+    struct stat st;
+    return fstatat(dir_fd, WHOLE_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Removes the subdirectory `name` of dir_fd and what it holds (a whole
+ * set's own: files and, at most a few levels down, directories). Links are
+ * removed, never followed. */
+static void remove_tree(int dir_fd, const char *name, int depth)
+{
+    int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    for (struct dirent *ent; (ent = readdir(d));)
+        if (is_dot(ent->d_name))
+            continue;
+        else if (is_subdir(dirfd(d), ent->d_name) && depth < 4)
+            remove_tree(dirfd(d), ent->d_name, depth + 1);
+        else
+            unlinkat(dirfd(d), ent->d_name, 0);
+    closedir(d);
+    unlinkat(dir_fd, name, AT_REMOVEDIR);
+}
+
 /* Removes a staging directory or an old set. Its files are links or ours;
- * a subdirectory is one of DIR's that a writer moved in and did not commit:
- * it goes back to DIR (unless DIR has that name again, then it stays). */
+ * a subdirectory is the set's own when the set is a whole one (marked), and
+ * goes with it; otherwise it is one of DIR's that a writer moved in and did
+ * not commit: it goes back to DIR (unless DIR has that name again, then it
+ * stays). */
 static void remove_set_dir(const struct outset *s, const char *path, bool kill_midway)
 {
     DIR *d = opendir(path);
     if (!d)
         return;
-    bool first = true;
+    bool first = true, whole = has_whole_mark(dirfd(d));
     char back[PATH_MAX + NAME_MAX + 2];
     for (struct dirent *ent; (ent = readdir(d));) {
-        if (is_dot(ent->d_name))
-            continue;
+        if (is_dot(ent->d_name) || (whole && !strcmp(ent->d_name, WHOLE_MARK)))
+            continue; /* the mark goes last: a writer killed midway leaves it for the next */
         if (!is_subdir(dirfd(d), ent->d_name))
             unlinkat(dirfd(d), ent->d_name, 0);
+        else if (whole)
+            remove_tree(dirfd(d), ent->d_name, 0);
         else if (snprintf(back, sizeof back, "%s/%s", s->dir, ent->d_name) >= (int)sizeof back ||
                  renameat2(dirfd(d), ent->d_name, AT_FDCWD, back, RENAME_NOREPLACE) != 0)
             fprintf(stderr, "d2ltrain: %s/%s stays there: it cannot go back to %s\n", path, ent->d_name, s->dir);
@@ -71,6 +106,8 @@ static void remove_set_dir(const struct outset *s, const char *path, bool kill_m
             commit_point();
         first = false;
     }
+    if (whole)
+        unlinkat(dirfd(d), WHOLE_MARK, 0);
     closedir(d);
     rmdir(path);
 }
@@ -172,6 +209,56 @@ int outset_begin(struct outset *s, const char *dir, const char *const *replaced,
     return make_staging(s, e);
 }
 
+/* A whole set replaces what DIR holds: refused for a DIR with other files
+ * in it than a whole set's (they would be lost). */
+static int check_replaceable(const struct outset *s, struct err *e)
+{
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return err_set(e, EXIT_RUNTIME, "cannot read %s: %s", s->dir, strerror(errno));
+    bool whole = has_whole_mark(dirfd(d)), empty = true;
+    for (struct dirent *ent; (ent = readdir(d));)
+        empty &= is_dot(ent->d_name);
+    closedir(d);
+    if (!whole && !empty)
+        return err_set(e, EXIT_USAGE,
+                       "--out %s: the directory holds files that no sweep wrote, and a sweep replaces the whole "
+                       "directory: name a new or empty one, or an earlier sweep's",
+                       s->dir);
+    return 0;
+}
+
+int outset_begin_whole(struct outset *s, const char *dir, struct err *e)
+{
+    static const char *const none[] = {NULL};
+    if (outset_begin(s, dir, none, e))
+        return e->code;
+    s->whole = true;
+    char mark[PATH_MAX + sizeof WHOLE_MARK + 1];
+    snprintf(mark, sizeof mark, "%s/" WHOLE_MARK, s->staging);
+    int fd = check_replaceable(s, e) ? -1 : open(mark, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0 && !e->code)
+        err_set(e, EXIT_RUNTIME, "cannot write %s: %s", mark, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (e->code)
+        outset_abort(s);
+    return e->code;
+}
+
+int outset_subdir(const struct outset *s, const char *name, struct outset *sub, struct err *e)
+{
+    if (!s->whole || !name[0] || strchr(name, '/') || is_dot(name) || strlen(name) > NAME_MAX)
+        return err_set(e, EXIT_RUNTIME, "%s: '%s' cannot be a subdirectory of the output set", s->dir, name);
+    *sub = (struct outset){.lock_fd = -1};
+    if (snprintf(sub->dir, sizeof sub->dir, "%s/%s", s->dir, name) >= (int)sizeof sub->dir ||
+        snprintf(sub->staging, sizeof sub->staging, "%s/%s", s->staging, name) >= (int)sizeof sub->staging)
+        return err_set(e, EXIT_RUNTIME, "%s/%s: path too long", s->dir, name);
+    if (mkdir(sub->staging, 0777) != 0)
+        return err_set(e, EXIT_RUNTIME, "cannot create %s: %s", sub->dir, strerror(errno));
+    return 0;
+}
+
 int outfile_open(struct outfile *o, const struct outset *s, const char *name, struct err *e)
 {
     memset(o, 0, sizeof *o);
@@ -220,7 +307,7 @@ static int carry_over(const struct outset *s, int staging_fd, struct err *e)
     if (!d)
         return err_set(e, EXIT_RUNTIME, "cannot read %s: %s", s->dir, strerror(errno));
     for (struct dirent *ent; (ent = readdir(d)) && !e->code;) {
-        if (is_dot(ent->d_name) || listed(ent->d_name, s->replaced))
+        if (is_dot(ent->d_name) || listed(ent->d_name, s->replaced) || !strcmp(ent->d_name, WHOLE_MARK))
             continue;
         bool moved = is_subdir(dirfd(d), ent->d_name);
         if ((moved ? renameat2(dirfd(d), ent->d_name, staging_fd, ent->d_name, RENAME_NOREPLACE)
@@ -261,7 +348,7 @@ static int commit(struct outset *s, bool keep, struct err *e)
     /* the new directory takes the old one's permissions (mkdtemp made it 0700) */
     if (fstat(s->lock_fd, &old) != 0 || fchmod(staging_fd, old.st_mode & 07777) != 0)
         err_set(e, EXIT_RUNTIME, "cannot set the permissions of %s: %s", s->staging, strerror(errno));
-    else
+    else if (!s->whole)
         carry_over(s, staging_fd, e);
     commit_point(); /* 2: the set is complete beside DIR */
     if (!e->code && fsync(staging_fd) != 0)

@@ -25,6 +25,7 @@ struct outset {
     int lock_fd;            /* DIR, flock()ed while held */
     bool held;
     const char *const *replaced; /* NULL-terminated: the names this set replaces */
+    bool whole;                  /* outset_begin_whole: the set is all of DIR */
 };
 
 /* One file of the set, written into the staging directory. */
@@ -41,6 +42,16 @@ extern const char *const outset_predict_names[];
 /* Creates DIR (and its parents) when missing, locks it and makes the
  * staging directory. */
 int outset_begin(struct outset *s, const char *dir, const char *const *replaced, struct err *e);
+/* A set that is all of DIR, subdirectories included (a sweep's): nothing
+ * of the old DIR is kept. DIR must be new, empty or a whole set written
+ * before (it is marked: a hidden file); any other DIR is refused (exit 2)
+ * rather than lost. A whole set's subdirectories go with it when it is
+ * dropped, also when a later writer removes what a killed one left. */
+int outset_begin_whole(struct outset *s, const char *dir, struct err *e);
+/* The subdirectory `name` of a whole set, made in its staging directory:
+ * *sub takes files through outfile_open and is never committed or aborted
+ * itself (its parent set is). Threads may open files in distinct ones. */
+int outset_subdir(const struct outset *s, const char *name, struct outset *sub, struct err *e);
 /* Creates `name` in the staging directory. */
 int outfile_open(struct outfile *o, const struct outset *s, const char *name, struct err *e);
 /* Flushes, fsyncs and closes the file; the error names its final path. */

@@ -6,11 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct metric {
-    const char *name;
-    double value;
-};
-
 const struct report_field report_metrics[REPORT_METRICS] = {
     {"loss", offsetof(struct epoch_report, loss)},
     {"train_acc", offsetof(struct epoch_report, train_acc)},
@@ -20,14 +15,13 @@ const struct report_field report_metrics[REPORT_METRICS] = {
     {"valid_log_rmse", offsetof(struct epoch_report, test_log_rmse)},
 };
 
-/* The metrics of r that apply (not NAN); loss has d2l's precision for regression. */
-static int metrics_of(const struct epoch_report *r, struct metric out[REPORT_METRICS])
+int report_metrics_of(const struct epoch_report *r, struct report_metric out[REPORT_METRICS])
 {
     int n = 0;
     for (int i = 0; i < REPORT_METRICS; i++) {
         double v = *(const double *)((const char *)r + report_metrics[i].offset);
         if (!isnan(v))
-            out[n++] = (struct metric){report_metrics[i].name, v};
+            out[n++] = (struct report_metric){report_metrics[i].name, v};
     }
     return n;
 }
@@ -42,8 +36,8 @@ void report_metric(FILE *f, double value, int decimals)
 
 int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
 {
-    struct metric m[REPORT_METRICS];
-    int n = metrics_of(r, m);
+    struct report_metric m[REPORT_METRICS];
+    int n = report_metrics_of(r, m);
     bool regression = isnan(r->train_acc);
     int status = 0;
     fprintf(f, "%sepoch %d/%d", prefix, r->epoch, r->epochs);
@@ -73,8 +67,8 @@ int report_folds_average(FILE *f, int k, const char *metric, double train_sum, d
 
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)
 {
-    struct metric m[REPORT_METRICS];
-    int n = metrics_of(r, m);
+    struct report_metric m[REPORT_METRICS];
+    int n = report_metrics_of(r, m);
     json_t *o = json_object();
     int bad = !o;
     if (!bad && fold >= 0)
@@ -83,7 +77,16 @@ int report_epoch_json(FILE *f, const struct epoch_report *r, int fold)
     for (int i = 0; i < n && !bad; i++)
         bad |= json_object_set_new(o, m[i].name, json_real(m[i].value));
     bad |= json_object_set_new(o, "time_s", json_real(r->seconds));
-    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (bad) {
+        json_decref(o);
+        return -1;
+    }
+    return report_json_line(f, o);
+}
+
+int report_json_line(FILE *f, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)
         return -1;

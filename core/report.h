@@ -16,6 +16,13 @@ struct report_field {
 enum { REPORT_METRICS = 6 };
 extern const struct report_field report_metrics[REPORT_METRICS];
 
+/* The metrics of r that apply (not NAN), in that order, with their values. */
+struct report_metric {
+    const char *name;
+    double value;
+};
+int report_metrics_of(const struct epoch_report *r, struct report_metric out[REPORT_METRICS]);
+
 /* What is printed holds finite numbers only, or the command fails: each
  * printing function returns -1 when it printed an inf or a NaN, and its
  * caller then exits non-zero (train_model already stops on a metric that
@@ -34,6 +41,12 @@ int report_folds_average(FILE *f, int k, const char *metric, double train_sum, d
 /* A metric's value: `decimals` fixed decimals, or 4 significant digits
  * below 1e-3 where fixed decimals would print 2.9e-6 as 0.000003. */
 void report_metric(FILE *f, double value, int decimals);
+
+/* One line of JSON: the object o (jansson's json_t, taken: freed here;
+ * NULL, as a failed build gives, is an error), compact, keys in order; -1
+ * when it cannot be encoded. */
+struct json_t;
+int report_json_line(FILE *f, struct json_t *o);
 
 /* One JSON object; fold < 0 leaves the fold out. */
 int report_epoch_json(FILE *f, const struct epoch_report *r, int fold);

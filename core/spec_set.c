@@ -32,39 +32,114 @@ static int find_key(const struct ynode *map, const char *key)
     return -1;
 }
 
-static int valid_path(const char *path)
+/* One step of a key path: a mapping key, or [index] into a list. */
+struct step {
+    char key[SET_MAX_PATH]; /* "" for an index */
+    int index;
+};
+
+static int is_key_char(char c)
 {
-    if (*path == '\0' || *path == '.' || path[strlen(path) - 1] == '.' || strstr(path, ".."))
-        return 0;
-    return strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") == strlen(path);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* Walks (creating mappings as needed) to the mapping that holds the last
- * key of `path`; path is edited in place, *last points at that key. */
-static int walk(struct ynode **map, char **last, struct ynode *root, char *path, const char *set,
+/* path: key ('[' N ']')* ('.' key ('[' N ']')*)*, as model[1].linear.out. */
+static int parse_path(struct step *steps, int *n_steps, const char *path)
+{
+    int n = 0;
+    const char *p = path;
+    for (;;) {
+        size_t len = 0;
+        while (is_key_char(p[len]))
+            len++;
+        if (len == 0 || n == SET_MAX_PATH / 2)
+            return -1;
+        memcpy(steps[n].key, p, len);
+        steps[n++].key[len] = '\0';
+        p += len;
+        while (*p == '[') {
+            char *end;
+            if (p[1] < '0' || p[1] > '9' || n == SET_MAX_PATH / 2)
+                return -1;
+            long index = strtol(p + 1, &end, 10);
+            if (*end != ']' || index > YTREE_MAX_NODES)
+                return -1;
+            steps[n].key[0] = '\0';
+            steps[n++].index = (int)index;
+            p = end + 1;
+        }
+        if (*p == '\0')
+            break;
+        if (*p++ != '.')
+            return -1;
+    }
+    *n_steps = n;
+    return 0;
+}
+
+/* The path up to and including step `upto`, for messages. */
+static void path_prefix(char *buf, size_t cap, const struct step *steps, int upto)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i <= upto && len < cap; i++)
+        len += (size_t)(steps[i].key[0] ? snprintf(buf + len, cap - len, "%s%s", i ? "." : "", steps[i].key)
+                                        : snprintf(buf + len, cap - len, "[%d]", steps[i].index));
+}
+
+/* Can step i be taken from node? Says what is wrong when not. */
+static int check_step(const struct ynode *node, const struct step *steps, int i, const char *set, struct err *e)
+{
+    char at[SET_MAX_PATH * 2], parent[SET_MAX_PATH * 2];
+    path_prefix(at, sizeof at, steps, i);
+    if (i > 0)
+        path_prefix(parent, sizeof parent, steps, i - 1);
+    if (steps[i].key[0] && node->type == Y_SEQ)
+        return set_error(e, set, "%s: %s is a list of %d item%s: index it, as %s[0]", at, parent, node->n,
+                         node->n == 1 ? "" : "s", parent);
+    if (steps[i].key[0] && node->type == Y_SCALAR)
+        return set_error(e, set, "%s: %s is a single value, not a mapping with keys to set", at, parent);
+    if (!steps[i].key[0] && node->type != Y_SEQ)
+        return set_error(e, set, "%s: %s is not a list", at, parent);
+    if (!steps[i].key[0] && steps[i].index >= node->n && node->n == 0)
+        return set_error(e, set, "%s: index %d is out of range: %s is an empty list", at, steps[i].index, parent);
+    if (!steps[i].key[0] && steps[i].index >= node->n)
+        return set_error(e, set, "%s: index %d is out of range: %s has %d item%s (indices 0 to %d)", at,
+                         steps[i].index, parent, node->n, node->n == 1 ? "" : "s", node->n - 1);
+    return 0;
+}
+
+/* Walks (creating mappings for missing keys) to the node that holds the
+ * last step: a mapping for a key, a list for an index. */
+static int walk(struct ynode **holder, struct ynode *root, const struct step *steps, int n, const char *set,
                 struct err *e)
 {
     struct ypos here = {0, 0, set};
     struct ynode *node = root;
-    char *key = path;
-    for (char *dot; (dot = strchr(key, '.')); key = dot + 1) {
-        *dot = '\0';
-        int i = find_key(node, key);
-        if (i < 0) {
-            struct ynode *child = ytree_new(Y_MAP, here);
-            if (!child || ytree_map_add(node, key, here, child) != 0)
-                return err_set(e, EXIT_RUNTIME, "--set %s: out of memory", set);
-            i = node->n - 1;
+    for (int i = 0; i < n - 1; i++) {
+        if (check_step(node, steps, i, set, e))
+            return e->code;
+        if (!steps[i].key[0]) {
+            node = node->items[steps[i].index];
+            continue;
         }
-        node = node->items[i];
-        if (node->type == Y_SEQ)
-            return set_error(e, set, "%s: setting an item inside a list is not supported (set the whole list)", path);
-        if (node->type == Y_SCALAR)
-            return set_error(e, set, "%s: is a single value, not a mapping with keys to set", path);
-        *dot = '.';
+        int k = find_key(node, steps[i].key);
+        if (k < 0 && !steps[i + 1].key[0]) {
+            char at[SET_MAX_PATH * 2];
+            path_prefix(at, sizeof at, steps, i);
+            return set_error(e, set, "%s: no such list to index", at);
+        }
+        if (k < 0) {
+            struct ynode *child = ytree_new(Y_MAP, here);
+            if (!child || ytree_map_add(node, steps[i].key, here, child) != 0)
+                return err_set(e, EXIT_RUNTIME, "--set %s: out of memory", set);
+            k = node->n - 1;
+        }
+        node = node->items[k];
     }
-    *map = node;
-    *last = key;
+    if (check_step(node, steps, n - 1, set, e))
+        return e->code;
+    *holder = node;
     return 0;
 }
 
@@ -79,8 +154,10 @@ static int apply_one(struct ynode *root, const char *file, const char *set, stru
         return set_error(e, set, "the key path is too long");
     memcpy(path, set, path_len);
     path[path_len] = '\0';
-    if (!valid_path(path))
-        return set_error(e, set, "'%s' is not a key path like optimizer.sgd.lr", path);
+    struct step steps[SET_MAX_PATH / 2];
+    int n_steps;
+    if (parse_path(steps, &n_steps, path) != 0)
+        return set_error(e, set, "'%s' is not a key path like optimizer.sgd.lr or model[1].linear.out", path);
 
     struct ynode *value;
     const char *text = eq + 1;
@@ -93,20 +170,21 @@ static int apply_one(struct ynode *root, const char *file, const char *set, stru
         return err_set(e, EXIT_RUNTIME, "--set %s: out of memory", set);
     }
 
-    struct ynode *map = NULL;
-    char *key = NULL;
-    if (walk(&map, &key, root, path, set, e) != 0) {
+    struct ynode *holder = NULL;
+    if (walk(&holder, root, steps, n_steps, set, e) != 0) {
         ytree_free(value);
         return e->code;
     }
-    int i = find_key(map, key);
+    const struct step *last = &steps[n_steps - 1];
+    int i = last->key[0] ? find_key(holder, last->key) : last->index;
     if (i >= 0) {
-        ytree_free(map->items[i]);
-        map->items[i] = value;
-        map->key_at[i] = (struct ypos){0, 0, set};
+        ytree_free(holder->items[i]);
+        holder->items[i] = value;
+        if (last->key[0])
+            holder->key_at[i] = (struct ypos){0, 0, set};
         return 0;
     }
-    if (ytree_map_add(map, key, (struct ypos){0, 0, set}, value) != 0)
+    if (ytree_map_add(holder, last->key, (struct ypos){0, 0, set}, value) != 0)
         return err_set(e, EXIT_RUNTIME, "--set %s: out of memory", set);
     return 0;
 }

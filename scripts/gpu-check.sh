@@ -13,7 +13,8 @@
 #      centered) with its frozen tensors bit-identical on both devices; a
 #      cosine schedule with clipping (the rate read at graph replay); SIGINT
 #      and --resume with graphs (stops after the epoch) and without (after
-#      the step), the resumed epoch lines against the uninterrupted run's
+#      the step), the resumed epoch lines against the uninterrupted run's;
+#      a 2-point sweep on cuda against the two runs
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), once without
 #      graphs and once with TF32; the same model in PyTorch on the same card
@@ -394,6 +395,37 @@ record "chapter 5 frozen tensors identical" $frozen_same "0.1.* (--freeze) and 7
 banner "training parity: lr_schedule and clip_grad_norm"
 parity_pair "parity schedule+clip" sched run configs/blocks_ch5.yaml --set train.epochs=6 \
     --set 'train.lr_schedule={cosine: {warmup: 2}}' --set train.clip_grad_norm=0.5 --quiet
+
+# A sweep on CUDA: its points train one after another on the one backend,
+# each what a separate `run --device cuda` gives (every epoch's metrics
+# within 1e-5 relative: the same kernels in the same order).
+banner "sweep on cuda"
+rm -rf "$LOG/sweep.cuda"
+timeout "$(cap 60)" "$D2LTRAIN" sweep configs/blocks_ch5.yaml --set train.epochs=4 \
+    --grid optimizer.adam.lr=0.01,0.03 --device cuda --quiet --out "$LOG/sweep.cuda" >"$LOG/sweep.cuda.txt" 2>&1
+src=$?
+cat "$LOG/sweep.cuda.txt"
+sweep_status=$([ $src = 0 ] && echo PASS || echo FAIL)
+detail="exit $src"
+for lr in 0.01 0.03; do
+    [ $src = 0 ] || break
+    timeout "$(cap 60)" "$D2LTRAIN" run configs/blocks_ch5.yaml --set train.epochs=4 --set optimizer.adam.lr=$lr \
+        --device cuda --quiet --out "$LOG/sweep.run$lr" >/dev/null 2>&1 || sweep_status=FAIL
+    worst=$(python3 - "$LOG/sweep.cuda/lr=$lr/metrics.jsonl" "$LOG/sweep.run$lr/metrics.jsonl" <<'EOF'
+import json, sys
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+worst = 0.0 if len(a) == len(b) else float("inf")
+for x, y in zip(a, b):
+    for k in x:
+        if k != "time_s":
+            worst = max(worst, abs(x[k] - y[k]) / max(abs(y[k]), 1e-12))
+print(f"{worst:.2e}")
+sys.exit(0 if worst <= 1e-5 else 1)
+EOF
+    ) || sweep_status=FAIL
+    detail="$detail, lr=$lr worst relative difference $worst"
+done
+record "sweep on cuda" $sweep_status "$detail"
 
 # Ctrl-C and --resume on CUDA, the chapter 5 run again: the test hook's
 # SIGINT lands after step 23 (epoch 2, step 3 of 20). With graphs the

@@ -169,6 +169,17 @@ START_TEST(exit_codes)
         {"inspect --help", 0, "usage: d2ltrain inspect"},
         {"inspect --full=yes x.safetensors", 2, "--full takes no value"},
         {"inspect -- --full", 3, "--full: cannot open"},
+        {"sweep --help", 0, "usage: d2ltrain sweep"},
+        {"sweep", 2, "missing the spec"},
+        {"sweep configs/linreg.yaml", 2, "a sweep needs --grid KEY=V1,V2,... or --points FILE.yaml"},
+        {"sweep configs/linreg.yaml --grid optimizer.sgd.lr", 2, "--grid optimizer.sgd.lr: expected KEY=V1,V2"},
+        {"sweep configs/linreg.yaml --grid =1,2", 2, "--grid =1,2: expected KEY=V1,V2"},
+        {"sweep configs/linreg.yaml --grid seed=1,2 --grid seed=3", 2, "seed is set by another --grid"},
+        {"sweep configs/linreg.yaml --grid 'data.w=[1,2]],[3]'", 2, "a bracket is closed that was not opened"},
+        {"sweep configs/linreg.yaml --points /nonexistent/p.yaml", 2, "p.yaml"},
+        {"sweep configs/linreg.yaml --grid seed=1 --freeze '0.*'", 2, "--freeze belongs to run"},
+        {"run configs/linreg.yaml --grid seed=1,2", 2, "--grid belongs to sweep"},
+        {"kfold configs/linreg.yaml --rank-by loss", 2, "--rank-by belongs to sweep"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct proc_result r = run_d2ltrain(cases[i].args);

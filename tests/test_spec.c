@@ -369,12 +369,55 @@ START_TEST(set_errors_name_the_override)
     assert_set_error("optimizer.adam.lr=0.1", "--set optimizer.adam.lr=0.1: optimizer.adam: expected exactly one "
                                               "optimizer (sgd or adam), got 'sgd' and 'adam'");
     assert_set_error("model.0.out=3",
-                     "--set model.0.out=3: model: setting an item inside a list is not supported (set the whole list)");
+                     "--set model.0.out=3: model.0: model is a list of 1 item: index it, as model[0]");
     assert_set_error("lr", "--set lr: expected path=value, e.g. optimizer.sgd.lr=0.1");
     assert_set_error("seed=*x", "--set seed=*x: YAML aliases are not supported");
     assert_set_error("data.w=[1, 2", "--set data.w=[1, 2: invalid YAML: did not find expected ',' or ']' "
                                      "(while parsing a flow sequence at line 1, column 1)");
     assert_set_error("train.epochs=", "--set train.epochs=: train.epochs: expected an integer, got ''");
+}
+END_TEST
+
+/* --set reaches list items: model[i], nested keys below them, blocks'
+ * lists, a whole item replaced. */
+START_TEST(set_reaches_list_items)
+{
+    enter_root();
+    struct spec s;
+    struct err e;
+    const char *const sets[] = {"model[1].linear.out=64", "model[3].dropout.p=0.25", "model[4]={linear: {out: 32}}",
+                                "model[6]=relu"};
+    ck_assert_msg(load(&s, &e, "tests/specs/good/mlp_dropout.yaml", sets, 4) == 0, "%s", e.msg);
+    ck_assert_int_eq(s.layers[1].out, 64);
+    ck_assert(s.layers[3].p == 0.25);
+    ck_assert_int_eq(s.layers[4].out, 32);
+    ck_assert(s.layers[4].bias); /* the whole item replaced: bias: false is gone */
+    ck_assert_int_eq(s.layers[6].kind, LAYER_RELU);
+    ck_assert_int_eq(s.layers[7].out, 10); /* untouched */
+
+    const char *const block_sets[] = {"blocks.block1[2].linear.out=6"};
+    ck_assert_msg(load(&s, &e, "configs/blocks_ch5.yaml", block_sets, 1) == 0, "%s", e.msg);
+    ck_assert_int_eq(s.layers[2].out, 6); /* block2 = 4 x block1: its second linear, once per copy */
+    ck_assert_int_eq(s.layers[6].out, 6);
+
+    /* an index out of range, into a non-list, malformed brackets */
+    assert_set_error("model[1].linear.out=3",
+                     "--set model[1].linear.out=3: model[1]: index 1 is out of range: model has 1 item (indices 0 to 0)");
+    assert_set_error("model[0].linear.out=0",
+                     "--set model[0].linear.out=0: model[0].linear.out: expected an integer in 1..1000000, got 0");
+    assert_set_error("data[0]=1", "--set data[0]=1: data[0]: data is not a list");
+    assert_set_error("model[0][1]=1", "--set model[0][1]=1: model[0][1]: model[0] is not a list");
+    assert_set_error("model[0].linear[2]=1", "--set model[0].linear[2]=1: model[0].linear[2]: model[0].linear is not a list");
+    assert_set_error("nothere[0].x=1", "--set nothere[0].x=1: nothere: no such list to index");
+    const char *const malformed[] = {"model[]", "model[x]", "model[1", "model1]", "model[-1]", "[0]", "model[0]x",
+                                     "model..a", "model[0]."};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        char set[64], want[192];
+        snprintf(set, sizeof set, "%s=1", malformed[i]);
+        snprintf(want, sizeof want, "--set %s: '%s' is not a key path like optimizer.sgd.lr or model[1].linear.out",
+                 set, malformed[i]);
+        assert_set_error(set, want);
+    }
 }
 END_TEST
 
@@ -525,6 +568,7 @@ Suite *suite_spec(void)
     tcase_add_test(tc, written_specs_read_back_the_same);
     tcase_add_test(tc, set_overrides_take_effect);
     tcase_add_test(tc, set_errors_name_the_override);
+    tcase_add_test(tc, set_reaches_list_items);
     tcase_add_test(tc, hostile_yaml_is_refused);
     tcase_add_test(tc, check_fit_matches_loss_and_width);
     tcase_add_test(tc, kind_names);

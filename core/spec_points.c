@@ -1,0 +1,159 @@
+#include "spec_points.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../data/read_all.h"
+#include "spec_tree.h"
+
+/* A growing string; `failed` once out of memory. */
+struct text {
+    char *s;
+    size_t len, cap;
+    int failed;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = (t->len + n + 1) * 2;
+        char *grown = realloc(t->s, cap);
+        if (!grown) {
+            t->failed = 1;
+            return;
+        }
+        t->s = grown;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, s, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+static void put_str(struct text *t, const char *s) { put(t, s, strlen(s)); }
+
+/* A scalar as YAML that reads back as the same text: plain where that is
+ * safe, else double-quoted. */
+static void put_scalar(struct text *t, const char *s)
+{
+    bool indicator = (s[0] == '-' || s[0] == '?') && (s[1] == ' ' || !s[1]); /* "- x" would be a list */
+    if (*s && !strpbrk(s, ",[]{}:#&*!|>'\"%@`\\\n\t") && s[0] != ' ' && !indicator && s[strlen(s) - 1] != ' ') {
+        put_str(t, s);
+        return;
+    }
+    put_str(t, "\"");
+    for (; *s; s++) {
+        char esc[8];
+        if (*s == '"' || *s == '\\')
+            snprintf(esc, sizeof esc, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)*s);
+        else
+            snprintf(esc, sizeof esc, "%c", *s);
+        put_str(t, esc);
+    }
+    put_str(t, "\"");
+}
+
+/* A node as flow YAML: 0.1, [0.9, 0.99], {adam: {lr: 0.01}}. */
+static void put_flow(struct text *t, const struct ynode *n)
+{
+    switch (n->type) {
+    case Y_SCALAR:
+        put_scalar(t, n->text ? n->text : "");
+        return;
+    case Y_SEQ:
+    case Y_MAP:
+        put_str(t, n->type == Y_SEQ ? "[" : "{");
+        for (int i = 0; i < n->n; i++) {
+            put_str(t, i ? ", " : "");
+            if (n->type == Y_MAP) {
+                put_scalar(t, n->keys[i]);
+                put_str(t, ": ");
+            }
+            put_flow(t, n->items[i]);
+        }
+        put_str(t, n->type == Y_SEQ ? "]" : "}");
+        return;
+    }
+}
+
+static int point_of(struct spec_point *p, const struct ynode *map, int index, const char *path, struct err *e)
+{
+    *p = (struct spec_point){.line = map->at.line, .col = map->at.col};
+    if (map->type != Y_MAP)
+        return err_set(e, EXIT_USAGE, "%s:%d:%d: point %d: expected a mapping of key.path: value, e.g. "
+                       "{optimizer.sgd.lr: 0.1}", path, map->at.line, map->at.col, index);
+    if (!(p->sets = calloc((size_t)map->n + 1, sizeof *p->sets)))
+        return err_set(e, EXIT_RUNTIME, "out of memory");
+    for (int i = 0; i < map->n; i++) {
+        for (int j = 0; j < i; j++)
+            if (!strcmp(map->keys[i], map->keys[j]))
+                return err_set(e, EXIT_USAGE, "%s:%d:%d: point %d: %s is given twice", path, map->key_at[i].line,
+                               map->key_at[i].col, index, map->keys[i]);
+        if (!map->keys[i][0] || strchr(map->keys[i], '='))
+            return err_set(e, EXIT_USAGE, "%s:%d:%d: point %d: '%s' is not a key path like optimizer.sgd.lr", path,
+                           map->key_at[i].line, map->key_at[i].col, index, map->keys[i]);
+        struct text t = {0};
+        put_str(&t, map->keys[i]);
+        put_str(&t, "=");
+        put_flow(&t, map->items[i]);
+        if (t.failed) {
+            free(t.s);
+            return err_set(e, EXIT_RUNTIME, "out of memory");
+        }
+        p->sets[p->n_sets++] = t.s;
+    }
+    return 0;
+}
+
+int spec_points_load(const char *path, struct spec_point **points, int *n_points, struct err *e)
+{
+    *points = NULL;
+    *n_points = 0;
+    uint8_t *text;
+    size_t len;
+    if (read_all(path, YTREE_MAX_BYTES, "points file", &text, &len, e)) {
+        e->code = EXIT_USAGE; /* a file the user names on the command line */
+        return e->code;
+    }
+    struct ynode *root = NULL;
+    int rc = ytree_parse(&root, (const char *)text, len, path, NULL, e);
+    free(text);
+    if (rc)
+        return rc;
+    if (!root || root->type != Y_SEQ || root->n == 0) {
+        if (root)
+            err_set(e, EXIT_USAGE, "%s:%d:%d: expected a list of points, each a mapping {key.path: value, ...}",
+                    path, root->at.line, root->at.col);
+        else
+            err_set(e, EXIT_USAGE, "%s: no points in it (expected a list of mappings {key.path: value, ...})", path);
+        ytree_free(root);
+        return e->code;
+    }
+    if (!(*points = calloc((size_t)root->n, sizeof **points)))
+        err_set(e, EXIT_RUNTIME, "out of memory");
+    for (int i = 0; i < root->n && !e->code; i++, ++*n_points)
+        point_of(&(*points)[i], root->items[i], i + 1, path, e);
+    ytree_free(root);
+    if (e->code) {
+        spec_points_free(*points, *n_points);
+        *points = NULL;
+        *n_points = 0;
+    }
+    return e->code;
+}
+
+void spec_points_free(struct spec_point *points, int n_points)
+{
+    for (int i = 0; points && i < n_points; i++) {
+        for (int j = 0; j < points[i].n_sets; j++)
+            free(points[i].sets[j]);
+        free(points[i].sets);
+    }
+    free(points);
+}
