@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/spec_points.h"
 #include "proc.h"
 #include "tmpdir.h"
 
@@ -223,6 +224,14 @@ START_TEST(a_bad_value_stops_everything_before_training)
     snprintf(want, sizeof want, "%s:2:3: point 2: expected a mapping of key.path: value", file);
     ck_assert_msg(strstr(r.err, want), "%s", r.err);
     ck_assert(!exists(tmp_path("out")));
+    proc_result_free(&r);
+
+    file = tmp_write("empty.yaml", "", 0); /* read as no buffer at all: libyaml asserted on it */
+    snprintf(args, sizeof args, "--points %s", file);
+    r = sweep(spec, args);
+    ck_assert_int_eq(r.status, 2);
+    snprintf(want, sizeof want, "%s: no points in it", file);
+    ck_assert_msg(strstr(r.err, want), "%s", r.err);
     proc_result_free(&r);
 
     const char bad_points[] = "- {optimizer.sgd.lr: 0.1}\n- {train.epochs: -3}\n";
@@ -474,6 +483,28 @@ START_TEST(list_item_set_changes_the_model)
 }
 END_TEST
 
+/* A point's values are written back as --set texts that read as the same
+ * YAML: a '?' first is quoted (inside {...} it would start a key), as is a
+ * lone '-'; a negative number stays plain; a control character or a line
+ * break (NEL) is escaped. */
+START_TEST(point_texts_read_back)
+{
+    const char points[] = "- {optimizer: {sgd: {lr: '?x'}}, data.w: ['?- y', -1, '-'], loss: \"x\\by\\N\"}\n";
+    const char *file = tmp_write("points.yaml", points, sizeof points - 1);
+    struct spec_point *p;
+    int n;
+    struct err e = {0};
+    ck_assert_msg(spec_points_load(file, &p, &n, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(p[0].n_sets, 3);
+    ck_assert_str_eq(p[0].sets[0], "optimizer={sgd: {lr: \"?x\"}}");
+    ck_assert_str_eq(p[0].sets[1], "data.w=[\"?- y\", -1, \"-\"]");
+    ck_assert_str_eq(p[0].sets[2], "loss=\"x\\x08y\\x85\"");
+    spec_points_free(p, n);
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_sweep(void)
 {
     Suite *s = suite_create("sweep");
@@ -485,6 +516,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, a_failed_point_leaves_the_others);
     tcase_add_test(tc, sigint_keeps_the_finished_points);
     tcase_add_test(tc, values_names_and_points_files);
+    tcase_add_test(tc, point_texts_read_back);
     tcase_add_test(tc, list_item_set_changes_the_model);
     tcase_add_test(tc, killed_sweeps_leave_one_whole_set);
     suite_add_tcase(s, tc);
