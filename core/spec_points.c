@@ -189,3 +189,44 @@ void spec_points_free(struct spec_point *points, int n_points)
     }
     free(points);
 }
+
+int spec_grid_split(const char *text, const char *grid, struct grid_value **values, int *n, struct err *e)
+{
+    *n = 0;
+    int cap = 1;
+    for (const char *c = text; *c; c++)
+        cap += *c == ',';
+    if (!(*values = calloc((size_t)cap, sizeof **values)))
+        return err_set(e, EXIT_RUNTIME, "out of memory");
+    int depth = 0;
+    char quote = 0;
+    const char *start = text;
+    for (const char *c = text; !e->code; c++) {
+        if (quote == '"' && *c == '\\' && c[1]) /* "a\",b" is one value */
+            c++;
+        else if (quote && *c == quote)
+            quote = 0;
+        else if (!quote && (*c == '\'' || *c == '"'))
+            quote = *c;
+        else if (!quote && (*c == '[' || *c == '{'))
+            depth++;
+        else if (!quote && (*c == ']' || *c == '}') && --depth < 0) {
+            err_set(e, EXIT_USAGE, "--grid %s: a bracket is closed that was not opened", grid);
+            break;
+        }
+        if (*c && (quote || depth > 0 || *c != ','))
+            continue;
+        if (c == start) {
+            err_set(e, EXIT_USAGE, "--grid %s: value %d is empty", grid, *n + 1);
+            break;
+        }
+        (*values)[(*n)++] = (struct grid_value){(size_t)(start - text), (size_t)(c - start)};
+        if (!*c)
+            return 0;
+        start = c + 1;
+    }
+    free(*values);
+    *values = NULL;
+    *n = 0;
+    return e->code;
+}

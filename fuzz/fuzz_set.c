@@ -1,12 +1,15 @@
-/* --set overrides and sweep --points files on any bytes. An input is a spec,
- * then sections: after a line "%%set" each line is one --set; after a line
+/* --set overrides, sweep --grid values and --points files on any bytes. An
+ * input is a spec, then sections: after a line "%%set" each line is one
+ * --set; after "%%grid" each line is one --grid KEY=V1,V2,...; after
  * "%%points" the lines are a points file. The spec is loaded with the --sets
- * (and, for each of the first points, with the --sets and that point's), as
- * run and sweep do. Oracles: no crash, no sanitizer report; a spec that
- * loads round-trips (fuzz/round_trip.c); a refusal is a usage error (exit 2)
- * that names the --set when the spec alone loads; a points file's error
- * names the file; and each point's "key=value" text gives back the key and,
- * parsed as a --set value is, the file's value node. */
+ * (and with the --sets and each of the first values of a grid, or of the
+ * first points), as run and sweep do. Oracles: no crash, no sanitizer
+ * report; a spec that loads round-trips (fuzz/round_trip.c); a refusal is a
+ * usage error (exit 2) that names the --set when the spec alone loads; a
+ * grid's values are non-empty and, joined with commas, its text, its error
+ * names the --grid; a points file's error names the file; and each point's
+ * "key=value" text gives back the key and, parsed as a --set value is, the
+ * file's value node. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,35 +22,40 @@
 #include "round_trip.h"
 
 #define MAX_SETS 16
-#define MAX_POINTS_LOADED 4
+#define MAX_GRIDS 4
+#define MAX_LOADED 4 /* points or values of a grid, each a load */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct input {
     char *spec, *points; /* points NULL without a %%points section */
-    const char *sets[MAX_SETS + 64];
+    const char *sets[MAX_SETS];
     int n_sets;
+    const char *grids[MAX_GRIDS];
+    int n_grids;
 };
 
 /* Splits text (NUL-terminated, edited in place) into its parts. */
 static void split_input(struct input *in, char *text)
 {
     *in = (struct input){.spec = text};
-    enum { SPEC, SETS, POINTS } part = SPEC;
+    enum { SPEC, SETS, GRIDS, POINTS } part = SPEC;
     for (char *line = text; line;) {
         char *next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        if (!strcmp(line, "%%set") || !strcmp(line, "%%points")) {
+        if (!strcmp(line, "%%set") || !strcmp(line, "%%grid") || !strcmp(line, "%%points")) {
             if (part == SPEC && line > text)
                 line[-1] = '\0'; /* the spec ends before the header */
             else
                 *line = '\0';
-            part = line[2] == 's' ? SETS : POINTS;
+            part = line[2] == 's' ? SETS : line[2] == 'g' ? GRIDS : POINTS;
             if (part == POINTS)
                 in->points = next ? next : line; /* its lines follow, '\n' kept */
         } else if (part == SETS && in->n_sets < MAX_SETS) {
             in->sets[in->n_sets++] = line;
+        } else if (part == GRIDS && in->n_grids < MAX_GRIDS) {
+            in->grids[in->n_grids++] = line;
         }
         if (part == POINTS)
             return;
@@ -131,7 +139,7 @@ static void check_points(const struct input *in, int spec_alone_loads)
         return;
     }
     check_point_texts(in->points, points, n_points);
-    for (int p = 0; p < n_points && p < MAX_POINTS_LOADED; p++) {
+    for (int p = 0; p < n_points && p < MAX_LOADED; p++) {
         const char *sets[MAX_SETS + 64];
         int n_sets = in->n_sets;
         memcpy(sets, in->sets, sizeof *sets * (size_t)n_sets);
@@ -140,6 +148,39 @@ static void check_points(const struct input *in, int spec_alone_loads)
         check_load(in->spec, sets, n_sets, spec_alone_loads);
     }
     spec_points_free(points, n_points);
+}
+
+/* A grid's values cover its text, comma-separated; each is a --set. */
+static void check_grid(const struct input *in, const char *grid, int spec_alone_loads)
+{
+    const char *eq = strchr(grid, '='), *text = eq ? eq + 1 : grid;
+    struct grid_value *values;
+    int n;
+    struct err e = {0};
+    if (spec_grid_split(text, grid, &values, &n, &e)) {
+        if (e.code != EXIT_USAGE || strncmp(e.msg, "--grid ", 7)) {
+            fprintf(stderr, "a --grid's error is not a usage error naming it: exit %d: %s\n", e.code, e.msg);
+            abort();
+        }
+        return;
+    }
+    size_t at = 0;
+    for (int i = 0; i < n; at += values[i++].len + 1)
+        if (values[i].start != at || !values[i].len || text[at + values[i].len] != (i + 1 < n ? ',' : '\0')) {
+            fprintf(stderr, "--grid %s: value %d is not the text between two commas\n", grid, i + 1);
+            abort();
+        }
+    for (int i = 0; i < n && i < MAX_LOADED && eq; i++) {
+        char *set = NULL;
+        if (asprintf(&set, "%.*s=%.*s", (int)(eq - grid), grid, (int)values[i].len, text + values[i].start) < 0)
+            abort();
+        const char *sets[MAX_SETS + 1];
+        memcpy(sets, in->sets, sizeof *sets * (size_t)in->n_sets);
+        sets[in->n_sets] = set;
+        check_load(in->spec, sets, in->n_sets + 1, spec_alone_loads);
+        free(set);
+    }
+    free(values);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -155,6 +196,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct err e = {0};
     int spec_alone_loads = !spec_load_string(&alone, "fuzz.yaml", in.spec, strlen(in.spec), NULL, 0, &e);
     check_load(in.spec, in.sets, in.n_sets, spec_alone_loads);
+    for (int g = 0; g < in.n_grids; g++)
+        check_grid(&in, in.grids[g], spec_alone_loads);
     if (in.points)
         check_points(&in, spec_alone_loads);
     free(text);

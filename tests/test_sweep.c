@@ -505,6 +505,27 @@ START_TEST(point_texts_read_back)
 }
 END_TEST
 
+/* --grid values split at the commas outside brackets, braces and quotes;
+ * a \" inside double quotes does not end them. */
+START_TEST(grid_values_split_outside_brackets_and_quotes)
+{
+    const char text[] = "\"a\\\",b\",[1, 2],{x: 'it''s, y'},-1";
+    const char *want[] = {"\"a\\\",b\"", "[1, 2]", "{x: 'it''s, y'}", "-1"};
+    struct grid_value *v;
+    int n;
+    struct err e = {0};
+    ck_assert_msg(spec_grid_split(text, "k=...", &v, &n, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(n, 4);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(v[i].len == strlen(want[i]) && !strncmp(text + v[i].start, want[i], v[i].len),
+                      "value %d: %.*s, not %s", i + 1, (int)v[i].len, text + v[i].start, want[i]);
+    free(v);
+    ck_assert_int_eq(spec_grid_split("[1]],2", "k=[1]],2", &v, &n, &e), 2);
+    ck_assert_str_eq(e.msg, "--grid k=[1]],2: a bracket is closed that was not opened");
+    ck_assert_ptr_null(v);
+}
+END_TEST
+
 Suite *suite_sweep(void)
 {
     Suite *s = suite_create("sweep");
@@ -517,6 +538,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, sigint_keeps_the_finished_points);
     tcase_add_test(tc, values_names_and_points_files);
     tcase_add_test(tc, point_texts_read_back);
+    tcase_add_test(tc, grid_values_split_outside_brackets_and_quotes);
     tcase_add_test(tc, list_item_set_changes_the_model);
     tcase_add_test(tc, killed_sweeps_leave_one_whole_set);
     suite_add_tcase(s, tc);
