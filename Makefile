@@ -150,7 +150,7 @@ clean:
 
 # libFuzzer harnesses (fuzz/fuzz_*.c) under ASan+UBSan, built with clang:
 # the spec loader (with the effective-spec round trip as oracle), --set
-# overrides and sweep --points files on a spec (fuzz_set), the
+# overrides, sweep --grid values and --points files on a spec (fuzz_set), the
 # CSV/tabular reader, the IDX reader and the safetensors reader. `make fuzz`
 # runs each for FUZZ_SECONDS from its checked-in seeds (fuzz/corpus/NAME)
 # and keeps what it finds new in build/fuzz/corpus/NAME, a crash in
