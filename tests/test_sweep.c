@@ -196,6 +196,17 @@ START_TEST(points_are_what_separate_runs_give)
 }
 END_TEST
 
+/* sweep SPEC --points FILE stops with exit 2 and an error containing want. */
+static void assert_points_refused(const char *spec, const char *file, const char *want)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "--points %s", file);
+    struct proc_result r = sweep(spec, args);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, want), "%s", r.err);
+    proc_result_free(&r);
+}
+
 /* A bad value names the point, its key=values and the --set as run would,
  * before anything trains: no line, no output directory. So does a bad
  * points file, at its line and column. */
@@ -227,21 +238,13 @@ START_TEST(a_bad_value_stops_everything_before_training)
     proc_result_free(&r);
 
     file = tmp_write("empty.yaml", "", 0); /* read as no buffer at all: libyaml asserted on it */
-    snprintf(args, sizeof args, "--points %s", file);
-    r = sweep(spec, args);
-    ck_assert_int_eq(r.status, 2);
     snprintf(want, sizeof want, "%s: no points in it", file);
-    ck_assert_msg(strstr(r.err, want), "%s", r.err);
-    proc_result_free(&r);
+    assert_points_refused(spec, file, want);
 
     const char bad_points[] = "- {optimizer.sgd.lr: 0.1}\n- {train.epochs: -3}\n";
     file = tmp_write("bad.yaml", bad_points, sizeof bad_points - 1);
-    snprintf(args, sizeof args, "--points %s", file);
-    r = sweep(spec, args);
-    ck_assert_int_eq(r.status, 2);
     snprintf(want, sizeof want, "point 2/2 (train.epochs=-3, %s:2:3): --set train.epochs=-3: train.epochs:", file);
-    ck_assert_msg(strstr(r.err, want), "%s", r.err);
-    proc_result_free(&r);
+    assert_points_refused(spec, file, want);
 
     r = sweep(spec, "--grid 'optimizer.sgd.lr=0.1,,0.3'");
     ck_assert_int_eq(r.status, 2);
