@@ -161,9 +161,9 @@ PHILOX_FN float dropout_uniform(uint64_t seed, uint32_t layer_id, uint64_t step,
  * stderr and FP32). */
 struct backend *cpu_backend_create(bool bf16, struct err *e);
 
-/* Threads the CPU backend's GEMMs use when called from the calling thread
- * (oneDNN's OpenMP team; n < 1: all available, the default): each thread
- * that issues CPU ops sets its own. */
+/* Threads the CPU backend's ops use when called from the calling thread
+ * (its team, core/cpu_team.h: itself and n - 1 workers; n < 1: all cores
+ * available, the default): each thread that issues CPU ops sets its own. */
 void cpu_threads_set(int n);
 /* The cores this process may run on (sched_getaffinity), at least 1. */
 int cpu_threads_available(void);

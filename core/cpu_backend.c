@@ -1,13 +1,16 @@
 /* The CPU backend: GEMMs through oneDNN (core/cpu_gemm.c), everything
- * else plain loops. It is also the oracle the GPU backend is tested
- * against. */
+ * else plain loops, the training step's larger ones split across the
+ * calling thread's team (core/cpu_team.h). It is also the oracle the GPU
+ * backend is tested against. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "../data/big_alloc.h"
 #include "cpu_gemm.h"
+#include "cpu_team.h"
 #include "terms.h"
 
 /* The backend's one setting; the GEMM caches are per thread, so threads
@@ -16,11 +19,20 @@ struct cpu_impl {
     bool bf16; /* oneDNN fpmath mode bf16 for the GEMMs, else strict FP32 */
 };
 
+/* Ops over more floats than this are split across the team in blocks of
+ * about this many (64 KiB): below it one thread finishes before a second
+ * would have started. */
+enum { BLOCK_FLOATS = 16384 };
+
+static size_t rows_per_block(int cols) { return cols < BLOCK_FLOATS ? BLOCK_FLOATS / (size_t)cols : 1; }
+
 static bool bf16_of(const struct backend *be) { return ((const struct cpu_impl *)be->impl)->bf16; }
 
 static void *cpu_alloc(struct backend *be, size_t bytes, struct err *e)
 {
-    void *p = calloc(1, bytes ? bytes : 1);
+    void *p = big_alloc(bytes);
+    if (p)
+        memset(p, 0, bytes); /* zeroed, as this backend's memory always was */
     if (!p)
         err_set(e, EXIT_RUNTIME, "out of memory: asked for %zu bytes (%.1f MiB); try a smaller data.batch_size",
                 bytes, bytes / 1048576.0);
@@ -39,6 +51,7 @@ static void cpu_graph_run(struct backend *be, int key, void (*body)(void *), voi
 
 static void cpu_destroy(struct backend *be)
 {
+    cpu_team_release();
     cpu_gemm_release_thread();
     free(be->impl);
     free(be);
@@ -79,13 +92,31 @@ static void cpu_bias_add(struct backend *be, float *out, const float *bias, int 
             out[(size_t)r * cols + c] += bias[c];
 }
 
+struct bias_grad_job {
+    float *dbias;
+    const float *dout;
+    int rows, cols;
+    float beta;
+};
+
+/* columns [begin, end): each column's sum is the same however they are cut */
+static void bias_grad_range(void *arg, size_t begin, size_t end)
+{
+    const struct bias_grad_job j = *(const struct bias_grad_job *)arg; /* locals: the stores cannot alias them */
+    for (size_t c = begin; c < end; c++)
+        j.dbias[c] = j.beta == 0 ? 0 : j.beta * j.dbias[c];
+    for (int r = 0; r < j.rows; r++) {
+        const float *row = j.dout + (size_t)r * j.cols;
+        for (size_t c = begin; c < end; c++)
+            j.dbias[c] += row[c];
+    }
+}
+
 static void cpu_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols, float beta)
 {
-    for (int c = 0; c < cols; c++)
-        dbias[c] = beta == 0 ? 0 : beta * dbias[c];
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dbias[c] += dout[(size_t)r * cols + c];
+    struct bias_grad_job j = {.dbias = dbias, .dout = dout, .rows = rows, .cols = cols, .beta = beta};
+    size_t columns = rows > 0 && (size_t)rows < BLOCK_FLOATS / 16 ? BLOCK_FLOATS / (size_t)rows : 16;
+    cpu_team_for((size_t)cols, columns, bias_grad_range, &j);
 }
 
 /* The loops over terms.h's act_term and act_grad_term, inlined where act
@@ -105,17 +136,51 @@ static inline __attribute__((always_inline)) void act_backward_loop(enum activat
         din[i] = act_grad_term(act, out[i], dout[i]);
 }
 
-static void cpu_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n)
+/* An element-wise op's operands: out = f(a) or out = f(a, b). */
+struct elementwise_job {
+    enum activation act;
+    float *out;
+    const float *a, *b;
+};
+
+static void act_forward_range(void *arg, size_t begin, size_t end)
 {
-    switch (act) {
+    const struct elementwise_job j = *(const struct elementwise_job *)arg; /* locals: the stores cannot alias them */
+    float *out = j.out + begin;
+    const float *in = j.a + begin;
+    switch (j.act) {
     case ACT_RELU:
-        act_forward_loop(ACT_RELU, out, in, n);
+        act_forward_loop(ACT_RELU, out, in, end - begin);
         break;
     case ACT_SIGMOID:
-        act_forward_loop(ACT_SIGMOID, out, in, n);
+        act_forward_loop(ACT_SIGMOID, out, in, end - begin);
         break;
     case ACT_TANH:
-        act_forward_loop(ACT_TANH, out, in, n);
+        act_forward_loop(ACT_TANH, out, in, end - begin);
+        break;
+    }
+}
+
+static void cpu_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n)
+{
+    cpu_team_for(n, BLOCK_FLOATS, act_forward_range, &(struct elementwise_job){.act = act, .out = out, .a = in});
+}
+
+/* a: the forward's output, b: the gradient of the output */
+static void act_backward_range(void *arg, size_t begin, size_t end)
+{
+    const struct elementwise_job j = *(const struct elementwise_job *)arg; /* locals: the stores cannot alias them */
+    float *din = j.out + begin;
+    const float *out = j.a + begin, *dout = j.b + begin;
+    switch (j.act) {
+    case ACT_RELU:
+        act_backward_loop(ACT_RELU, din, out, dout, end - begin);
+        break;
+    case ACT_SIGMOID:
+        act_backward_loop(ACT_SIGMOID, din, out, dout, end - begin);
+        break;
+    case ACT_TANH:
+        act_backward_loop(ACT_TANH, din, out, dout, end - begin);
         break;
     }
 }
@@ -123,39 +188,48 @@ static void cpu_act_forward(struct backend *be, enum activation act, float *out,
 static void cpu_act_backward(struct backend *be, enum activation act, float *din, const float *out,
                              const float *dout, size_t n)
 {
-    switch (act) {
-    case ACT_RELU:
-        act_backward_loop(ACT_RELU, din, out, dout, n);
-        break;
-    case ACT_SIGMOID:
-        act_backward_loop(ACT_SIGMOID, din, out, dout, n);
-        break;
-    case ACT_TANH:
-        act_backward_loop(ACT_TANH, din, out, dout, n);
-        break;
+    cpu_team_for(n, BLOCK_FLOATS, act_backward_range,
+                 &(struct elementwise_job){.act = act, .out = din, .a = out, .b = dout});
+}
+
+struct dropout_job {
+    float *out, *mask;
+    const float *in;
+    float p, keep_scale;
+    uint64_t key, hi;
+};
+
+static void dropout_range(void *arg, size_t begin, size_t end)
+{
+    const struct dropout_job j = *(const struct dropout_job *)arg; /* locals: the stores cannot alias them */
+    struct philox4 r;
+    for (size_t i = begin; i < end; i++) {
+        if (i == begin || i % 4 == 0) /* one philox draw gives 4 elements' numbers */
+            r = philox4x32(j.hi, i / 4, j.key);
+        float m = philox_uniform(r.v[i % 4]) >= j.p ? j.keep_scale : 0.0f;
+        j.mask[i] = m;
+        j.out[i] = j.in[i] * m;
     }
 }
 
 static void cpu_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
                                 float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
 {
-    float keep_scale = 1.0f / (1.0f - p);
-    uint64_t key = philox_key(seed, RNG_DROPOUT);
-    uint64_t hi = ((uint64_t)layer_id << 40) ^ *step;
-    for (size_t base = 0; base < n; base += 4) {
-        struct philox4 r = philox4x32(hi, base / 4, key);
-        for (size_t j = 0; j < 4 && base + j < n; j++) {
-            float m = philox_uniform(r.v[j]) >= p ? keep_scale : 0.0f;
-            mask[base + j] = m;
-            out[base + j] = in[base + j] * m;
-        }
-    }
+    struct dropout_job j = {.out = out, .mask = mask, .in = in, .p = p, .keep_scale = 1.0f / (1.0f - p),
+                            .key = philox_key(seed, RNG_DROPOUT), .hi = ((uint64_t)layer_id << 40) ^ *step};
+    cpu_team_for(n, BLOCK_FLOATS, dropout_range, &j);
+}
+
+static void mul_range(void *arg, size_t begin, size_t end)
+{
+    const struct elementwise_job j = *(const struct elementwise_job *)arg; /* locals: the stores cannot alias them */
+    for (size_t i = begin; i < end; i++)
+        j.out[i] = j.a[i] * j.b[i];
 }
 
 static void cpu_mul(struct backend *be, float *out, const float *a, const float *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = a[i] * b[i];
+    cpu_team_for(n, BLOCK_FLOATS, mul_range, &(struct elementwise_job){.out = out, .a = a, .b = b});
 }
 
 static void cpu_center_rows(struct backend *be, float *out, const float *in, int rows, int cols)
@@ -202,11 +276,28 @@ static void cpu_softmax_backward(struct backend *be, float *din, const float *ou
     }
 }
 
-static void cpu_cross_entropy(struct backend *be, float *dlogits, double *acc, const float *logits,
-                              const float *labels, int rows, int cols, float grad_scale)
+/* The loss of rows [64 b, 64 b + 64) (more rows where there would be over
+ * LOSS_BLOCKS blocks) is summed into block b's slot, and the slots in
+ * order: the same sums whatever the team's size. */
+enum { LOSS_BLOCK_ROWS = 64, LOSS_BLOCKS = 256 };
+
+struct cross_entropy_job {
+    float *dlogits;
+    const float *logits, *labels;
+    int rows, cols, block_rows;
+    float grad_scale;
+    double loss[LOSS_BLOCKS], correct[LOSS_BLOCKS];
+};
+
+static void cross_entropy_block(void *arg, int block)
 {
+    struct cross_entropy_job *j = arg;
+    float *dlogits = j->dlogits, grad_scale = j->grad_scale;
+    const float *logits = j->logits, *labels = j->labels;
+    int cols = j->cols, first = block * j->block_rows;
+    int last = j->rows - first < j->block_rows ? j->rows : first + j->block_rows;
     double loss = 0, correct = 0;
-    for (int r = 0; r < rows; r++) {
+    for (int r = first; r < last; r++) {
         const float *z = logits + (size_t)r * cols;
         int y = (int)labels[r];
         int predicted = argmax_row(z, cols);
@@ -221,8 +312,23 @@ static void cpu_cross_entropy(struct backend *be, float *dlogits, double *acc, c
             for (int c = 0; c < cols; c++)
                 dlogits[(size_t)r * cols + c] = (expf(z[c] - lse) - (c == y)) * grad_scale;
     }
-    acc[ACC_LOSS] += loss;
-    acc[ACC_CORRECT] += correct;
+    j->loss[block] = loss;
+    j->correct[block] = correct;
+}
+
+static void cpu_cross_entropy(struct backend *be, float *dlogits, double *acc, const float *logits,
+                              const float *labels, int rows, int cols, float grad_scale)
+{
+    struct cross_entropy_job j = {.dlogits = dlogits, .logits = logits, .labels = labels, .rows = rows, .cols = cols,
+                                  .block_rows = LOSS_BLOCK_ROWS, .grad_scale = grad_scale};
+    if (rows > LOSS_BLOCK_ROWS * LOSS_BLOCKS)
+        j.block_rows = (rows + LOSS_BLOCKS - 1) / LOSS_BLOCKS;
+    int blocks = (rows + j.block_rows - 1) / j.block_rows;
+    cpu_team_run(blocks, TEAM_AWAKE_ONLY, cross_entropy_block, &j);
+    for (int b = 0; b < blocks; b++) {
+        acc[ACC_LOSS] += j.loss[b];
+        acc[ACC_CORRECT] += j.correct[b];
+    }
     acc[ACC_COUNT] += rows;
 }
 
@@ -288,22 +394,66 @@ static void cpu_penalty(struct backend *be, bool l1, float *grad, double *acc, c
     acc[ACC_PENALTY] += lambda * sum * count_scale;
 }
 
+struct gather_job {
+    float *out;
+    const void *x;
+    const int32_t *idx;
+    int cols;
+    float scale;
+};
+
+/* Rows this far ahead are fetched from memory while this one is converted:
+ * the rows are scattered over the dataset, where the processor's own
+ * prefetcher does not guess them. */
+enum { GATHER_AHEAD = 4 };
+
+/* Starts fetching row idx[r + GATHER_AHEAD] of x (rows of row_bytes) when
+ * it is one of this piece's rows. */
+static void prefetch_ahead(const struct gather_job *j, size_t r, size_t end, size_t row_bytes)
+{
+    if (r + GATHER_AHEAD >= end)
+        return;
+    const char *row = (const char *)j->x + (size_t)j->idx[r + GATHER_AHEAD] * row_bytes;
+    for (size_t off = 0; off < row_bytes; off += 64)
+        __builtin_prefetch(row + off);
+}
+
+static void gather_u8_range(void *arg, size_t begin, size_t end)
+{
+    const struct gather_job j = *(const struct gather_job *)arg; /* locals: the stores cannot alias them */
+    const uint8_t *x = j.x;
+    size_t cols = (size_t)j.cols;
+    for (size_t r = begin; r < end; r++) {
+        prefetch_ahead(&j, r, end, cols);
+        const uint8_t *src = x + (size_t)j.idx[r] * cols;
+        float *dst = j.out + r * cols;
+        for (size_t c = 0; c < cols; c++)
+            dst[c] = src[c] * j.scale;
+    }
+}
+
 static void cpu_gather_u8(struct backend *be, float *out, const uint8_t *x, const int32_t *idx, int rows,
                           int cols, float scale)
 {
-    for (int r = 0; r < rows; r++) {
-        const uint8_t *src = x + (size_t)idx[r] * cols;
-        float *dst = out + (size_t)r * cols;
-        for (int c = 0; c < cols; c++)
-            dst[c] = src[c] * scale;
+    struct gather_job j = {.out = out, .x = x, .idx = idx, .cols = cols, .scale = scale};
+    cpu_team_for((size_t)rows, rows_per_block(cols), gather_u8_range, &j);
+}
+
+static void gather_f32_range(void *arg, size_t begin, size_t end)
+{
+    const struct gather_job j = *(const struct gather_job *)arg; /* locals: the stores cannot alias them */
+    size_t row_bytes = (size_t)j.cols * sizeof(float);
+    for (size_t r = begin; r < end; r++) {
+        prefetch_ahead(&j, r, end, row_bytes);
+        memcpy((char *)j.out + r * row_bytes, (const char *)j.x + (size_t)j.idx[r] * row_bytes, row_bytes);
     }
 }
 
 static void cpu_gather_f32(struct backend *be, float *out, const float *x, const int32_t *idx, int rows,
                            int cols)
 {
-    for (int r = 0; r < rows; r++)
-        memcpy(out + (size_t)r * cols, x + (size_t)idx[r] * cols, (size_t)cols * sizeof *out);
+    struct gather_job j = {.out = out, .x = x, .idx = idx, .cols = cols};
+    cpu_team_for((size_t)rows, rows_per_block(cols), gather_f32_range, &j);
 }
 
 static void cpu_sum_squares(struct backend *be, double *acc, const float *x, size_t n)
@@ -322,20 +472,42 @@ static void cpu_clip_scale(struct backend *be, float *x, size_t n, const double 
             x[i] *= c;
 }
 
+/* An optimizer step's operands. */
+struct optim_job {
+    float *p, *m, *v;
+    const float *g;
+    float lr, momentum, weight_decay;
+    struct adam_scalars adam;
+};
+
+static void sgd_range(void *arg, size_t begin, size_t end)
+{
+    const struct optim_job j = *(const struct optim_job *)arg; /* locals: the stores cannot alias them */
+    for (size_t i = begin; i < end; i++)
+        sgd_update(&j.p[i], j.g[i], &j.v[i], j.lr, j.momentum, j.weight_decay);
+}
+
 static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v, size_t n, const float *lr,
                          float momentum, float weight_decay)
 {
-    for (size_t i = 0; i < n; i++)
-        sgd_update(&p[i], g[i], &v[i], *lr, momentum, weight_decay);
+    struct optim_job j = {.p = p, .v = v, .g = g, .lr = *lr, .momentum = momentum, .weight_decay = weight_decay};
+    cpu_team_for(n, BLOCK_FLOATS, sgd_range, &j);
+}
+
+static void adam_range(void *arg, size_t begin, size_t end)
+{
+    const struct optim_job j = *(const struct optim_job *)arg; /* locals: the stores cannot alias them */
+    for (size_t i = begin; i < end; i++)
+        adam_update(&j.p[i], j.g[i], &j.m[i], &j.v[i], &j.adam);
 }
 
 static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
                           const float *lr, double beta1, double beta2, float eps, float weight_decay,
                           const uint64_t *step)
 {
-    struct adam_scalars a = adam_scalars_at(*lr, beta1, beta2, eps, weight_decay, *step);
-    for (size_t i = 0; i < n; i++)
-        adam_update(&p[i], g[i], &m[i], &v[i], &a);
+    struct optim_job j = {.p = p, .m = m, .v = v, .g = g,
+                          .adam = adam_scalars_at(*lr, beta1, beta2, eps, weight_decay, *step)};
+    cpu_team_for(n, BLOCK_FLOATS, adam_range, &j);
 }
 
 struct backend *cpu_backend_create(bool bf16, struct err *e)

@@ -4,10 +4,10 @@
  * it made, keyed by everything that went into them. */
 #include "cpu_gemm.h"
 
+#include "cpu_team.h"
 #include "dnnl_lib.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,7 @@ static void dnnl_fail(dnnl_status_t st, const char *call, int line)
 /* Everything a primitive depends on; all 4-byte fields, so no padding
  * and memcmp compares keys. */
 struct gemm_key {
-    int bf16, threads, trans_a, trans_b, m, n, k, lda, ldb, ldc, has_bias, has_act, act;
+    int bf16, trans_a, trans_b, m, n, k, lda, ldb, ldc, has_bias, has_act, act;
     float alpha, beta;
 };
 
@@ -45,12 +45,16 @@ struct gemm_entry {
     void *scratchpad;
 };
 
-/* GEMMs of fewer flops run on one thread: that is about 40 us of work on
- * one core, where a second thread saves less than OpenMP's fork and join
- * cost, and where, on a machine busy with other processes, a team member
- * that is not scheduled stalls the GEMM for a scheduler tick (measured:
- * Kaggle's 64x330 . 330x1 steps made `run` 6-35x slower on 2 threads). */
+/* GEMMs of fewer flops run on the calling thread alone: that is about
+ * 20-40 us of work on one core, where a second thread saves little. Larger
+ * ones are split into one slice of rows (or columns) per thread of the
+ * team (core/cpu_team.h), each a one-thread oneDNN GEMM: the slices depend
+ * on the shape and the team's size only. oneDNN's own OpenMP team is not
+ * used: its passive wait cost a futex wake per GEMM, its spinning a
+ * collapse on a busy machine (docs/BENCH.md). */
 #define ONE_THREAD_FLOPS (1 << 22)
+/* slices are whole multiples of this many rows or columns */
+enum { SLICE_ALIGN = 16 };
 
 /* Enough for every shape of a run (each layer's three GEMMs at the batch,
  * the last batch and the evaluation batch); beyond it the oldest goes. */
@@ -69,10 +73,6 @@ static dnnl_status_t engine_status;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static pthread_key_t cache_key;
 static _Thread_local struct gemm_cache *thread_cache;
-/* cpu_threads_set's count for this thread; 0: default_team, all cores
- * available */
-static _Thread_local int thread_team;
-static int default_team;
 
 static void entry_free(struct gemm_entry *en)
 {
@@ -98,7 +98,6 @@ static void cache_free(void *arg)
 
 static void engine_start(void)
 {
-    default_team = cpu_threads_available();
     if (!(dl = dnnl_lib(&load_err)))
         return;
     engine_status = dl->engine_create(&engine, dnnl_cpu, 0);
@@ -257,20 +256,18 @@ static struct gemm_entry *entry_for(struct gemm_cache *c, const struct gemm_key 
     return en;
 }
 
-void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, const float *a, int lda,
-                  const float *b, int ldb, float *c, int ldc, const struct gemm_epilogue *ep)
+/* The GEMM on the calling thread alone. */
+static void gemm_one(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, const float *a, int lda,
+                     const float *b, int ldb, float *c, int ldc, const struct gemm_epilogue *ep)
 {
-    if (m <= 0 || n <= 0)
-        return;
-    int threads = 2.0 * m * n * k < ONE_THREAD_FLOPS ? 1 : thread_team ? thread_team : default_team;
-    struct gemm_key key = {.bf16 = bf16, .threads = threads, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
+    struct gemm_key key = {.bf16 = bf16, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k,
                            .lda = lda, .ldb = ldb, .ldc = ldc, .has_bias = ep->bias != NULL,
                            .has_act = ep->has_act, .act = ep->has_act ? (int)ep->act : 0,
                            .alpha = ep->alpha, .beta = ep->beta};
     /* oneDNN sizes its team from the calling thread's OpenMP setting when
      * it makes the primitive and when it runs it */
-    if (dl->omp_get_max_threads() != threads)
-        dl->omp_set_num_threads(threads);
+    if (dl->omp_get_max_threads() != 1)
+        dl->omp_set_num_threads(1);
     struct gemm_cache *cache = cache_here();
     struct gemm_entry *en = entry_for(cache, &key);
     void *handles[N_ARGS] = {(void *)a, (void *)b, (void *)ep->bias, c, en->scratchpad};
@@ -287,6 +284,54 @@ void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, co
     }
     DNNL_CHECK(dl->primitive_execute(en->prim, cache->stream, nargs, args));
     DNNL_CHECK(dl->stream_wait(cache->stream));
+}
+
+/* A GEMM split into slices of C's rows (by_rows) or columns, `slice` wide. */
+struct gemm_split {
+    bool bf16, trans_a, trans_b, by_rows;
+    int m, n, k, lda, ldb, ldc, slice;
+    const float *a, *b;
+    float *c;
+    const struct gemm_epilogue *ep;
+};
+
+static void gemm_slice(void *arg, int chunk)
+{
+    const struct gemm_split *g = arg;
+    int first = chunk * g->slice, total = g->by_rows ? g->m : g->n;
+    int len = total - first < g->slice ? total - first : g->slice;
+    if (g->by_rows) { /* rows of op(A) and C */
+        gemm_one(g->bf16, g->trans_a, g->trans_b, len, g->n, g->k, g->a + (g->trans_a ? (size_t)first : (size_t)first * g->lda),
+                 g->lda, g->b, g->ldb, g->c + (size_t)first * g->ldc, g->ldc, g->ep);
+    } else { /* columns of op(B), C and the bias */
+        struct gemm_epilogue ep = *g->ep;
+        if (ep.bias)
+            ep.bias += first;
+        gemm_one(g->bf16, g->trans_a, g->trans_b, g->m, len, g->k, g->a, g->lda,
+                 g->b + (g->trans_b ? (size_t)first * g->ldb : (size_t)first), g->ldb, g->c + first, g->ldc, &ep);
+    }
+}
+
+void cpu_gemm_run(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, const float *a, int lda,
+                  const float *b, int ldb, float *c, int ldc, const struct gemm_epilogue *ep)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    int team = cpu_team_size();
+    if (team < 2 || 2.0 * m * n * k < ONE_THREAD_FLOPS) {
+        gemm_one(bf16, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, ep);
+        return;
+    }
+    /* rows where there are enough: a slice of rows costs less than one of
+     * columns (it keeps oneDNN's blocking of N and K), and at the MLP's
+     * shapes here gives the same bits as one call */
+    bool by_rows = m >= n || m >= team * SLICE_ALIGN;
+    int total = by_rows ? m : n;
+    int per_thread = (total + team - 1) / team;
+    int slice = (per_thread + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
+    struct gemm_split g = {.bf16 = bf16, .trans_a = trans_a, .trans_b = trans_b, .by_rows = by_rows, .m = m, .n = n,
+                           .k = k, .lda = lda, .ldb = ldb, .ldc = ldc, .slice = slice, .a = a, .b = b, .c = c, .ep = ep};
+    cpu_team_run((total + slice - 1) / slice, TEAM_WAKE, gemm_slice, &g);
 }
 
 static const char *isa_name(dnnl_cpu_isa_t isa)
@@ -344,15 +389,4 @@ void cpu_gemm_describe(char *buf, size_t size)
     const dnnl_version_t *v = dl->version();
     snprintf(buf, size, "oneDNN %d.%d.%d (%s), ISA %s", v->major, v->minor, v->patch,
              v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other threading", isa_name(dl->get_effective_cpu_isa()));
-}
-
-void cpu_threads_set(int n) { thread_team = n < 1 ? 0 : n; }
-
-int cpu_threads_available(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set))
-        return 1;
-    int n = CPU_COUNT(&set);
-    return n < 1 ? 1 : n;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
 #include "read_all.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
@@ -57,7 +58,7 @@ static int gunzip(const char *path, const uint8_t *in, size_t in_len, uint8_t **
             err_set(e, EXIT_DATA, "%s: %zu bytes of trailing garbage after the gzip data", path, in_len - pos);
             break;
         }
-        if (!buf && !(buf = malloc(cap))) {
+        if (!buf && !(buf = big_alloc(cap))) {
             err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, cap);
             break;
         }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "big_alloc.h"
 #include "../core/open_regular.h"
 
 int read_all(const char *path, size_t max_len, const char *kind, uint8_t **out, size_t *len, struct err *e)
@@ -21,7 +22,7 @@ int read_all(const char *path, size_t max_len, const char *kind, uint8_t **out, 
         goto done;
     }
     size_t want = (size_t)st.st_size;
-    if (want && !(*out = malloc(want))) {
+    if (want && !(*out = big_alloc(want))) {
         err_set(e, EXIT_RUNTIME, "%s: out of memory for %zu bytes", path, want);
         goto done;
     }

@@ -114,17 +114,32 @@ START_TEST(cache_many_shapes_interleaved)
 }
 END_TEST
 
-/* A small GEMM runs on one thread and a large one on the team (the two
- * primitives are cached under their thread counts), one after the other,
- * both right. */
+/* A small GEMM runs on the calling thread and a large one on the team, in
+ * slices of rows (a tall C) or of columns (a wide one), one after the
+ * other, all right; so is a wide linear layer, whose bias is sliced with
+ * its columns. */
 START_TEST(small_and_large_gemms_on_a_team)
 {
     struct backend *be = test_cpu_backend();
     cpu_threads_set(3);
     for (int round = 0; round < 2; round++) {
-        double small = gemm_error(be, 64, 1, 330, 1), large = gemm_error(be, 256, 256, 784, 2);
-        ck_assert_msg(small < TOL_SUM && large < TOL_SUM, "rel err %g, %g", small, large);
+        double small = gemm_error(be, 64, 1, 330, 1), rows = gemm_error(be, 256, 256, 784, 2),
+               columns = gemm_error(be, 20, 1000, 300, 3);
+        ck_assert_msg(small < TOL_SUM && rows < TOL_SUM && columns < TOL_SUM, "rel err %g, %g, %g", small, rows,
+                      columns);
     }
+    enum { ROWS = 8, IN = 300, OUT = 1000 };
+    uint64_t rng = 9;
+    float *in = floats((size_t)ROWS * IN), *w = floats((size_t)OUT * IN), *bias = floats(OUT), *out = floats(ROWS * OUT);
+    double *want = calloc((size_t)ROWS * OUT, sizeof *want);
+    test_fill_uniform(in, (size_t)ROWS * IN, &rng, -1, 1);
+    test_fill_uniform(w, (size_t)OUT * IN, &rng, -0.5, 0.5);
+    test_fill_uniform(bias, OUT, &rng, -1, 1);
+    be->linear_forward(be, out, in, w, bias, ROWS, IN, OUT, true, ACT_SIGMOID);
+    linear_ref(want, in, w, bias, ROWS, IN, OUT, ACT_SIGMOID);
+    double err = test_max_rel_err(out, want, (size_t)ROWS * OUT, 1.0);
+    ck_assert_msg(err < TOL_SUM, "wide linear_forward on a team of 3: rel err %g", err);
+    free(in), free(w), free(bias), free(out), free(want);
     cpu_threads_set(0);
     be->destroy(be);
 }
