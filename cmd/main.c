@@ -17,7 +17,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"run", cmd_run, "train the experiment a spec describes", true},
     {"kfold", cmd_kfold, "k-fold cross-validation of a spec", true},
-    {"sweep", cmd_sweep, "train a grid of --set overrides and rank the points", false},
+    {"sweep", cmd_sweep, "train a grid of --set overrides and rank the points", true},
     {"predict", cmd_predict, "apply a saved model (run --out) to the test set", false},
     {"plot", cmd_plot, "draw the curves of saved runs (metrics.jsonl) into one SVG", false},
     {"show", cmd_show, "draw images of a dataset with their labels", false},
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
             return report_error(&e);
         /* every rank would do the same work and write the same files */
         if (comm_size() > 1 && !subcommands[i].over_ranks) {
-            err_set(&e, EXIT_USAGE, "%s runs as one process: start it without an MPI launcher (run and kfold "
+            err_set(&e, EXIT_USAGE, "%s runs as one process: start it without an MPI launcher (run, kfold and sweep "
                     "share their work among ranks)", argv[1]);
             return report_error(&e);
         }
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
         /* a rank that failed alone leaves without MPI_Finalize, which would
          * wait for the others: mpirun then ends the job; an interrupted
          * data-parallel run (130) stopped on every rank alike */
-        if (status == 0 || status == 130 || comm_size() == 1)
+        if (status == 0 || status == 130 || comm_size() == 1 || comm_exit_agreed())
             comm_finish();
         return status;
     }

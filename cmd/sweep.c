@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/comm.h"
 #include "sweep.h"
 
 static const char usage[] =
@@ -88,6 +89,9 @@ int cmd_sweep(int argc, char **argv)
     struct sweep_plan plan = {0};
     struct sweep_result *results = NULL;
     struct outset set = {0};
+    bool gathered = false; /* every rank reached the end together */
+    /* in an MPI job rank 0 alone prints and writes --out */
+    bool lead = comm_rank() == 0, ranks = comm_size() > 1;
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -95,16 +99,27 @@ int cmd_sweep(int argc, char **argv)
         sweep_build(&s, o.grids, o.n_grids, o.points_file, o.sets, o.n_sets, &e) || sweep_prepare(&plan, &s, &o, &e))
         goto done;
     /* --out is locked now: a second writer is refused before anything trains */
-    if (o.out_dir && outset_begin_whole(&set, o.out_dir, &e))
+    if ((o.out_dir && lead && outset_begin_whole(&set, o.out_dir, &e)) ||
+        (!(results = calloc((size_t)s.n_points, sizeof *results)) &&
+         err_set(&e, EXIT_RUNTIME, "out of memory: %d points", s.n_points)) ||
+        comm_agree(&e))
         goto done;
-    if (!(results = calloc((size_t)s.n_points, sizeof *results))) {
-        err_set(&e, EXIT_RUNTIME, "out of memory: %d points", s.n_points);
-        goto done;
-    }
     struct progress progress = {.s = &s};
     double start = clock_seconds();
-    struct sweep_output out = {.set = &set, .y_scale = o.y_scale};
-    sweep_run_points(&plan, &s, 0, 1, o.threads, o.out_dir ? &out : NULL, on_point_done, &progress, results);
+    struct sweep_output out = {.set = lead ? &set : NULL, .y_scale = o.y_scale};
+    /* over ranks, rank 0 prints every point's line after the gather, in
+     * point order */
+    sweep_run_points(&plan, &s, comm_rank(), comm_size(), o.threads, o.out_dir ? &out : NULL,
+                     ranks ? NULL : on_point_done, &progress, results);
+    if (ranks) {
+        train_stop_requested = comm_any(train_stop_requested);
+        gathered = true;
+        if (sweep_gather(&plan, &s, o.out_dir ? &out : NULL, results, &e) || !lead)
+            goto done;
+        for (int i = 0; i < s.n_points; i++)
+            if (results[i].ran)
+                on_point_done(i, &results[i], &progress);
+    }
     double seconds = clock_seconds() - start;
     const char *rank_by = o.rank_by ? o.rank_by : sweep_default_rank(results, s.n_points);
     if (sweep_print_table(stdout, &s, results, rank_by) || progress.printed_nonfinite) {
@@ -129,7 +144,6 @@ done:
     free(results);
     sweep_plan_free(&plan);
     sweep_free(&s);
-    if (e.code)
-        return report_error(&e);
-    return train_stop_requested ? 130 : failed;
+    status = e.code ? report_error(&e) : train_stop_requested ? 130 : failed;
+    return gathered ? comm_exit_together(status) : status;
 }

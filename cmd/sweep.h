@@ -52,6 +52,8 @@ struct sweep_result {
     int n_epochs;
     struct epoch_report final;   /* the epoch whose parameters it ends with */
     double seconds;              /* the point's wall time: building, training, writing */
+    float *params;               /* [n_params], host: a finished point's parameters for rank 0 to write */
+    size_t n_params;             /* (MPI ranks but 0 with --out, and rank 0 for what it received) */
 };
 
 /* Everything the points need, built and checked before anything trains:
@@ -83,12 +85,23 @@ typedef void (*sweep_done_fn)(int i, const struct sweep_result *r, void *arg);
  * a finished point's files go to <set>/<name>/ as `run --out` writes them. One process: first 0, stride 1; MPI: first
  * rank, stride size, and rank 0 gathers the results. */
 struct sweep_output {
-    const struct outset *set; /* a whole output set */
+    const struct outset *set; /* a whole output set; NULL: keep each finished point's params in its result */
     enum y_scale y_scale;     /* of the points' curves.svg */
 };
 void sweep_run_points(const struct sweep_plan *p, const struct sweep *s, int first, int stride, int threads,
                       const struct sweep_output *out, sweep_done_fn done, void *arg, struct sweep_result *results);
 void sweep_results_free(struct sweep_result *results, int n);
+/* Point i's files into out's <set>/<name>/, as `run --out` writes them:
+ * m is its model (on p's backend), params its parameters on the host. */
+int sweep_write_point(const struct sweep_plan *p, const struct sweep *s, const struct sweep_output *out, int i,
+                      struct model *m, const float *params, const struct sweep_result *r, struct err *e);
+
+/* cmd/sweep_ranks.c, in an MPI job: every rank's results to rank 0, and
+ * with out (rank 0's set; the other ranks kept their points' params) the
+ * points other ranks trained written into it. Every rank calls it, after
+ * sweep_run_points(..., rank, size, ...). */
+int sweep_gather(const struct sweep_plan *p, const struct sweep *s, const struct sweep_output *out,
+                 struct sweep_result *results, struct err *e);
 
 /* cmd/sweep_report.c: from the whole result array. The metric a table is
  * ranked by when --rank-by is not given: test_acc (classification), else

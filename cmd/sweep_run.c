@@ -118,12 +118,11 @@ void sweep_plan_free(struct sweep_plan *p)
 struct sweep_job {
     const struct sweep_plan *plan;
     const struct sweep *s;
-    const struct outset *out;
+    const struct sweep_output *out;
     struct sweep_result *results;
     int first, stride;
     atomic_int next; /* the next of this process's points: index first + next * stride */
     int gemm_threads;
-    enum y_scale y_scale;
     sweep_done_fn done;
     void *arg;
     pthread_mutex_t lock; /* serializes done */
@@ -136,22 +135,33 @@ static void collect_epoch(const struct epoch_report *r, void *arg)
     res->n_epochs = r->epoch;
 }
 
-/* out/<name>/: what `run --out` writes. */
-static int write_point(const struct sweep_job *job, int i, struct model *m, const struct sweep_result *r,
-                       struct err *e)
+int sweep_write_point(const struct sweep_plan *p, const struct sweep *s, const struct sweep_output *out, int i,
+                      struct model *m, const float *params, const struct sweep_result *r, struct err *e)
 {
     struct outset dir;
-    float *params = NULL;
-    if (outset_subdir(job->out, job->s->points[i].name, &dir, e))
+    if (outset_subdir(out->set, s->points[i].name, &dir, e))
         return e->code;
-    if (!(params = malloc(m->n_params * sizeof *params)))
+    struct run_files f = {.spec = &p->specs[i], .test = &p->data[p->data_of[i]].test, .m = m, .params = params,
+                          .epochs = r->epochs, .n_epochs = r->n_epochs, .y_scale = out->y_scale,
+                          .predictions = true};
+    return run_write_outputs(&dir, &f, e);
+}
+
+/* The parameters on the host: written into out's set, or kept in r for
+ * rank 0 to write. */
+static int finish_point(const struct sweep_job *job, int i, struct model *m, struct sweep_result *r, struct err *e)
+{
+    float *params = malloc(m->n_params * sizeof *params);
+    if (!params)
         return err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters", m->n_params);
     m->be->download(m->be, params, m->params, m->n_params * sizeof *params);
-    struct run_files f = {.spec = &job->plan->specs[i], .test = &job->plan->data[job->plan->data_of[i]].test,
-                          .m = m, .params = params, .epochs = r->epochs, .n_epochs = r->n_epochs,
-                          .y_scale = job->y_scale, .predictions = true};
-    run_write_outputs(&dir, &f, e);
-    free(params);
+    if (job->out->set) {
+        sweep_write_point(job->plan, job->s, job->out, i, m, params, r, e);
+        free(params);
+    } else {
+        r->params = params;
+        r->n_params = m->n_params;
+    }
     return e->code;
 }
 
@@ -186,7 +196,7 @@ static void train_point(struct sweep_job *job, int i)
     else if (!e.code) {
         r->final = r->epochs[(sum.restored_epoch ? sum.restored_epoch : r->n_epochs) - 1];
         if (!check_finite(&r->final, &e) && job->out)
-            write_point(job, i, &m, r, &e);
+            finish_point(job, i, &m, r, &e);
         r->finished = !e.code;
     }
     model_free(&m);
@@ -213,8 +223,7 @@ static void *sweep_worker(void *arg)
 void sweep_run_points(const struct sweep_plan *p, const struct sweep *s, int first, int stride, int threads,
                       const struct sweep_output *out, sweep_done_fn done, void *arg, struct sweep_result *results)
 {
-    struct sweep_job job = {.plan = p, .s = s, .out = out ? out->set : NULL, .y_scale = out ? out->y_scale : 0,
-                            .results = results, .first = first, .stride = stride, .done = done, .arg = arg};
+    struct sweep_job job = {.plan = p, .s = s, .out = out, .results = results, .first = first, .stride = stride, .done = done, .arg = arg};
     atomic_init(&job.next, 0);
     pthread_mutex_init(&job.lock, NULL);
     int mine = first < s->n_points ? (s->n_points - first + stride - 1) / stride : 0;
@@ -233,6 +242,8 @@ void sweep_results_free(struct sweep_result *results, int n)
 {
     for (int i = 0; results && i < n; i++) {
         free(results[i].epochs);
+        free(results[i].params);
         results[i].epochs = NULL;
+        results[i].params = NULL;
     }
 }

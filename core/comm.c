@@ -11,6 +11,7 @@
 /* NULL: one process, the collectives are copies or nothing. */
 static const struct comm_ops *ops;
 static int rank, size = 1, local_rank;
+static bool exit_agreed;
 
 bool comm_built_in(void)
 {
@@ -88,6 +89,24 @@ void comm_gather(const void *mine, size_t bytes, void *all)
         memmove(all, mine, bytes);
 }
 
+int comm_gatherv(const void *mine, size_t bytes, char **all, size_t *counts, struct err *e)
+{
+    *all = NULL;
+    comm_gather(&bytes, sizeof bytes, counts);
+    size_t total = 0;
+    for (int r = 0; rank == 0 && r < size; r++)
+        total += counts[r];
+    int ok = rank != 0 || (*all = malloc(total ? total : 1)) != NULL;
+    comm_bcast(&ok, sizeof ok, 0); /* no rank sends to a rank 0 that cannot take it */
+    if (!ok)
+        return err_set(e, EXIT_RUNTIME, "rank 0: out of memory: %zu bytes from the ranks", total);
+    if (ops)
+        ops->gatherv(mine, bytes, counts, *all);
+    else if (bytes)
+        memmove(*all, mine, bytes);
+    return 0;
+}
+
 void comm_bcast(void *buf, size_t bytes, int root)
 {
     if (ops)
@@ -113,3 +132,12 @@ int comm_agree(struct err *e)
         err_set(e, v[0], "stopping: rank %d failed (its error says why)", size - v[1]);
     return e->code;
 }
+
+int comm_exit_together(int status)
+{
+    comm_bcast(&status, sizeof status, 0);
+    exit_agreed = true;
+    return status;
+}
+
+bool comm_exit_agreed(void) { return exit_agreed; }

@@ -21,6 +21,8 @@ struct comm_ops {
     void (*allreduce_f64)(double *x, size_t n);
     void (*allreduce_max_int)(int *x, size_t n);
     void (*gather)(const void *mine, size_t bytes, void *all); /* all: rank 0's, size * bytes */
+    /* rank r's counts[r] bytes, back to back in rank order, into rank 0's all */
+    void (*gatherv)(const void *mine, size_t bytes, const size_t *counts, void *all);
     void (*bcast)(void *buf, size_t bytes, int root);
     void (*finish)(void);
 };
@@ -50,6 +52,12 @@ void comm_allreduce_f64(double *x, size_t n);
 /* Rank 0 receives every rank's `bytes` bytes in rank order into all
  * (size * bytes); other ranks' all is unused. */
 void comm_gather(const void *mine, size_t bytes, void *all);
+/* Rank 0 receives every rank's `bytes` bytes, each rank its own count:
+ * *all (malloc'ed, rank 0's; NULL elsewhere) holds them back to back in
+ * rank order and counts[r] (counts has comm_size() entries) says how many
+ * are rank r's. Every rank returns the same: EXIT_RUNTIME when rank 0
+ * cannot hold them. */
+int comm_gatherv(const void *mine, size_t bytes, char **all, size_t *counts, struct err *e);
 /* buf of rank `root` to every rank. */
 void comm_bcast(void *buf, size_t bytes, int root);
 /* True on every rank when any rank passes true. */
@@ -58,5 +66,11 @@ bool comm_any(bool mine);
  * rank returns an error; a rank that did not fail gets the exit code of
  * the lowest failed rank and a message naming it. 0 when none failed. */
 int comm_agree(struct err *e);
+/* A command's exit status that every rank reached together (rank 0's, sent
+ * to all): after it the ranks leave the job together (comm_finish) even
+ * when it is not 0. */
+int comm_exit_together(int status);
+/* True after comm_exit_together. */
+bool comm_exit_agreed(void);
 
 #endif

@@ -42,6 +42,30 @@ static void mpi_gather(const void *mine, size_t bytes, void *all)
     }
 }
 
+/* Point to point, in pieces of at most CHUNK bytes: rank 0 takes the ranks
+ * in order, rank r's counts[r] bytes after those of the ranks before it.
+ * counts: rank 0's; elsewhere unused. */
+static void mpi_gatherv(const void *mine, size_t bytes, const size_t *counts, void *all)
+{
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank != 0) {
+        for (size_t off = 0; off < bytes; off += CHUNK)
+            MPI_Send((const char *)mine + off, (int)(bytes - off < CHUNK ? bytes - off : CHUNK), MPI_BYTE, 0, 0,
+                     MPI_COMM_WORLD);
+        return;
+    }
+    char *at = all;
+    if (bytes)
+        memmove(at, mine, bytes);
+    at += bytes;
+    for (int r = 1; r < size; at += counts[r], r++)
+        for (size_t off = 0; off < counts[r]; off += CHUNK)
+            MPI_Recv(at + off, (int)(counts[r] - off < CHUNK ? counts[r] - off : CHUNK), MPI_BYTE, r, 0,
+                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+
 static void mpi_bcast(void *buf, size_t bytes, int root)
 {
     for (size_t off = 0; off < bytes; off += CHUNK) {
@@ -57,6 +81,7 @@ static const struct comm_ops mpi_ops = {
     .allreduce_f64 = mpi_allreduce_f64,
     .allreduce_max_int = mpi_allreduce_max_int,
     .gather = mpi_gather,
+    .gatherv = mpi_gatherv,
     .bcast = mpi_bcast,
     .finish = mpi_finish,
 };

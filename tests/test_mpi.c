@@ -1,7 +1,8 @@
 /* d2ltrain under mpirun (Open MPI, two ranks on whatever cores there are):
  * k-fold over the ranks prints what one process prints, data-parallel
  * training follows the one-process trajectory at the same global batch,
- * and a rank killed in training stops the job with its rank named. */
+ * a sweep's points over the ranks give what one process gives, and a
+ * rank killed in training stops the job with its rank named. */
 #include <check.h>
 #include <math.h>
 #include <stdbool.h>
@@ -25,17 +26,24 @@
     "mpirun --oversubscribe --allow-run-as-root --bind-to none"
 
 /* `d2ltrain ARGS` under mpirun with `ranks` ranks (0: alone), the tests'
- * data cache added. */
-static struct proc_result run_ranks(int ranks, const char *args)
+ * data cache added; any exit status. */
+static struct proc_result run_ranks_status(int ranks, const char *args, char **command)
 {
     const char *bin = getenv("D2LTRAIN");
-    char launcher[512] = "", *command;
+    char launcher[512] = "";
     if (ranks)
         snprintf(launcher, sizeof launcher, MPIRUN " -np %d ", ranks);
-    if (asprintf(&command, "%s'%s' %s --quiet --data-dir '%s/build/test-data'", launcher,
+    if (asprintf(command, "%s'%s' %s --quiet --data-dir '%s/build/test-data'", launcher,
                  bin && *bin ? bin : "./d2ltrain", args, repo_root()) < 0)
         abort();
-    struct proc_result r = run_shell(command);
+    return run_shell(*command);
+}
+
+/* The same, which must exit 0. */
+static struct proc_result run_ranks(int ranks, const char *args)
+{
+    char *command;
+    struct proc_result r = run_ranks_status(ranks, args, &command);
     /* the end of stderr: Check's messages are short */
     size_t len = strlen(r.err);
     ck_assert_msg(r.status == 0, "%s: exit %d: %s", command, r.status, r.err + (len > 1500 ? len - 1500 : 0));
@@ -115,6 +123,134 @@ START_TEST(kfold_over_two_ranks_prints_what_one_process_prints)
     free(ja), free(jb), free(a), free(b);
     proc_result_free(&one);
     proc_result_free(&two);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* d2l 4.4's polynomial fit, few epochs: a sweep's points train in
+ * moments. */
+static const char poly_spec[] = "name: poly\n"
+                                "seed: 42\n"
+                                "data: {dataset: synthetic_poly, w: [5, 1.2, -3.4, 5.6], max_degree: 20, features: 4,\n"
+                                "       n_train: 100, n_test: 100, noise: 0.1, batch_size: 10}\n"
+                                "model: [{linear: {out: 8}}, relu, {linear: {out: 1}}]\n"
+                                "loss: mse\n"
+                                "optimizer: {sgd: {lr: 0.01}}\n"
+                                "train: {epochs: 3}\n";
+
+/* A sweep's output without what differs between two runs: the " time "
+ * ends of the point lines and the table rows' last cell (time_s). */
+static char *sweep_without_times(const char *out)
+{
+    char *result = without_times(out);
+    for (char *line = result, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        size_t start = strspn(line, " ");
+        if (line[start] < '0' || line[start] > '9')
+            continue;
+        char *cut = end;
+        while (cut > line && (cut[-1] == '.' || (cut[-1] >= '0' && cut[-1] <= '9')))
+            cut--;
+        memmove(cut, end, strlen(end) + 1);
+        end = cut;
+    }
+    return result;
+}
+
+/* The bytes of a file, malloc'd, their count in *len. */
+static char *file_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *bytes = malloc(1 << 22);
+    ck_assert_ptr_nonnull(bytes);
+    *len = fread(bytes, 1, 1 << 22, f);
+    ck_assert_msg(feof(f), "%s is over 4 MiB", path);
+    fclose(f);
+    return bytes;
+}
+
+/* tmp_path(a)/NAME and tmp_path(b)/NAME are the same bytes (jsonl: but
+ * their "time_s" and "seconds" members). */
+static void assert_same_file(const char *a, const char *b, const char *name, bool jsonl)
+{
+    char pa[1100], pb[1100];
+    snprintf(pa, sizeof pa, "%s/%s", tmp_path(a), name);
+    snprintf(pb, sizeof pb, "%s/%s", tmp_path(b), name);
+    size_t na, nb;
+    char *x, *y;
+    if (jsonl) {
+        x = jsonl_without_times(pa), y = jsonl_without_times(pb);
+        for (char *t[2] = {x, y}, **p = t; p < t + 2; p++)
+            for (char *at = *p; (at = strstr(at, ",\"seconds\":"));)
+                memmove(at, at + strcspn(at, "}"), strlen(at + strcspn(at, "}")) + 1);
+        na = strlen(x), nb = strlen(y);
+    } else
+        x = file_bytes(pa, &na), y = file_bytes(pb, &nb);
+    ck_assert_msg(na == nb && !memcmp(x, y, na), "%s and %s differ", pa, pb);
+    free(x), free(y);
+}
+
+/* Four points, two trained on each rank (points 1 and 3 on rank 0, 2 and
+ * 4 on rank 1): rank 0 prints the lines and the table one process prints
+ * (--threads 1: the points end in their order), and its --out holds what
+ * one process writes: sweep.jsonl but the seconds, and every point's
+ * files, its model byte for byte. */
+START_TEST(sweep_over_two_ranks_is_what_one_process_writes)
+{
+    tmp_dir_make("mpi-sweep");
+    char spec[1024], args[2048];
+    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
+    static const char grid[] = "--grid optimizer.sgd.lr=0.01,0.02 --grid 'model[0].linear.out=4,8' --threads 1";
+    snprintf(args, sizeof args, "sweep %s %s --out %s", spec, grid, tmp_path("one"));
+    struct proc_result one = run_ranks(0, args);
+    snprintf(args, sizeof args, "sweep %s %s --out %s", spec, grid, tmp_path("two"));
+    struct proc_result two = run_ranks(2, args);
+    char *a = sweep_without_times(one.out), *b = sweep_without_times(two.out);
+    ck_assert_ptr_nonnull(strstr(a, "point 4/4 optimizer.sgd.lr=0.02 model[0].linear.out=8: epoch 3/3"));
+    ck_assert_ptr_nonnull(strstr(a, "rank  optimizer.sgd.lr"));
+    ck_assert_str_eq(b, a);
+    assert_same_file("one", "two", "sweep.jsonl", true);
+    static const char *const points[] = {"lr=0.01,out=4", "lr=0.01,out=8", "lr=0.02,out=4", "lr=0.02,out=8"};
+    static const char *const files[] = {"model.safetensors", "config.yaml", "metrics.jsonl", "curves.svg"};
+    for (int p = 0; p < 4; p++)
+        for (int f = 0; f < 4; f++) {
+            char name[256];
+            snprintf(name, sizeof name, "%s/%s", points[p], files[f]);
+            assert_same_file("one", "two", name, f == 2);
+        }
+    free(a), free(b);
+    proc_result_free(&one);
+    proc_result_free(&two);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* Point 2 diverges on rank 1: rank 0 reports it as one process does (its
+ * line, its table row, sweep.jsonl) and the job exits 1. */
+START_TEST(a_point_failing_on_rank_1_is_reported)
+{
+    tmp_dir_make("mpi-sweep-fail");
+    char spec[1024], args[2048], *command;
+    snprintf(spec, sizeof spec, "%s", tmp_write("poly.yaml", poly_spec, sizeof poly_spec - 1));
+    snprintf(args, sizeof args, "sweep %s --grid optimizer.sgd.lr=0.01,1000,0.02 --out %s", spec, tmp_path("out"));
+    struct proc_result r = run_ranks_status(2, args, &command);
+    ck_assert_msg(r.status == 1, "%s: exit %d: %.1500s", command, r.status, r.err);
+    ck_assert_msg(strstr(r.out, "point 2/3 optimizer.sgd.lr=1000: failed: the loss became NaN or infinite"), "%s",
+                  r.out);
+    ck_assert_msg(strstr(r.out, "point 3/3 optimizer.sgd.lr=0.02: epoch 3/3"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "3     1000              failed"), "%s", r.out);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sweep.jsonl", tmp_path("out"));
+    char *jsonl = jsonl_without_times(path);
+    ck_assert_msg(strstr(jsonl, "\"status\":\"failed\""), "%s", jsonl);
+    snprintf(path, sizeof path, "%s/lr=0.02/model.safetensors", tmp_path("out"));
+    ck_assert_msg(access(path, R_OK) == 0, "no %s", path);
+    snprintf(path, sizeof path, "%s/lr=1000", tmp_path("out"));
+    ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
+    free(jsonl);
+    free(command);
+    proc_result_free(&r);
     tmp_dir_remove();
 }
 END_TEST
@@ -317,7 +453,7 @@ END_TEST
  * rank, and a command that does not share its work would repeat it. */
 static const char *const refused_over_ranks[][2] = {
     {"run configs/linreg.yaml", "rank 0: run under an MPI launcher with 2 ranks needs --data-parallel"},
-    {"list", "rank 0: list runs as one process: start it without an MPI launcher"},
+    {"list", "rank 0: list runs as one process: start it without an MPI launcher (run, kfold and sweep"},
 };
 
 START_TEST(commands_refused_over_ranks)
@@ -344,9 +480,15 @@ START_TEST(one_process_is_rank_0_of_1)
     ck_assert_int_eq(comm_rank(), 0);
     ck_assert_int_eq(comm_local_rank(), 0);
     const char mine[5] = "fold";
-    char all[5] = "";
+    char all[5] = "", *var;
     comm_gather(mine, sizeof mine, all);
     ck_assert_str_eq(all, "fold");
+    size_t count = 0;
+    struct err ve = {0};
+    ck_assert_int_eq(comm_gatherv(mine, sizeof mine, &var, &count, &ve), 0);
+    ck_assert_uint_eq(count, sizeof mine);
+    ck_assert_str_eq(var, "fold");
+    free(var);
     float x[2] = {1.5f, -2.0f};
     comm_allreduce_f32(x, 2);
     ck_assert(x[0] == 1.5f && x[1] == -2.0f);
@@ -375,7 +517,7 @@ Suite *suite_mpi(void)
     bool have_mpirun = which.status == 0;
     proc_result_free(&which);
     if (!built_in || !have_mpirun) {
-        tests_skipped("mpi", 9, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
+        tests_skipped("mpi", 11, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
                                           : "mpirun is missing: apt-get install openmpi-bin");
         return s;
     }
@@ -384,6 +526,8 @@ Suite *suite_mpi(void)
     tcase_add_loop_test(tc, kfold_over_two_ranks_prints_what_one_process_prints, 0,
                         (int)(sizeof kfold_specs / sizeof kfold_specs[0]));
     tcase_add_loop_test(tc, data_parallel_follows_one_process, 0, (int)(sizeof dp_cases / sizeof dp_cases[0]));
+    tcase_add_test(tc, sweep_over_two_ranks_is_what_one_process_writes);
+    tcase_add_test(tc, a_point_failing_on_rank_1_is_reported);
     tcase_add_test(tc, a_killed_rank_stops_the_job);
     tcase_add_test(tc, sigint_to_one_rank_stops_all_at_an_epochs_end);
     tcase_add_loop_test(tc, commands_refused_over_ranks, 0,
