@@ -82,8 +82,10 @@ typedef void (*sweep_done_fn)(int i, const struct sweep_result *r, void *arg);
  * side by side, each worker's GEMMs on threads / workers; on a GPU one
  * after another. A point's error is recorded in its result and the others
  * go on; after SIGINT (train_stop_requested) no point starts. With `out`,
- * a finished point's files go to <set>/<name>/ as `run --out` writes them. One process: first 0, stride 1; MPI: first
- * rank, stride size, and rank 0 gathers the results. */
+ * a finished point's files go to <set>/<name>/ as `run --out` writes them
+ * (without out->set, its parameters stay in its result). One process:
+ * first 0, stride 1; MPI: first rank, stride size, each rank on its GPU
+ * (backend_select: its local rank), then sweep_gather. */
 struct sweep_output {
     const struct outset *set; /* a whole output set; NULL: keep each finished point's params in its result */
     enum y_scale y_scale;     /* of the points' curves.svg */
