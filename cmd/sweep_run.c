@@ -223,7 +223,8 @@ static void *sweep_worker(void *arg)
 void sweep_run_points(const struct sweep_plan *p, const struct sweep *s, int first, int stride, int threads,
                       const struct sweep_output *out, sweep_done_fn done, void *arg, struct sweep_result *results)
 {
-    struct sweep_job job = {.plan = p, .s = s, .out = out, .results = results, .first = first, .stride = stride, .done = done, .arg = arg};
+    struct sweep_job job = {.plan = p, .s = s, .out = out, .results = results, .first = first, .stride = stride,
+                            .done = done, .arg = arg};
     atomic_init(&job.next, 0);
     pthread_mutex_init(&job.lock, NULL);
     int mine = first < s->n_points ? (s->n_points - first + stride - 1) / stride : 0;

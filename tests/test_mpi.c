@@ -348,18 +348,21 @@ START_TEST(data_parallel_follows_one_process)
 }
 END_TEST
 
-/* Data-parallel linear regression (long enough to be stopped) under
- * mpirun, its stdout into tmp "out.txt", stderr into "err" and --out into
- * "out"; `kill -SIGNAL` to rank 1 alone two seconds into training. Sets
- * mpirun's exit status and the milliseconds from the signal to its end;
- * returns stderr (malloc'd). */
-static char *signal_rank_1(const char *signal, int *rc, int *ms)
+/* Data-parallel linear regression, long enough to be stopped. */
+static const char long_data_parallel[] =
+    "run configs/linreg.yaml --data-parallel --set data.n_train=200000 --set train.epochs=1000";
+
+/* `d2ltrain ARGS` (long enough to be stopped) under mpirun, its stdout
+ * into tmp "out.txt", stderr into "err" and --out into "out"; `kill
+ * -SIGNAL` to rank 1 alone two seconds into training. Sets mpirun's exit
+ * status and the milliseconds from the signal to its end; returns stderr
+ * (malloc'd). */
+static char *signal_rank_1(const char *args, const char *signal, int *rc, int *ms)
 {
     const char *bin = getenv("D2LTRAIN");
     char *command;
     if (asprintf(&command,
-                 MPIRUN " -np 2 '%s' run configs/linreg.yaml --quiet --data-parallel --set data.n_train=200000 "
-                        "--set train.epochs=1000 --out '%s' >'%s' 2>'%s' &\n"
+                 MPIRUN " -np 2 '%s' %s --quiet --out '%s' >'%s' 2>'%s' &\n"
                         "mp=$!; r1=''\n"
                         "for i in $(seq 300); do\n"
                         "  for c in $(pgrep -P $mp); do\n"
@@ -369,7 +372,8 @@ static char *signal_rank_1(const char *signal, int *rc, int *ms)
                         "done\n"
                         "sleep 2; kill -%s $r1; t0=$(date +%%s%%N); wait $mp; rc=$?; t1=$(date +%%s%%N)\n"
                         "echo \"$rc $(( (t1 - t0) / 1000000 ))\"\n",
-                 bin && *bin ? bin : "./d2ltrain", tmp_path("out"), tmp_path("out.txt"), tmp_path("err"), signal) < 0)
+                 bin && *bin ? bin : "./d2ltrain", args, tmp_path("out"), tmp_path("out.txt"), tmp_path("err"),
+                 signal) < 0)
         abort();
     struct proc_result r = run_shell(command);
     free(command);
@@ -391,7 +395,7 @@ START_TEST(a_killed_rank_stops_the_job)
 {
     tmp_dir_make("mpi-kill");
     int rc, ms;
-    char *err = signal_rank_1("9", &rc, &ms);
+    char *err = signal_rank_1(long_data_parallel, "9", &rc, &ms);
     fprintf(stderr, "mpi: rank 1 killed: mpirun exit %d after %d ms\n", rc, ms);
     ck_assert_int_ne(rc, 0);
     ck_assert_msg(ms < 10000, "the job took %d ms to stop", ms);
@@ -415,6 +419,25 @@ START_TEST(a_killed_rank_stops_the_job)
 }
 END_TEST
 
+/* kill -9 of rank 1 while each rank trains a point of a sweep: mpirun
+ * ends the job within seconds naming rank 1, and --out holds nothing. */
+START_TEST(a_killed_rank_stops_a_sweep)
+{
+    tmp_dir_make("mpi-sweep-kill");
+    int rc, ms;
+    char *err = signal_rank_1("sweep configs/linreg.yaml --grid optimizer.sgd.lr=0.01,0.02 "
+                              "--set data.n_train=200000 --set train.epochs=1000", "9", &rc, &ms);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(ms < 10000, "the job took %d ms to stop", ms);
+    ck_assert_msg(strstr(err, "rank 1") && strstr(err, "signal 9"), "no rank named in: %.1500s", err);
+    free(err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sweep.jsonl", tmp_path("out"));
+    ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
+    tmp_dir_remove();
+}
+END_TEST
+
 /* SIGINT to rank 1 alone: both ranks stop after the same epoch (they
  * agree at its end), rank 0 keeps the resume state and says how to go on,
  * and the job exits 130 as one interrupted process does. */
@@ -422,7 +445,7 @@ START_TEST(sigint_to_one_rank_stops_all_at_an_epochs_end)
 {
     tmp_dir_make("mpi-sigint");
     int rc, ms;
-    char *err = signal_rank_1("INT", &rc, &ms);
+    char *err = signal_rank_1(long_data_parallel, "INT", &rc, &ms);
     ck_assert_msg(rc == 130, "mpirun exit %d: %.1500s", rc, err);
     free(err);
     FILE *f = fopen(tmp_path("out.txt"), "r");
@@ -506,7 +529,7 @@ Suite *suite_mpi(void)
     bool have_mpirun = which.status == 0;
     proc_result_free(&which);
     if (!built_in || !have_mpirun) {
-        tests_skipped("mpi", 11, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
+        tests_skipped("mpi", 12, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
                                           : "mpirun is missing: apt-get install openmpi-bin");
         return s;
     }
@@ -518,6 +541,7 @@ Suite *suite_mpi(void)
     tcase_add_test(tc, sweep_over_two_ranks_is_what_one_process_writes);
     tcase_add_test(tc, a_point_failing_on_rank_1_is_reported);
     tcase_add_test(tc, a_killed_rank_stops_the_job);
+    tcase_add_test(tc, a_killed_rank_stops_a_sweep);
     tcase_add_test(tc, sigint_to_one_rank_stops_all_at_an_epochs_end);
     tcase_add_loop_test(tc, commands_refused_over_ranks, 0,
                         (int)(sizeof refused_over_ranks / sizeof refused_over_ranks[0]));
