@@ -13,6 +13,8 @@
 #include "../data/idx.h"
 #include "tmpdir.h"
 
+static enum raw_cache_use use; /* where a read's bytes came from (no stamps here: none) */
+
 /* Writes an IDX header (magic, dims) then `len` data bytes, gzipped or raw
  * through zlib ("wT" writes without compression). */
 static const char *write_idx(const char *name, int gz, uint32_t magic, const uint32_t *dims,
@@ -59,7 +61,7 @@ static void assert_images_error(const char *path, const char *needle)
     uint8_t *px = (uint8_t *)1;
     size_t n, rows, cols;
     struct err e = {0};
-    ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &use, &e), EXIT_DATA);
     ck_assert_ptr_null(px);
     ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, needle), "message '%s' lacks '%s'",
                   e.msg, needle);
@@ -73,7 +75,7 @@ START_TEST(test_images_raw_and_gzip)
         uint8_t *px;
         size_t n, rows, cols;
         struct err e = {0};
-        ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &e), 0);
+        ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &use, &e), 0);
         ck_assert_uint_eq(n, 3);
         ck_assert_uint_eq(rows, 4);
         ck_assert_uint_eq(cols, 4);
@@ -124,7 +126,7 @@ START_TEST(test_images_damaged)
     uint8_t *px;
     size_t n, rows, cols;
     struct err e = {0};
-    ck_assert_int_eq(idx_read_images(whole, &px, &n, &rows, &cols, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_images(whole, &px, &n, &rows, &cols, &use, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, whole));
     tmp_dir_remove();
 }
@@ -137,7 +139,7 @@ START_TEST(test_labels)
     uint8_t *labels;
     size_t n;
     struct err e = {0};
-    ck_assert_int_eq(idx_read_labels(write_labels("l.gz", 5, want), &labels, &n, &e), 0);
+    ck_assert_int_eq(idx_read_labels(write_labels("l.gz", 5, want), &labels, &n, &use, &e), 0);
     ck_assert_uint_eq(n, 5);
     ck_assert_mem_eq(labels, want, 5);
     free(labels);
@@ -147,20 +149,20 @@ START_TEST(test_labels)
     ck_assert_int_eq(pipe(fds), 0);
     char path[64];
     snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
-    ck_assert_int_eq(idx_read_labels(path, &labels, &n, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_labels(path, &labels, &n, &use, &e), EXIT_DATA);
     ck_assert_msg(strstr(e.msg, "not a regular file (a FIFO; IDX file expected)"), "%s", e.msg);
     ck_assert_int_eq(close(fds[0]), 0);
     ck_assert_int_eq(close(fds[1]), 0);
     const char *fifo = tmp_path("fifo.gz");
     ck_assert_int_eq(mkfifo(fifo, 0644), 0);
     e = (struct err){0};
-    ck_assert_int_eq(idx_read_labels(fifo, &labels, &n, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_labels(fifo, &labels, &n, &use, &e), EXIT_DATA);
     ck_assert_msg(strstr(e.msg, "not a regular file"), "%s", e.msg);
     e = (struct err){0};
 
     uint32_t dims[1] = {6};
     const char *shortp = write_idx("short.gz", 1, 0x801, dims, 1, want, 5);
-    ck_assert_int_eq(idx_read_labels(shortp, &labels, &n, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_labels(shortp, &labels, &n, &use, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, "expected 6 bytes of label data, got 5"));
     tmp_dir_remove();
 }
@@ -181,7 +183,7 @@ static void assert_images_ok(const char *path, size_t want_n)
     uint8_t *px;
     size_t n, rows, cols;
     struct err e = {0};
-    ck_assert_msg(idx_read_images(path, &px, &n, &rows, &cols, &e) == 0, "%s", e.msg);
+    ck_assert_msg(idx_read_images(path, &px, &n, &rows, &cols, &use, &e) == 0, "%s", e.msg);
     ck_assert_uint_eq(n, want_n);
     for (size_t i = 0; i < n * rows * cols; i++)
         ck_assert_uint_eq(px[i], (uint8_t)(i * 7));
@@ -246,7 +248,7 @@ START_TEST(test_random_damage_is_refused_or_read)
         uint8_t *px;
         size_t n, rows, cols;
         struct err e = {0};
-        int rc = idx_read_images(path, &px, &n, &rows, &cols, &e);
+        int rc = idx_read_images(path, &px, &n, &rows, &cols, &use, &e);
         ck_assert_msg(rc == 0 || (rc == EXIT_DATA && strstr(e.msg, path)), "trial %d: rc %d: %s", trial, rc, e.msg);
         if (rc == 0)
             free(px);
