@@ -1,6 +1,8 @@
 /* IDX reader and Fashion-MNIST loader: small files written here (raw and
  * gzip) for each kind of damage, and the real Debian files when present. */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "../data/fashion_mnist.h"
 #include "../data/idx.h"
+#include "../data/stamp.h"
 #include "tmpdir.h"
 
 static enum raw_cache_use use; /* where a read's bytes came from (no stamps here: none) */
@@ -358,6 +361,164 @@ START_TEST(test_fashion_mnist_debian)
 }
 END_TEST
 
+/* The verified stamp the fetch leaves on a cached .gz; its digests. */
+static struct digests stamp_as_fetched(const char *path)
+{
+    struct stat st;
+    struct digests d;
+    struct err e = {0};
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(hash_file(path, &d, &e), 0);
+    stamp_write(path, &st, &d);
+    return d;
+}
+
+/* Reads the n 4x4 images of write_images at path, checks every pixel, and
+ * says where they came from. */
+static enum raw_cache_use read_checked(const char *path, uint32_t n_want)
+{
+    uint8_t *px;
+    size_t n, rows, cols;
+    struct err e = {0};
+    enum raw_cache_use from;
+    ck_assert_msg(idx_read_images(path, &px, &n, &rows, &cols, &from, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(n, n_want);
+    ck_assert_uint_eq(rows * cols, 16);
+    for (size_t i = 0; i < n * 16; i++)
+        ck_assert_uint_eq(px[i], (uint8_t)(i * 7));
+    free(px);
+    return from;
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert_msg(S_ISREG(st.st_mode), "%s is not a regular file", path);
+    return st.st_size;
+}
+
+START_TEST(test_raw_cache_written_then_read)
+{
+    tmp_dir_make("raw");
+    char gz[192]; /* tmp_path's buffers rotate */
+    snprintf(gz, sizeof gz, "%s", write_images("a.gz", 1, 3, 4, 48));
+    stamp_as_fetched(gz);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(size_of(tmp_path("a.idx")), 16 + 48);
+    ck_assert_int_gt(size_of(tmp_path("a.idx.source")), 0);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+
+    /* a .gz without a verified stamp, and a raw IDX file, get no raw cache */
+    ck_assert_int_eq(read_checked(write_images("b.gz", 1, 3, 4, 48), 3), RAW_CACHE_NONE);
+    ck_assert_int_ne(access(tmp_path("b.idx"), F_OK), 0);
+    const char *raw = write_images("c", 0, 3, 4, 48);
+    stamp_as_fetched(raw);
+    ck_assert_int_eq(read_checked(raw, 3), RAW_CACHE_NONE);
+    ck_assert_int_ne(access(tmp_path("c.idx"), F_OK), 0);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* Damages a.idx in place (same size; its mtime put back) or cuts it. */
+static void damage_raw(bool cut)
+{
+    const char *raw = tmp_path("a.idx");
+    struct stat st;
+    ck_assert_int_eq(stat(raw, &st), 0);
+    int fd = open(raw, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    if (cut) {
+        ck_assert_int_eq(ftruncate(fd, 20), 0);
+    } else {
+        uint8_t b;
+        ck_assert_int_eq(pread(fd, &b, 1, 30), 1);
+        b ^= 0x40;
+        ck_assert_int_eq(pwrite(fd, &b, 1, 30), 1);
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        ck_assert_int_eq(futimens(fd, times), 0);
+    }
+    ck_assert_int_eq(close(fd), 0);
+}
+
+START_TEST(test_raw_cache_changed_is_rebuilt)
+{
+    tmp_dir_make("raw");
+    char gz[192]; /* tmp_path's buffers rotate */
+    snprintf(gz, sizeof gz, "%s", write_images("a.gz", 1, 3, 4, 48));
+    stamp_as_fetched(gz);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    /* a flipped byte with size and mtime as stamped: the ctime gives it away
+     * (read_checked would see the flipped pixel were it trusted) */
+    damage_raw(false);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+    damage_raw(true);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(size_of(tmp_path("a.idx")), 16 + 48);
+    /* a stamp that is garbage */
+    tmp_write("a.idx.source", "garbage\n", 8);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    /* a newer verified .gz: the raw cache of the old one is not used */
+    write_images("a.gz", 1, 5, 4, 80);
+    stamp_as_fetched(gz);
+    ck_assert_int_eq(read_checked(gz, 5), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(read_checked(gz, 5), RAW_CACHE_READ);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* No NAME.idx.PID left behind in the directory. */
+static void assert_no_temporary(void)
+{
+    char dir[192];
+    snprintf(dir, sizeof dir, "%s", tmp_path("."));
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *ent; (ent = readdir(d));)
+        ck_assert_msg(strncmp(ent->d_name, "a.idx.", 6) != 0 || !strcmp(ent->d_name, "a.idx.source"),
+                      "left behind: %s", ent->d_name);
+    closedir(d);
+}
+
+START_TEST(test_raw_cache_link_and_unwritable)
+{
+    tmp_dir_make("raw");
+    char gz[192]; /* tmp_path's buffers rotate */
+    snprintf(gz, sizeof gz, "%s", write_images("a.gz", 1, 3, 4, 48));
+    struct digests source = stamp_as_fetched(gz);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    /* a link planted at NAME.idx, to a copy of the right bytes that a
+     * source stamp describes (were the link followed, the stamp would
+     * match): not read, and replaced, not written through */
+    char raw[192], outside[192];
+    snprintf(raw, sizeof raw, "%s", tmp_path("a.idx"));
+    snprintf(outside, sizeof outside, "%s", tmp_path("outside"));
+    ck_assert_int_eq(rename(raw, outside), 0);
+    ck_assert_int_eq(symlink(outside, raw), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(outside, &st), 0);
+    ck_assert(source_stamp_write(raw, &st, &source));
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(size_of(raw), 16 + 48);
+    ck_assert_int_eq(truncate(outside, 10), 0);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+    ck_assert_int_eq(size_of(outside), 10);
+    assert_no_temporary();
+
+    /* NAME.idx that cannot be written (a directory there, as a read-only
+     * cache refuses it): inflated, read all the same, nothing left over */
+    ck_assert_int_eq(unlink(raw), 0);
+    ck_assert_int_eq(unlink(tmp_path("a.idx.source")), 0);
+    ck_assert_int_eq(mkdir(raw, 0755), 0);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_UNWRITABLE);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_UNWRITABLE);
+    assert_no_temporary();
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_idx(void)
 {
     Suite *s = suite_create("idx");
@@ -370,6 +531,9 @@ Suite *suite_idx(void)
     tcase_add_test(tc, test_random_damage_is_refused_or_read);
     tcase_add_test(tc, test_fashion_mnist_small);
     tcase_add_test(tc, test_fashion_mnist_debian);
+    tcase_add_test(tc, test_raw_cache_written_then_read);
+    tcase_add_test(tc, test_raw_cache_changed_is_rebuilt);
+    tcase_add_test(tc, test_raw_cache_link_and_unwritable);
     suite_add_tcase(s, tc);
     return s;
 }
