@@ -40,8 +40,9 @@ bool raw_cache_read(const char *raw_path, const struct digests *source, size_t m
     struct digests stamped;
     struct err e = {0};
     bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && source_stamp_read(raw_path, &st, &stamped) &&
-              same_digests(&stamped, source) && !read_all_fd(fd, &st, raw_path, max_len, "raw IDX file", bytes, len, &e) &&
-              fstat(fd, &after) == 0 && stat_unchanged(&st, &after);
+              same_digests(&stamped, source) &&
+              !read_all_fd(fd, &st, raw_path, max_len, "raw IDX file", bytes, len, &e) && fstat(fd, &after) == 0 &&
+              stat_unchanged(&st, &after);
     close(fd);
     if (!ok) {
         free(*bytes);

@@ -263,8 +263,9 @@ START_TEST(raw_cache_is_written_then_read)
     ck_assert_int_eq(r.status, 0);
     proc_result_free(&r);
     char wrap[1024];
-    snprintf(wrap, sizeof wrap, "unshare -m sh -c 'mount --bind %s %s && mount -o remount,bind,ro %s && exec \"$0\" \"$@\"' ",
-             dir, dir, dir);
+    snprintf(wrap, sizeof wrap,
+             "unshare -m sh -c 'mount --bind %s %s && mount -o remount,bind,ro %s && exec \"$0\" \"$@\"' ", dir,
+             dir, dir);
     snprintf(command, sizeof command, "%strue 2>/dev/null", wrap);
     r = run_shell(command);
     if (r.status != 0) { /* no mount namespace here: make each raw file unwritable instead */
@@ -275,7 +276,8 @@ START_TEST(raw_cache_is_written_then_read)
         proc_result_free(&m);
     }
     proc_result_free(&r);
-    char *unwritable = run_timed(wrap, dir, "0 read from their raw cache, 0 inflated and cached, 4 inflated (raw cache not writable)");
+    char *unwritable =
+        run_timed(wrap, dir, "0 read from their raw cache, 0 inflated and cached, 4 inflated (raw cache not writable)");
     ck_assert_str_eq(unwritable, read);
     free(unwritable), free(read);
     tmp_dir_remove();

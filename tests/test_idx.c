@@ -398,13 +398,21 @@ static off_t size_of(const char *path)
     return st.st_size;
 }
 
-START_TEST(test_raw_cache_written_then_read)
+/* A tmp dir with a.gz (3 images) stamped as fetched, read once, which
+ * writes its raw cache; gz gets its path, the result is its digests. */
+static struct digests first_read(char *gz, size_t len)
 {
     tmp_dir_make("raw");
-    char gz[192]; /* tmp_path's buffers rotate */
-    snprintf(gz, sizeof gz, "%s", write_images("a.gz", 1, 3, 4, 48));
-    stamp_as_fetched(gz);
+    snprintf(gz, len, "%s", write_images("a.gz", 1, 3, 4, 48)); /* tmp_path's buffers rotate */
+    struct digests d = stamp_as_fetched(gz);
     ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    return d;
+}
+
+START_TEST(test_raw_cache_written_then_read)
+{
+    char gz[192];
+    first_read(gz, sizeof gz);
     ck_assert_int_eq(size_of(tmp_path("a.idx")), 16 + 48);
     ck_assert_int_gt(size_of(tmp_path("a.idx.source")), 0);
     ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
@@ -444,11 +452,8 @@ static void damage_raw(bool cut)
 
 START_TEST(test_raw_cache_changed_is_rebuilt)
 {
-    tmp_dir_make("raw");
-    char gz[192]; /* tmp_path's buffers rotate */
-    snprintf(gz, sizeof gz, "%s", write_images("a.gz", 1, 3, 4, 48));
-    stamp_as_fetched(gz);
-    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    char gz[192];
+    first_read(gz, sizeof gz);
     /* a flipped byte with size and mtime as stamped: the ctime gives it away
      * (read_checked would see the flipped pixel were it trusted) */
     damage_raw(false);
@@ -484,11 +489,8 @@ static void assert_no_temporary(void)
 
 START_TEST(test_raw_cache_link_and_unwritable)
 {
-    tmp_dir_make("raw");
-    char gz[192]; /* tmp_path's buffers rotate */
-    snprintf(gz, sizeof gz, "%s", write_images("a.gz", 1, 3, 4, 48));
-    struct digests source = stamp_as_fetched(gz);
-    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    char gz[192];
+    struct digests source = first_read(gz, sizeof gz);
     /* a link planted at NAME.idx, to a copy of the right bytes that a
      * source stamp describes (were the link followed, the stamp would
      * match): not read, and replaced, not written through */
