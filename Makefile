@@ -149,7 +149,8 @@ clean:
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # libFuzzer harnesses (fuzz/fuzz_*.c) under ASan+UBSan, built with clang:
-# the spec loader (with the effective-spec round trip as oracle), the
+# the spec loader (with the effective-spec round trip as oracle), --set
+# overrides, sweep --grid values and --points files on a spec (fuzz_set), the
 # CSV/tabular reader, the IDX reader and the safetensors reader. `make fuzz`
 # runs each for FUZZ_SECONDS from its checked-in seeds (fuzz/corpus/NAME)
 # and keeps what it finds new in build/fuzz/corpus/NAME, a crash in
@@ -161,7 +162,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS  := $(filter-out -O3 -DD2L_CUDA -fsanitize=%,$(CFLAGS) $(D2L_CFLAGS)) -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(wildcard core/*.c data/*.c) fuzz/input_file.c tests/spec_same.c)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(wildcard core/*.c data/*.c) fuzz/input_file.c fuzz/round_trip.c tests/spec_same.c)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 .PHONY: fuzz fuzz-build fuzz-regress
 .SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/fuzz_%.o)

@@ -49,7 +49,7 @@ static int add_key(struct sweep *s, const char *key, size_t len, const char *whe
     return 0;
 }
 
-/* One axis: its values, split at the commas outside brackets and quotes. */
+/* One axis: its values. */
 struct axis {
     int key;
     const char **values;
@@ -58,34 +58,16 @@ struct axis {
 
 static int split_values(struct sweep *s, struct axis *a, const char *text, const char *grid, struct err *e)
 {
-    int cap = 1;
-    for (const char *c = text; *c; c++)
-        cap += *c == ',';
-    if (!(a->values = calloc((size_t)cap, sizeof *a->values)) || !own(s, (char *)a->values))
-        return err_set(e, EXIT_RUNTIME, "out of memory");
-    int depth = 0;
-    char quote = 0;
-    const char *start = text;
-    for (const char *c = text;; c++) {
-        if (quote && *c == quote)
-            quote = 0;
-        else if (!quote && (*c == '\'' || *c == '"'))
-            quote = *c;
-        else if (!quote && (*c == '[' || *c == '{'))
-            depth++;
-        else if (!quote && (*c == ']' || *c == '}') && --depth < 0)
-            break;
-        if (*c && (quote || depth > 0 || *c != ','))
-            continue;
-        if (c == start)
-            return err_set(e, EXIT_USAGE, "--grid %s: value %d is empty", grid, a->n + 1);
-        if (!(a->values[a->n++] = own_copy(s, start, (size_t)(c - start))))
-            return err_set(e, EXIT_RUNTIME, "out of memory");
-        if (!*c)
-            return 0;
-        start = c + 1;
-    }
-    return err_set(e, EXIT_USAGE, "--grid %s: a bracket is closed that was not opened", grid);
+    struct grid_value *spans;
+    int n;
+    if (spec_grid_split(text, grid, &spans, &n, e))
+        return e->code;
+    if ((a->values = calloc((size_t)n, sizeof *a->values)) && own(s, (char *)a->values))
+        for (a->n = 0; a->n < n; a->n++)
+            if (!(a->values[a->n] = own_copy(s, text + spans[a->n].start, spans[a->n].len)))
+                break;
+    free(spans);
+    return a->values && a->n == n ? 0 : err_set(e, EXIT_RUNTIME, "out of memory");
 }
 
 static int parse_grid(struct sweep *s, struct axis *a, const char *grid, struct err *e)
@@ -101,10 +83,7 @@ static int parse_grid(struct sweep *s, struct axis *a, const char *grid, struct 
     if (add_key(s, grid, (size_t)(eq - grid), where, e))
         return e->code;
     a->key = s->n_keys - 1;
-    if (split_values(s, a, eq + 1, grid, e))
-        return e->code;
-    /* an unclosed bracket or quote is left to the --set's YAML error */
-    return 0;
+    return split_values(s, a, eq + 1, grid, e);
 }
 
 /* The last part of a key, what a directory name shows: std of

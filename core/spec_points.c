@@ -36,25 +36,57 @@ static void put(struct text *t, const char *s, size_t n)
 
 static void put_str(struct text *t, const char *s) { put(t, s, strlen(s)); }
 
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
+/* The escape, in a double-quoted scalar, of the character at s (*n bytes
+ * long), or NULL when it goes as it is. Escaped: what YAML refuses raw
+ * (C0 and C1 controls, DEL, BOM, U+FFFE/F) and the line breaks it would
+ * fold into a space (NEL, LS, PS). */
+static const char *escape_of(const unsigned char *s, int *n, char buf[8])
+{
+    *n = 1;
+    if (*s == '"' || *s == '\\')
+        snprintf(buf, 8, "\\%c", *s);
+    else if (*s < 0x20 || *s == 0x7f)
+        snprintf(buf, 8, "\\x%02x", *s);
+    else if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] < 0xa0 && (*n = 2))
+        snprintf(buf, 8, "\\x%02x", s[1]);
+    else if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9) && (*n = 3))
+        snprintf(buf, 8, "\\%c", s[2] == 0xa8 ? 'L' : 'P');
+    else if (s[0] == 0xef && ((s[1] == 0xbb && s[2] == 0xbf) || (s[1] == 0xbf && s[2] >= 0xbe)) && (*n = 3))
+        snprintf(buf, 8, "\\u%04x", (s[0] & 0x0f) << 12 | (s[1] & 0x3f) << 6 | (s[2] & 0x3f));
+    else
+        return NULL;
+    return buf;
+}
+
 /* A scalar as YAML that reads back as the same text: plain where that is
  * safe, else double-quoted. */
 static void put_scalar(struct text *t, const char *s)
 {
-    bool indicator = (s[0] == '-' || s[0] == '?') && (s[1] == ' ' || !s[1]); /* "- x" would be a list */
-    if (*s && !strpbrk(s, ",[]{}:#&*!|>'\"%@`\\\n\t") && s[0] != ' ' && !indicator && s[strlen(s) - 1] != ' ') {
+    /* "- x" would be a list; a '?' first starts a key inside {...} */
+    bool indicator = s[0] == '?' || (s[0] == '-' && (s[1] == ' ' || !s[1]));
+    if (*s && printable_ascii(s) && !strpbrk(s, ",[]{}:#&*!|>'\"%@`\\") && s[0] != ' ' && !indicator &&
+        s[strlen(s) - 1] != ' ') {
         put_str(t, s);
         return;
     }
     put_str(t, "\"");
-    for (; *s; s++) {
-        char esc[8];
-        if (*s == '"' || *s == '\\')
-            snprintf(esc, sizeof esc, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)*s);
+    while (*s) {
+        char buf[8];
+        int n;
+        const char *esc = escape_of((const unsigned char *)s, &n, buf);
+        if (esc)
+            put_str(t, esc);
         else
-            snprintf(esc, sizeof esc, "%c", *s);
-        put_str(t, esc);
+            put(t, s, 1);
+        s += n;
     }
     put_str(t, "\"");
 }
@@ -156,4 +188,45 @@ void spec_points_free(struct spec_point *points, int n_points)
         free(points[i].sets);
     }
     free(points);
+}
+
+int spec_grid_split(const char *text, const char *grid, struct grid_value **values, int *n, struct err *e)
+{
+    *n = 0;
+    int cap = 1;
+    for (const char *c = text; *c; c++)
+        cap += *c == ',';
+    if (!(*values = calloc((size_t)cap, sizeof **values)))
+        return err_set(e, EXIT_RUNTIME, "out of memory");
+    int depth = 0;
+    char quote = 0;
+    const char *start = text;
+    for (const char *c = text; !e->code; c++) {
+        if (quote == '"' && *c == '\\' && c[1]) /* "a\",b" is one value */
+            c++;
+        else if (quote && *c == quote)
+            quote = 0;
+        else if (!quote && (*c == '\'' || *c == '"'))
+            quote = *c;
+        else if (!quote && (*c == '[' || *c == '{'))
+            depth++;
+        else if (!quote && (*c == ']' || *c == '}') && --depth < 0) {
+            err_set(e, EXIT_USAGE, "--grid %s: a bracket is closed that was not opened", grid);
+            break;
+        }
+        if (*c && (quote || depth > 0 || *c != ','))
+            continue;
+        if (c == start) {
+            err_set(e, EXIT_USAGE, "--grid %s: value %d is empty", grid, *n + 1);
+            break;
+        }
+        (*values)[(*n)++] = (struct grid_value){(size_t)(start - text), (size_t)(c - start)};
+        if (!*c)
+            return 0;
+        start = c + 1;
+    }
+    free(*values);
+    *values = NULL;
+    *n = 0;
+    return e->code;
 }

@@ -244,7 +244,8 @@ int ytree_parse(struct ynode **root, const char *text, size_t len, const char *f
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return out_of_memory(&b);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    /* libyaml asserts on a NULL input, which an empty file reads as */
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     int rc = 0, n_docs = 0, done = 0;
     while (rc == 0 && !done) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/spec_points.h"
 #include "proc.h"
 #include "tmpdir.h"
 
@@ -195,6 +196,17 @@ START_TEST(points_are_what_separate_runs_give)
 }
 END_TEST
 
+/* sweep SPEC --points FILE stops with exit 2 and an error containing want. */
+static void assert_points_refused(const char *spec, const char *file, const char *want)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "--points %s", file);
+    struct proc_result r = sweep(spec, args);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, want), "%s", r.err);
+    proc_result_free(&r);
+}
+
 /* A bad value names the point, its key=values and the --set as run would,
  * before anything trains: no line, no output directory. So does a bad
  * points file, at its line and column. */
@@ -225,14 +237,14 @@ START_TEST(a_bad_value_stops_everything_before_training)
     ck_assert(!exists(tmp_path("out")));
     proc_result_free(&r);
 
+    file = tmp_write("empty.yaml", "", 0); /* read as no buffer at all: libyaml asserted on it */
+    snprintf(want, sizeof want, "%s: no points in it", file);
+    assert_points_refused(spec, file, want);
+
     const char bad_points[] = "- {optimizer.sgd.lr: 0.1}\n- {train.epochs: -3}\n";
     file = tmp_write("bad.yaml", bad_points, sizeof bad_points - 1);
-    snprintf(args, sizeof args, "--points %s", file);
-    r = sweep(spec, args);
-    ck_assert_int_eq(r.status, 2);
     snprintf(want, sizeof want, "point 2/2 (train.epochs=-3, %s:2:3): --set train.epochs=-3: train.epochs:", file);
-    ck_assert_msg(strstr(r.err, want), "%s", r.err);
-    proc_result_free(&r);
+    assert_points_refused(spec, file, want);
 
     r = sweep(spec, "--grid 'optimizer.sgd.lr=0.1,,0.3'");
     ck_assert_int_eq(r.status, 2);
@@ -474,6 +486,49 @@ START_TEST(list_item_set_changes_the_model)
 }
 END_TEST
 
+/* A point's values are written back as --set texts that read as the same
+ * YAML: a '?' first is quoted (inside {...} it would start a key), as is a
+ * lone '-'; a negative number stays plain; a control character or a line
+ * break (NEL) is escaped. */
+START_TEST(point_texts_read_back)
+{
+    const char points[] = "- {optimizer: {sgd: {lr: '?x'}}, data.w: ['?- y', -1, '-'], loss: \"x\\by\\N\"}\n";
+    const char *file = tmp_write("points.yaml", points, sizeof points - 1);
+    struct spec_point *p;
+    int n;
+    struct err e = {0};
+    ck_assert_msg(spec_points_load(file, &p, &n, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(p[0].n_sets, 3);
+    ck_assert_str_eq(p[0].sets[0], "optimizer={sgd: {lr: \"?x\"}}");
+    ck_assert_str_eq(p[0].sets[1], "data.w=[\"?- y\", -1, \"-\"]");
+    ck_assert_str_eq(p[0].sets[2], "loss=\"x\\x08y\\x85\"");
+    spec_points_free(p, n);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* --grid values split at the commas outside brackets, braces and quotes;
+ * a \" inside double quotes does not end them. */
+START_TEST(grid_values_split_outside_brackets_and_quotes)
+{
+    const char text[] = "\"a\\\",b\",[1, 2],{x: 'it''s, y'},-1";
+    const char *want[] = {"\"a\\\",b\"", "[1, 2]", "{x: 'it''s, y'}", "-1"};
+    struct grid_value *v;
+    int n;
+    struct err e = {0};
+    ck_assert_msg(spec_grid_split(text, "k=...", &v, &n, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(n, 4);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(v[i].len == strlen(want[i]) && !strncmp(text + v[i].start, want[i], v[i].len),
+                      "value %d: %.*s, not %s", i + 1, (int)v[i].len, text + v[i].start, want[i]);
+    free(v);
+    ck_assert_int_eq(spec_grid_split("[1]],2", "k=[1]],2", &v, &n, &e), 2);
+    ck_assert_str_eq(e.msg, "--grid k=[1]],2: a bracket is closed that was not opened");
+    ck_assert_ptr_null(v);
+}
+END_TEST
+
 Suite *suite_sweep(void)
 {
     Suite *s = suite_create("sweep");
@@ -485,6 +540,8 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, a_failed_point_leaves_the_others);
     tcase_add_test(tc, sigint_keeps_the_finished_points);
     tcase_add_test(tc, values_names_and_points_files);
+    tcase_add_test(tc, point_texts_read_back);
+    tcase_add_test(tc, grid_values_split_outside_brackets_and_quotes);
     tcase_add_test(tc, list_item_set_changes_the_model);
     tcase_add_test(tc, killed_sweeps_leave_one_whole_set);
     suite_add_tcase(s, tc);
