@@ -47,7 +47,20 @@ GPU_OBJ := $(GPU_SRC:%.cu=$(BUILD)/%.o)
 LDLIBS  += -L$(CUDA)/lib64 -lcudart -ldl -Wl,-rpath,$(CUDA)/lib64 -lstdc++
 endif
 
-LIB_SRC  := $(wildcard core/*.c data/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))
+# MPI (Open MPI's libopenmpi-dev): found through pkg-config, else mpicc;
+# MPI=0 builds without it (one process; --data-parallel says how to get it).
+MPI_PC  := $(shell pkg-config --exists ompi-c 2>/dev/null && echo ompi-c)
+MPI     ?= $(if $(MPI_PC)$(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(if $(MPI_PC),$(shell pkg-config --cflags ompi-c),$(shell mpicc -showme:compile))
+MPI_LIBS   := $(if $(MPI_PC),$(shell pkg-config --libs ompi-c),$(shell mpicc -showme:link))
+D2L_CFLAGS += -DD2L_MPI
+MPI_SRC    := $(wildcard mpi/*.c)
+LDLIBS     += $(MPI_LIBS)
+$(BUILD)/mpi/%.o: D2L_CFLAGS += $(MPI_CFLAGS)
+endif
+
+LIB_SRC  := $(wildcard core/*.c data/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c)) $(MPI_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GPU_OBJ)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -159,7 +172,7 @@ clean:
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 300
 FUZZ_BUILD   := build/fuzz
-FUZZ_CFLAGS  := $(filter-out -O3 -DD2L_CUDA -fsanitize=%,$(CFLAGS) $(D2L_CFLAGS)) -O1 -fno-omit-frame-pointer \
+FUZZ_CFLAGS  := $(filter-out -O3 -DD2L_CUDA -DD2L_MPI -fsanitize=%,$(CFLAGS) $(D2L_CFLAGS)) -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(wildcard core/*.c data/*.c) fuzz/input_file.c fuzz/round_trip.c tests/spec_same.c)

@@ -40,6 +40,7 @@ struct run_options {
     const char *freeze[MAX_SETS];    /* --freeze GLOB: parameter names kept fixed */
     int n_freeze;
     bool print_model;                /* --print-model: the module tree and parameters, no training */
+    bool data_parallel;              /* --data-parallel: one model over the ranks of an MPI job */
     int images;             /* predict --images N: draw the first N test images... */
     const char *image_file; /* ...into -o FILE.svg */
     bool verbose;           /* kfold --verbose: every fold's epoch lines */
@@ -55,7 +56,7 @@ struct run_options {
 };
 
 /* Options only some commands take. */
-enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model */,
+enum { TAKES_CHECKPOINT = 1, TAKES_MODEL_OPTIONS = 2 /* --init-from, --freeze, --print-model, --data-parallel */,
        TAKES_IMAGES = 4 /* --images N, -o FILE */, TAKES_VERBOSE = 8,
        TAKES_Y_SCALE = 16 /* --log-y, --linear-y */,
        TAKES_SWEEP = 32 /* --grid, --points, --rank-by */ };

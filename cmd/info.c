@@ -6,6 +6,7 @@
 #include <yaml.h>
 #include <libdeflate.h>
 
+#include "../core/comm.h"
 #include "../core/cpu_gemm.h"
 #include "args.h"
 #include "cmd.h"
@@ -45,6 +46,9 @@ int cmd_info(int argc, char **argv)
     char gemm[128];
     cpu_gemm_describe(gemm, sizeof gemm);
     printf("CPU GEMM: %s, %d threads\n", gemm, cpu_threads_available());
+    char mpi[256];
+    comm_describe(mpi, sizeof mpi);
+    printf("MPI: %s\n", mpi);
 #ifdef D2L_CUDA
     cuda_print_info(stdout);
 #else

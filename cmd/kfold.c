@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/comm.h"
 #include "../core/curves.h"
 #include "../core/kfold.h"
 #include "../core/outfile.h"
@@ -23,6 +24,8 @@ static const char usage[] =
     "                  losses, log-RMSE and values spanning two decades)\n"
     "  --threads N     CPU threads (default: the cores available): up to N folds run side\n"
     "                  by side, their GEMMs sharing what is left over\n"
+    "Under mpirun (docs/MPI.md) the folds go round-robin over the ranks and rank 0\n"
+    "prints what one process would.\n"
     "  --data-dir DIR, --mirror URL, --cacert FILE, --quiet, --timing: as for run\n";
 
 static const char *metric_name(enum kfold_metric m)
@@ -69,7 +72,10 @@ int cmd_kfold(int argc, char **argv)
     struct outset set = {0};
     struct fold_result *res = NULL;
     int k = 0;
-    if (experiment_open(&x, &o, &e) || (o.out_dir && outset_begin(&set, o.out_dir, outset_all_names, &e)))
+    /* in an MPI job rank 0 alone prints and writes --out */
+    bool lead = comm_rank() == 0;
+    if (experiment_open(&x, &o, &e) || (o.out_dir && lead && outset_begin(&set, o.out_dir, outset_all_names, &e)) ||
+        comm_agree(&e))
         goto done;
     k = x.spec.kfold.k;
     if (!(res = calloc((size_t)k, sizeof *res))) {
@@ -77,7 +83,7 @@ int cmd_kfold(int argc, char **argv)
         goto done;
     }
     double folds_start = clock_seconds();
-    if (kfold_run(&x.spec, x.be, &x.data.train, o.threads, res, &e))
+    if (kfold_run(&x.spec, x.be, &x.data.train, o.threads, res, &e) || !lead)
         goto done;
     double folds_seconds = clock_seconds() - folds_start;
     const char *name = metric_name(kfold_metric_of(&x.spec, &x.data.train));

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/comm.h"
 #include "../data/download.h"
 #include "cmd.h"
 
@@ -10,19 +11,20 @@ struct subcommand {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    bool over_ranks; /* shares its work among the ranks of an MPI job (docs/MPI.md) */
 };
 
 static const struct subcommand subcommands[] = {
-    {"run", cmd_run, "train the experiment a spec describes"},
-    {"kfold", cmd_kfold, "k-fold cross-validation of a spec"},
-    {"sweep", cmd_sweep, "train a grid of --set overrides and rank the points"},
-    {"predict", cmd_predict, "apply a saved model (run --out) to the test set"},
-    {"plot", cmd_plot, "draw the curves of saved runs (metrics.jsonl) into one SVG"},
-    {"show", cmd_show, "draw images of a dataset with their labels"},
-    {"fetch", cmd_fetch, "download and verify datasets into the cache"},
-    {"list", cmd_list, "known datasets and their cache status"},
-    {"info", cmd_info, "build, GPUs and library versions"},
-    {"inspect", cmd_inspect, "the tensors of a checkpoint (model.safetensors)"},
+    {"run", cmd_run, "train the experiment a spec describes", true},
+    {"kfold", cmd_kfold, "k-fold cross-validation of a spec", true},
+    {"sweep", cmd_sweep, "train a grid of --set overrides and rank the points", false},
+    {"predict", cmd_predict, "apply a saved model (run --out) to the test set", false},
+    {"plot", cmd_plot, "draw the curves of saved runs (metrics.jsonl) into one SVG", false},
+    {"show", cmd_show, "draw images of a dataset with their labels", false},
+    {"fetch", cmd_fetch, "download and verify datasets into the cache", false},
+    {"list", cmd_list, "known datasets and their cache status", false},
+    {"info", cmd_info, "build, GPUs and library versions", false},
+    {"inspect", cmd_inspect, "the tensors of a checkpoint (model.safetensors)", false},
 };
 
 static void print_help(FILE *f)
@@ -65,10 +67,23 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], subcommands[i].name))
             continue;
         struct err e = {0};
+        if (comm_start(&e))
+            return report_error(&e);
+        /* every rank would do the same work and write the same files */
+        if (comm_size() > 1 && !subcommands[i].over_ranks) {
+            err_set(&e, EXIT_USAGE, "%s runs as one process: start it without an MPI launcher (run and kfold "
+                    "share their work among ranks)", argv[1]);
+            return report_error(&e);
+        }
         if (download_global_init(&e))
             return report_error(&e);
         int status = subcommands[i].run(argc - 1, argv + 1);
         download_global_cleanup();
+        /* a rank that failed alone leaves without MPI_Finalize, which would
+         * wait for the others: mpirun then ends the job; an interrupted
+         * data-parallel run (130) stopped on every rank alike */
+        if (status == 0 || status == 130 || comm_size() == 1)
+            comm_finish();
         return status;
     }
     fprintf(stderr, "d2ltrain: error: unknown command '%s' (see d2ltrain --help)\n", argv[1]);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/comm.h"
 #include "args.h"
 #include "cmd.h"
 
@@ -24,6 +25,7 @@ enum run_option {
     OPT_IMAGES,
     OPT_IMAGE_FILE,
     OPT_VERBOSE,
+    OPT_DATA_PARALLEL,
     OPT_LOG_Y,
     OPT_LINEAR_Y,
     OPT_GRID,
@@ -49,6 +51,7 @@ static const struct arg_option run_options[] = {
     {"--images", NULL, true, OPT_IMAGES},
     {"-o", NULL, true, OPT_IMAGE_FILE},
     {"--verbose", NULL, false, OPT_VERBOSE},
+    {"--data-parallel", NULL, false, OPT_DATA_PARALLEL},
     {"--log-y", NULL, false, OPT_LOG_Y},
     {"--linear-y", NULL, false, OPT_LINEAR_Y},
     {"--grid", NULL, true, OPT_GRID},
@@ -91,6 +94,7 @@ static int take_option(struct run_options *o, enum run_option id, const char *v,
     case OPT_FREEZE:
     case OPT_PRINT_MODEL:
     case OPT_RESUME:
+    case OPT_DATA_PARALLEL:
         if (!(takes & TAKES_MODEL_OPTIONS))
             return err_set(e, EXIT_USAGE, "%s belongs to run (see --help)", run_options[id].name);
         if (id == OPT_INIT_FROM)
@@ -99,6 +103,8 @@ static int take_option(struct run_options *o, enum run_option id, const char *v,
             o->resume = v;
         else if (id == OPT_PRINT_MODEL)
             o->print_model = true;
+        else if (id == OPT_DATA_PARALLEL)
+            o->data_parallel = true;
         else if (o->n_freeze == MAX_SETS)
             return err_set(e, EXIT_USAGE, "at most %d --freeze options", MAX_SETS);
         else
@@ -191,6 +197,9 @@ int parse_run_options(struct run_options *o, int argc, char **argv, const char *
 
 int report_error(const struct err *e)
 {
-    fprintf(stderr, "d2ltrain: error: %s\n", e->msg);
+    if (comm_size() > 1)
+        fprintf(stderr, "d2ltrain: error: rank %d: %s\n", comm_rank(), e->msg);
+    else
+        fprintf(stderr, "d2ltrain: error: %s\n", e->msg);
     return e->code;
 }

@@ -7,6 +7,7 @@
 
 #include "../core/checkpoint.h"
 #include "../core/clock.h"
+#include "../core/comm.h"
 #include "../core/curves.h"
 #include "../core/model_print.h"
 #include "../core/outfile.h"
@@ -32,6 +33,8 @@ static const char usage[] =
     "  --print-model   print the module tree and the parameters, then exit without training\n"
     "  --resume DIR    continue the run whose --out was DIR from its resume.safetensors\n"
     "                  (train.checkpoint_every, or Ctrl-C, writes it); --out defaults to DIR\n"
+    "  --data-parallel under mpirun (docs/MPI.md): one model, each batch split over the\n"
+    "                  ranks and their gradients summed; rank 0 prints and writes --out\n"
     "  --log-y, --linear-y  force curves.svg's y axis (default: logarithmic for regression\n"
     "                  losses, log-RMSE and values spanning two decades)\n"
     "Exit status: 0 ok, 1 training/runtime failure, 2 usage or spec error, 3 data error.\n";
@@ -204,10 +207,11 @@ static void print_interrupted(const struct run_options *o, const struct train_po
         printf("; without --out no state was kept\n");
         return;
     }
-    printf("; the state is in %s/resume.safetensors; continue with: d2ltrain run '%s'", o->out_dir, o->spec_path);
+    printf("; the state is in %s/resume.safetensors; continue with: %sd2ltrain run '%s'", o->out_dir,
+           o->data_parallel ? "mpirun -np N " : "", o->spec_path);
     for (int i = 0; i < o->n_sets; i++)
         printf(" --set '%s'", o->sets[i]);
-    printf(" --resume '%s'\n", o->out_dir);
+    printf("%s --resume '%s'\n", o->data_parallel ? " --data-parallel" : "", o->out_dir);
 }
 
 /* --init-from and --freeze on a built model. */
@@ -241,6 +245,14 @@ int cmd_run(int argc, char **argv)
     struct run_ctx ctx = {.x = &x, .m = &m, .y_scale = o.y_scale};
     float *params = NULL;
     struct train_summary summary = {0};
+    if (o.data_parallel && !comm_built_in())
+        err_set(&e, EXIT_USAGE, "--data-parallel needs d2ltrain built with MPI: install libopenmpi-dev "
+                "(scripts/install-deps.sh) and rebuild (make)");
+    else if (comm_size() > 1 && !o.data_parallel && !o.print_model)
+        err_set(&e, EXIT_USAGE, "run under an MPI launcher with %d ranks needs --data-parallel (else every rank "
+                "would train the same model alone)", comm_size());
+    if (e.code)
+        return report_error(&e);
     /* Ctrl-C: finish the step (the epoch where a GPU replays it as one
      * graph), keep a resume state, say how to resume */
     struct sigaction sa = {.sa_handler = on_sigint};
@@ -270,6 +282,8 @@ int cmd_run(int argc, char **argv)
     }
     if (o.resume && !o.out_dir)
         o.out_dir = o.resume;
+    if (comm_rank() > 0) /* rank 0 writes the outputs */
+        o.out_dir = NULL;
     ctx.checkpoint_every = x.spec.train.checkpoint_every;
     ctx.n_epochs = summary.start.epoch;
     /* --out is locked now: a second writer is refused before it trains */
@@ -284,8 +298,12 @@ int cmd_run(int argc, char **argv)
     if (o.resume && ctx.epochs && resume_read_metrics(o.resume, summary.start.epoch, ctx.epochs, &e))
         goto done;
     bool log_rmse = run_reports_log_rmse(&x.data);
+    summary.data_parallel = o.data_parallel;
     double train_start = clock_seconds();
-    if (train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
+    if ((o.data_parallel && comm_agree(&e)) ||
+        train_model(&m, &x.spec, &x.data.train, &x.data.test, log_rmse, on_epoch, &ctx, &summary, &e))
+        goto done;
+    if (comm_rank() > 0) /* the rest is rank 0's: the same model on every rank */
         goto done;
     const struct train_position *kept = &ctx.resume.at;
     if (!ctx.checkpoint_err.code && summary.interrupted &&

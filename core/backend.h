@@ -86,10 +86,12 @@ struct backend {
     void (*act_backward)(struct backend *be, enum activation act, float *din, const float *out,
                          const float *dout, size_t n);
 
-    /* mask[i] = keep ? 1/(1-p) : 0 with keep iff uniform(philox(key,
-     * counter=(*step, stream_id, i))) >= p; out = in * mask. */
+    /* mask[i] = keep ? 1/(1-p) : 0 with keep iff dropout_uniform(seed,
+     * layer_id, *step, first + i) >= p; out = in * mask. first numbers the
+     * elements from the global batch's first row, so a data-parallel rank's
+     * slice draws the masks one process would draw for those rows. */
     void (*dropout_forward)(struct backend *be, float *out, float *mask, const float *in, size_t n,
-                            float p, uint64_t seed, uint32_t layer_id, const uint64_t *step);
+                            uint64_t first, float p, uint64_t seed, uint32_t layer_id, const uint64_t *step);
     /* out = a * b element-wise */
     void (*mul)(struct backend *be, float *out, const float *a, const float *b, size_t n);
 
@@ -144,6 +146,14 @@ struct backend {
     void (*adam_step)(struct backend *be, float *p, const float *g, float *m, float *v, size_t n,
                       const float *lr, double beta1, double beta2, float eps, float weight_decay,
                       const uint64_t *step);
+
+    /* Data parallel (core/train.c), called by every rank alike:
+     * allreduce_start readies a sum over the ranks of the MPI job on the
+     * device's own link (NCCL between GPUs) and says whether it did; then
+     * allreduce sums x (device memory) over the ranks, in place. NULL, or
+     * false: the trainer sums through host memory over MPI. */
+    bool (*allreduce_start)(struct backend *be);
+    void (*allreduce)(struct backend *be, float *x, size_t n);
 };
 
 /* Dropout mask bit i of layer `layer_id` at optimizer step `step`: the same

@@ -4,15 +4,30 @@
 #include <string.h>
 
 #include "backend.h"
+#include "comm.h"
 #ifdef D2L_CUDA
 #include "../gpu/cuda_backend.h"
 #endif
 
-/* "cuda" is GPU 0; "cuda:N" GPU N; -1 when the string is malformed. */
+#ifdef D2L_CUDA
+/* The GPU "cuda" and "auto" mean: 0, or in an MPI job the rank's own, its
+ * rank among the ranks of its machine modulo the GPUs there. */
+static int default_gpu(void)
+{
+    int n = cuda_device_count();
+    return n > 0 ? comm_local_rank() % n : 0;
+}
+#endif
+
+/* "cuda" is the default GPU; "cuda:N" GPU N; -1 when the string is malformed. */
 static int cuda_index(const char *device)
 {
     if (!strcmp(device, "cuda"))
+#ifdef D2L_CUDA
+        return default_gpu();
+#else
         return 0;
+#endif
     char *end;
     long i = strtol(device + 5, &end, 10);
     return *end || end == device + 5 || i < 0 || i > 1023 ? -1 : (int)i;
@@ -26,7 +41,7 @@ struct backend *backend_select(const char *device, struct gemm_precision precisi
 #ifdef D2L_CUDA
         if (cuda_device_count() > 0) {
             struct err why = {0};
-            struct backend *be = cuda_backend_create(0, precision.tf32, &why);
+            struct backend *be = cuda_backend_create(default_gpu(), precision.tf32, &why);
             if (be)
                 return be;
             fprintf(stderr, "d2ltrain: %s; training on the CPU\n", why.msg);

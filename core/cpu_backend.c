@@ -197,6 +197,7 @@ struct dropout_job {
     const float *in;
     float p, keep_scale;
     uint64_t key, hi;
+    uint64_t first; /* the global batch's index of element 0 */
 };
 
 static void dropout_range(void *arg, size_t begin, size_t end)
@@ -204,19 +205,23 @@ static void dropout_range(void *arg, size_t begin, size_t end)
     const struct dropout_job j = *(const struct dropout_job *)arg; /* locals: the stores cannot alias them */
     struct philox4 r;
     for (size_t i = begin; i < end; i++) {
-        if (i == begin || i % 4 == 0) /* one philox draw gives 4 elements' numbers */
-            r = philox4x32(j.hi, i / 4, j.key);
-        float m = philox_uniform(r.v[i % 4]) >= j.p ? j.keep_scale : 0.0f;
+        uint64_t g = j.first + i;
+        if (i == begin || g % 4 == 0) /* one philox draw gives 4 elements' numbers */
+            r = philox4x32(j.hi, g / 4, j.key);
+        float m = philox_uniform(r.v[g % 4]) >= j.p ? j.keep_scale : 0.0f;
         j.mask[i] = m;
         j.out[i] = j.in[i] * m;
     }
 }
 
+/* dropout_uniform's draws, four elements per Philox call: element g of
+ * the global batch is lane g % 4 of counter g / 4. */
 static void cpu_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
-                                float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
+                                uint64_t first, float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
 {
     struct dropout_job j = {.out = out, .mask = mask, .in = in, .p = p, .keep_scale = 1.0f / (1.0f - p),
-                            .key = philox_key(seed, RNG_DROPOUT), .hi = ((uint64_t)layer_id << 40) ^ *step};
+                            .key = philox_key(seed, RNG_DROPOUT), .hi = ((uint64_t)layer_id << 40) ^ *step,
+                            .first = first};
     cpu_team_for(n, BLOCK_FLOATS, dropout_range, &j);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "workers.h"
 
 static size_t x_elem_size(const struct dataset *ds) { return ds->x_type == X_U8 ? 1 : sizeof(float); }
@@ -96,7 +97,7 @@ struct kfold_job {
     const struct dataset *all;
     const int32_t *order;
     struct fold_result *results;
-    atomic_int next_fold;
+    atomic_int next_fold; /* of this rank's folds: rank, rank + size, ... */
     int gemm_threads;     /* each worker's */
     pthread_mutex_t lock; /* guards err */
     struct err *err;
@@ -144,7 +145,8 @@ static void *kfold_worker(void *arg)
     struct kfold_job *job = arg;
     struct err e = {0};
     cpu_threads_set(job->gemm_threads);
-    for (int fold; !e.code && (fold = atomic_fetch_add(&job->next_fold, 1)) < job->s->kfold.k;)
+    for (int fold; !e.code && (fold = comm_rank() + comm_size() * atomic_fetch_add(&job->next_fold, 1)) <
+                   job->s->kfold.k;)
         train_fold(job, fold, &e);
     if (e.code) {
         pthread_mutex_lock(&job->lock);
@@ -153,6 +155,52 @@ static void *kfold_worker(void *arg)
         pthread_mutex_unlock(&job->lock);
     }
     return NULL;
+}
+
+/* A fold's metrics and its epochs, as rank 0 receives them. */
+static size_t fold_record_bytes(const struct spec *s)
+{
+    return sizeof(struct fold_result) + (size_t)s->epochs * sizeof(struct epoch_report);
+}
+
+static void fold_pack(char *rec, const struct fold_result *r, int epochs)
+{
+    memcpy(rec, r, sizeof *r);
+    memcpy(rec + sizeof *r, r->epochs, (size_t)epochs * sizeof *r->epochs);
+}
+
+static void fold_unpack(struct fold_result *r, const char *rec, int epochs)
+{
+    struct epoch_report *keep = r->epochs; /* the pointer sent is the sender's */
+    memcpy(r, rec, sizeof *r);
+    r->epochs = keep;
+    memcpy(r->epochs, rec + sizeof *r, (size_t)epochs * sizeof *r->epochs);
+}
+
+/* Every rank's folds to rank 0: rank r sends its folds r, r + size, ... as
+ * per_rank fixed-size records (the last ones unused when size does not
+ * divide k). Agreed first, so that no rank waits in the gather for one
+ * that failed. */
+static int gather_folds(const struct spec *s, struct fold_result *results, struct err *e)
+{
+    int size = comm_size(), rank = comm_rank(), k = s->kfold.k;
+    int per_rank = (k + size - 1) / size;
+    size_t rec = fold_record_bytes(s);
+    char *mine = calloc((size_t)per_rank, rec);
+    char *all = rank == 0 ? calloc((size_t)size * (size_t)per_rank, rec) : NULL;
+    if (!e->code && (!mine || (rank == 0 && !all)))
+        err_set(e, EXIT_RUNTIME, "out of memory: %d folds' metrics", k);
+    if (!comm_agree(e)) {
+        for (int j = 0; j < per_rank && rank + j * size < k; j++)
+            fold_pack(mine + (size_t)j * rec, &results[rank + j * size], s->epochs);
+        comm_gather(mine, (size_t)per_rank * rec, all);
+        for (int f = 0; rank == 0 && f < k; f++)
+            fold_unpack(&results[f], all + ((size_t)(f % size) * (size_t)per_rank + (size_t)(f / size)) * rec,
+                        s->epochs);
+    }
+    free(mine);
+    free(all);
+    return e->code;
 }
 
 int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
@@ -182,13 +230,16 @@ int kfold_run(const struct spec *s, struct backend *be, const struct dataset *al
      * folds in parallel beat one fold's GEMM split over the threads; threads
      * left over when k < threads go to each worker's GEMMs. Another (a
      * GPU's) runs its folds one after another on this thread. */
-    int workers = be->shared_by_threads ? (threads < k ? threads : k) : 0;
+    int mine = (k - comm_rank() + comm_size() - 1) / comm_size(); /* this rank's folds */
+    int workers = be->shared_by_threads ? (threads < mine ? threads : mine) : 0;
     if (workers > 64)
         workers = 64;
     job.gemm_threads = workers > 0 ? threads / workers : threads;
     workers_run(kfold_worker, &job, workers);
     pthread_mutex_destroy(&job.lock);
     free(order);
+    if (comm_size() > 1)
+        gather_folds(s, results, e);
     return e->code;
 }
 

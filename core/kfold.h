@@ -30,8 +30,10 @@ int kfold_check_metric(const struct spec *s, const struct dataset *all, struct e
 
 /* Trains all folds on `be`: side by side on min(threads, k) worker threads,
  * each worker's GEMMs on threads / workers, where be->shared_by_threads
- * (the CPU); else (a GPU) one after another on the calling thread. results
- * has k entries, freed with kfold_results_free. */
+ * (the CPU); else (a GPU) one after another on the calling thread. In an
+ * MPI job (core/comm.h) rank r trains folds r, r + size, ... the same way
+ * and rank 0 receives every fold's result; a failure on any rank fails
+ * every rank. results has k entries, freed with kfold_results_free. */
 int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
               struct fold_result *results, struct err *e);
 void kfold_results_free(struct fold_result *results, int k);

@@ -289,7 +289,8 @@ const float *model_forward(struct model *m, const float *x, int rows, bool train
             break;
         case LAYER_DROPOUT: /* active only in training, as nn.Dropout */
             if (training && l->p > 0)
-                be->dropout_forward(be, l->buf, l->mask, in, n, l->p, m->seed, l->id, step);
+                be->dropout_forward(be, l->buf, l->mask, in, n, (uint64_t)m->batch_row0 * (uint64_t)l->out, l->p,
+                                   m->seed, l->id, step);
             else
                 l->y = in;
             break;

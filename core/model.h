@@ -47,6 +47,8 @@ struct model {
     struct param_tensor tensors[MODEL_MAX_TENSORS];
     int n_tensors;
     int in_width, out_width, max_batch;
+    int batch_row0; /* the global batch row of the rows forward gets: a data-parallel rank's slice
+                       draws its dropout masks as one process does for those rows (0 otherwise) */
     int first_trainable; /* the lowest layer using a trainable tensor: backward stops there (n_layers: none) */
     size_t n_params;
     float *params, *grads, *opt_m, *opt_v; /* device, n_params each */

@@ -20,11 +20,11 @@ static enum regression_loss regression_kind(enum loss_kind k)
 }
 
 void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, const float *out, const float *y,
-                int rows, bool with_grad)
+                int rows, int batch_rows, bool with_grad)
 {
     struct backend *be = m->be;
     float *grad = with_grad ? m->dout : NULL;
-    float scale = 1.0f / rows; /* mean over the batch, as the PyTorch losses */
+    float scale = 1.0f / batch_rows; /* mean over the batch, as the PyTorch losses */
     int cols = m->out_width;
     switch (loss->kind) {
     case LOSS_CROSS_ENTROPY:
@@ -46,7 +46,7 @@ void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, cons
 }
 
 /* Over trainable weights, each tied tensor once. */
-void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc, int rows)
+void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc, int rows, float grad_scale)
 {
     if (pen->kind == PENALTY_NONE)
         return;
@@ -54,7 +54,7 @@ void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc,
         const struct param_tensor *t = &m->tensors[i];
         if (t->cols && !t->frozen)
             m->be->penalty(m->be, pen->kind == PENALTY_L1, m->grads + t->off, acc, m->params + t->off,
-                           tensor_count(t), (float)pen->lambda, 1.0f, (float)rows);
+                           tensor_count(t), (float)pen->lambda, grad_scale, (float)rows);
     }
 }
 

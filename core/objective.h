@@ -4,14 +4,18 @@
 
 #include "model.h"
 
-/* Adds the batch loss (and accuracy, for classification) into acc; with
- * with_grad, writes d(mean loss)/d(output) into m->dout. */
+/* Adds the loss of `rows` rows (and accuracy, for classification) into
+ * acc; with with_grad, writes d(mean loss)/d(output) into m->dout, the mean
+ * over batch_rows: rows itself, or the global batch a data-parallel rank's
+ * rows are a slice of (the ranks' gradients then sum to the batch's). */
 void loss_apply(struct model *m, const struct loss_spec *loss, double *acc, const float *out, const float *y,
-                int rows, bool with_grad);
+                int rows, int batch_rows, bool with_grad);
 
-/* Adds the spec's explicit penalty on weights (not biases) to the gradient
- * and its value per row to acc[ACC_PENALTY]. */
-void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc, int rows);
+/* Adds the spec's explicit penalty on weights (not biases) times grad_scale
+ * to the gradient (1; on data-parallel ranks other than 0, 0: the summed
+ * gradient has it once) and its value per row, for `rows` rows, to
+ * acc[ACC_PENALTY]. */
+void penalty_apply(struct model *m, const struct penalty_spec *pen, double *acc, int rows, float grad_scale);
 
 /* Scales the trainable gradients so that their norm together is at most
  * max_norm; *sq_norm (device) is left holding the squared norm before. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "comm.h"
 #include "objective.h"
 #include "schedule.h"
 
@@ -32,6 +33,9 @@ struct trainer {
     float *lr;        /* this epoch's learning rate */
     double *grad_sq;  /* the squared gradient norm, for clipping */
     bool log_rmse;
+    bool data_parallel; /* each batch split over the ranks, the gradients summed... */
+    bool device_sum;    /* ...by the backend's allreduce (NCCL), else over MPI */
+    float *grads_host;  /* a device backend's gradients, staged in host memory for the sum */
     int graph_keys; /* first of this trainer's three graph keys */
     /* the epoch body runs the steps from first_row and says where it ended:
      * n, or the row of the step a stop request (between steps) kept it from */
@@ -112,15 +116,49 @@ static int batch_rows(const struct trainer *t, size_t start, size_t n)
     return (int)(n - start < b ? n - start : b);
 }
 
+/* Sums the ranks' gradients: on the device where it has its own link, in
+ * place where the backend's memory is the host's, else through a host
+ * copy. */
+static void reduce_grads(struct trainer *t)
+{
+    struct model *m = t->m;
+    if (t->device_sum) {
+        t->be->allreduce(t->be, m->grads, m->n_params);
+        return;
+    }
+    if (t->be->host_memory) {
+        comm_allreduce_f32(m->grads, m->n_params);
+        return;
+    }
+    t->be->download(t->be, t->grads_host, m->grads, m->n_params * sizeof *t->grads_host);
+    comm_allreduce_f32(t->grads_host, m->n_params);
+    t->be->upload(t->be, m->grads, t->grads_host, m->n_params * sizeof *t->grads_host);
+}
+
+/* One optimizer step on the batch at `start`. Data parallel, this rank
+ * takes the contiguous rows [rows * rank / size, rows * (rank + 1) / size)
+ * of it (none when the ranks outnumber the rows), its gradient a part of
+ * the batch's mean, and the ranks' parts are summed before the update. */
 static void train_step(struct trainer *t, size_t start)
 {
     struct model *m = t->m;
-    int rows = batch_rows(t, start, t->train.host->n);
-    gather_batch(t, &t->train, t->order + start, rows);
-    const float *out = model_forward(m, t->xb, rows, true, t->step);
-    loss_apply(m, &t->s->loss, t->acc, out, t->yb, rows, true);
-    model_backward(m, t->xb, rows);
-    penalty_apply(m, &t->s->penalty, t->acc, rows);
+    int rows = batch_rows(t, start, t->train.host->n), lo = 0, hi = rows;
+    if (t->data_parallel) {
+        lo = (int)((long long)rows * comm_rank() / comm_size());
+        hi = (int)((long long)rows * (comm_rank() + 1) / comm_size());
+    }
+    if (hi > lo) {
+        m->batch_row0 = lo;
+        gather_batch(t, &t->train, t->order + start + (size_t)lo, hi - lo);
+        const float *out = model_forward(m, t->xb, hi - lo, true, t->step);
+        loss_apply(m, &t->s->loss, t->acc, out, t->yb, hi - lo, rows, true);
+        model_backward(m, t->xb, hi - lo);
+        m->batch_row0 = 0;
+    } else
+        t->be->fill(t->be, m->grads, 0, m->n_params);
+    penalty_apply(m, &t->s->penalty, t->acc, hi - lo, t->data_parallel && comm_rank() > 0 ? 0.0f : 1.0f);
+    if (t->data_parallel)
+        reduce_grads(t);
     if (t->s->train.clip_grad_norm > 0)
         clip_grads(m, t->s->train.clip_grad_norm, t->grad_sq);
     optim_step(m, &t->s->optim, t->lr, t->step);
@@ -153,7 +191,7 @@ static void eval_body(void *arg)
         int rows = batch_rows(t, start, d->host->n);
         gather_batch(t, d, t->iota + start, rows);
         const float *out = model_forward(t->m, t->xb, rows, false, t->step);
-        loss_apply(t->m, &t->s->loss, t->acc, out, t->yb, rows, false);
+        loss_apply(t->m, &t->s->loss, t->acc, out, t->yb, rows, rows, false);
         if (t->log_rmse)
             t->be->log_sq_error(t->be, t->acc, out, t->yb, rows * t->m->out_width);
     }
@@ -162,6 +200,24 @@ static void eval_body(void *arg)
 static void read_acc(struct trainer *t, double acc[ACC_SLOTS])
 {
     t->be->download(t->be, acc, t->acc, ACC_SLOTS * sizeof(double));
+}
+
+/* The training steps' metrics: data parallel, every rank's summed. */
+static void read_train_acc(struct trainer *t, double acc[ACC_SLOTS])
+{
+    read_acc(t, acc);
+    if (t->data_parallel)
+        comm_allreduce_f64(acc, ACC_SLOTS);
+}
+
+/* Data parallel, the steps hold an MPI call, which no recorded graph can
+ * replay: they run as they are issued. */
+static void run_epoch_steps(struct trainer *t)
+{
+    if (t->data_parallel)
+        train_epoch_body(t);
+    else
+        t->be->graph_run(t->be, t->graph_keys, train_epoch_body, t);
 }
 
 /* Loss, accuracy and log-RMSE of a whole set in eval mode. */
@@ -192,15 +248,37 @@ static void trainer_free(struct trainer *t)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i])
             be->release(be, bufs[i]);
+    free(t->grads_host);
+}
+
+/* Data parallel: every rank starts from rank 0's parameters (the same seed
+ * draws the same ones; --init-from and --resume read the same file: this
+ * makes sure), and the gradient sum is readied. */
+static int data_parallel_start(struct trainer *t, struct err *e)
+{
+    struct model *m = t->m;
+    size_t bytes = m->n_params * sizeof(float);
+    if (!(t->grads_host = malloc(bytes ? bytes : 1)))
+        return err_set(e, EXIT_RUNTIME, "out of memory: %zu gradients to sum over the ranks", m->n_params);
+    t->be->download(t->be, t->grads_host, m->params, bytes);
+    comm_bcast(t->grads_host, bytes, 0);
+    t->be->upload(t->be, m->params, t->grads_host, bytes);
+    /* every rank asks its backend, or none does (a rank on the CPU beside GPUs) */
+    if (!comm_any(!t->be->allreduce_start))
+        t->device_sum = t->be->allreduce_start(t->be);
+    return 0;
 }
 
 static int trainer_init(struct trainer *t, struct model *m, const struct spec *s, const struct dataset *train,
-                        const struct dataset *test, bool log_rmse, struct err *e)
+                        const struct dataset *test, bool log_rmse, bool data_parallel, struct err *e)
 {
     struct backend *be = m->be;
     const char *hook = getenv("D2L_TEST_SIGINT_AT_STEP");
-    *t = (struct trainer){.m = m, .s = s, .be = be, .log_rmse = log_rmse, .graph_keys = next_graph_keys(),
-                          .stepwise = !be->replays_graphs, .sigint_at = hook ? atol(hook) : 0};
+    /* data parallel, a stop request waits for the epoch's end, where the
+     * ranks agree on it: one rank alone cannot leave the steps' sums */
+    *t = (struct trainer){.m = m, .s = s, .be = be, .log_rmse = log_rmse, .data_parallel = data_parallel,
+                          .graph_keys = next_graph_keys(), .stepwise = !be->replays_graphs && !data_parallel,
+                          .sigint_at = hook ? atol(hook) : 0};
     size_t n_max = train->n;
     if (test && test->n > n_max)
         n_max = test->n;
@@ -218,7 +296,7 @@ static int trainer_init(struct trainer *t, struct model *m, const struct spec *s
         return e->code;
     uint64_t zero = 0;
     be->upload(be, t->step, &zero, sizeof zero);
-    return 0;
+    return data_parallel ? data_parallel_start(t, e) : 0;
 }
 
 /* This epoch's learning rate and, when the spec shuffles, row order. */
@@ -259,7 +337,7 @@ static int name_bad_step(struct trainer *t, int bad_epoch, struct err *e)
             double acc[ACC_SLOTS];
             t->be->fill_f64(t->be, t->acc, 0, ACC_SLOTS);
             train_step(t, start);
-            read_acc(t, acc);
+            read_train_acc(t, acc);
             if (!isfinite(acc[ACC_LOSS])) {
                 found_epoch = epoch;
                 found_step = (long)(start / b) + 1;
@@ -362,7 +440,7 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
     if (!sum)
         sum = &none;
     /* the summary is live: the epoch callback may read the best epoch so far */
-    *sum = (struct train_summary){.start = sum->start, .best = sum->best};
+    *sum = (struct train_summary){.start = sum->start, .best = sum->best, .data_parallel = sum->data_parallel};
     struct best_epoch *best = &sum->best;
     float *own = NULL; /* the best parameters, when the caller gives no memory for them */
     if (es->on && es->metric != STOP_TRAIN_LOSS && !has_test)
@@ -373,7 +451,7 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
                 "(use test_loss)", s->path, es->at.line, es->at.col);
     else if (es->on && !best->params && !(best->params = own = malloc(m->n_params * sizeof *best->params)))
         err_set(e, EXIT_RUNTIME, "out of memory: %zu parameters for early stopping", m->n_params);
-    if (!e->code && trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, e))
+    if (!e->code && trainer_init(&t, m, s, train, has_test ? test : NULL, log_rmse, sum->data_parallel, e))
         trainer_free(&t);
     if (e->code) {
         free(own);
@@ -393,12 +471,14 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             break;
         if (epoch == at->epoch + 1 && at->step > 0) { /* the rest of an epoch: not the epoch's graph */
             t.first_row = (size_t)at->step * (size_t)s->data.batch_size;
-            t.be->upload(t.be, t.acc, at->acc, sizeof at->acc);
+            /* the sums so far, once: data parallel, rank 0's */
+            static const double zero_acc[ACC_SLOTS];
+            t.be->upload(t.be, t.acc, t.data_parallel && comm_rank() > 0 ? zero_acc : at->acc, sizeof at->acc);
             train_epoch_body(&t);
             t.first_row = 0;
         } else
-            t.be->graph_run(t.be, t.graph_keys, train_epoch_body, &t);
-        read_acc(&t, acc);
+            run_epoch_steps(&t);
+        read_train_acc(&t, acc);
         if (t.end_row < train->n) { /* stopped between two steps */
             sum->interrupted = true;
             sum->stop = (struct train_position){.epoch = epoch - 1,
@@ -441,7 +521,9 @@ int train_model(struct model *m, const struct spec *s, const struct dataset *tra
             sum->stopped_early = true;
             break;
         }
-        if (train_stop_requested && epoch < s->epochs) {
+        /* data parallel, the ranks stop together, when any of them was told to */
+        bool stop_requested = t.data_parallel ? comm_any(train_stop_requested) : train_stop_requested;
+        if (stop_requested && epoch < s->epochs) {
             sum->interrupted = true;
             sum->stop = (struct train_position){.epoch = epoch};
             break;

@@ -60,6 +60,11 @@ struct train_summary {
     struct best_epoch best;      /* in: a resumed run's; kept up to date while training, so that an
                                     epoch callback that holds the summary can save it. params: n_params
                                     floats the caller owns, or NULL (train_model uses its own) */
+    bool data_parallel;          /* in: every rank of the MPI job (core/comm.h) trains this one model
+                                    on its slice of each batch, the gradients summed before each
+                                    update; the epoch metrics are every rank's, the evaluation each
+                                    rank's own over the whole set (the same numbers on every rank);
+                                    a stop request ends it at an epoch's end */
     bool interrupted;            /* out: train_stop_requested ended it at `stop` */
     struct train_position stop;
     int epochs_run;

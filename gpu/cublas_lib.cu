@@ -1,8 +1,8 @@
 #include "cublas_lib.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stdio.h>
+
+#include "dl_open.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -11,42 +11,23 @@
 
 static struct cublas_lib lib;
 static bool loaded;
-static char load_error[512];
+static struct dl_lib so;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-
-template <typename F> static bool find(void *handle, const char *name, F *fn)
-{
-    *fn = (F)dlsym(handle, name);
-    if (!*fn)
-        snprintf(load_error, sizeof load_error, "%s lacks %s: %s", CUBLAS_SONAME, name, dlerror());
-    return *fn != NULL;
-}
 
 static void load(void)
 {
-    /* the executable's RUNPATH ($(CUDA)/lib64) is searched first, then the
-     * usual places; the toolkit's own folder last */
-    static const char *const names[] = {CUBLAS_SONAME, D2L_CUDA_LIB_DIR "/" CUBLAS_SONAME};
-    void *handle = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !handle; i++)
-        handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-        snprintf(load_error, sizeof load_error, "cannot load cuBLAS (%s): %s", CUBLAS_SONAME, dlerror());
-        return;
-    }
-    loaded = find(handle, "cublasCreate_v2", &lib.create) && find(handle, "cublasDestroy_v2", &lib.destroy) &&
-             find(handle, "cublasSetStream_v2", &lib.set_stream) &&
-             find(handle, "cublasSetWorkspace_v2", &lib.set_workspace) &&
-             find(handle, "cublasSetMathMode", &lib.set_math_mode) && find(handle, "cublasSgemm_v2", &lib.sgemm) &&
-             find(handle, "cublasGetProperty", &lib.get_property) &&
-             find(handle, "cublasGetStatusString", &lib.status_string);
-    /* the handle stays open for the life of the process */
+    loaded = dl_open(&so, CUBLAS_SONAME, "cuBLAS") && dl_find(&so, "cublasCreate_v2", &lib.create) &&
+             dl_find(&so, "cublasDestroy_v2", &lib.destroy) && dl_find(&so, "cublasSetStream_v2", &lib.set_stream) &&
+             dl_find(&so, "cublasSetWorkspace_v2", &lib.set_workspace) &&
+             dl_find(&so, "cublasSetMathMode", &lib.set_math_mode) && dl_find(&so, "cublasSgemm_v2", &lib.sgemm) &&
+             dl_find(&so, "cublasGetProperty", &lib.get_property) &&
+             dl_find(&so, "cublasGetStatusString", &lib.status_string);
 }
 
 const struct cublas_lib *cublas_lib(struct err *e)
 {
     if (pthread_once(&load_once, load) || !loaded) {
-        err_set(e, EXIT_RUNTIME, "%s", load_error[0] ? load_error : "cannot load cuBLAS");
+        err_set(e, EXIT_RUNTIME, "%s", so.error[0] ? so.error : "cannot load cuBLAS");
         return NULL;
     }
     return &lib;

@@ -210,6 +210,7 @@ static void cuda_destroy(struct backend *be)
         return;
     struct cuda_impl *c = cuda_of(be);
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    cuda_allreduce_stop(c);
     for (int i = 0; i < c->n_graphs; i++)
         if (c->graphs[i].exec)
             CUDA_CHECK(cudaGraphExecDestroy(c->graphs[i].exec));
@@ -256,6 +257,8 @@ static const struct backend cuda_ops = {
     .clip_scale = cuda_clip_scale,
     .sgd_step = cuda_sgd_step,
     .adam_step = cuda_adam_step,
+    .allreduce_start = cuda_allreduce_start,
+    .allreduce = cuda_allreduce,
 };
 
 /* Device selection and its failures are the user's to fix (no GPU, wrong

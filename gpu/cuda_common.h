@@ -33,6 +33,8 @@ struct cuda_impl {
     int n_graphs;       /* slots in use */
     long n_recorded;    /* graphs recorded so far; the next goes to slot n_recorded % SLOTS */
     bool direct;        /* D2L_CUDA_GRAPHS=0: graph_run always calls the body directly */
+    const struct nccl_lib *nccl; /* data parallel over NCCL (cuda_allreduce.cu): the library... */
+    struct ncclComm *nccl_comm;  /* ...and the ranks' communicator; NULL otherwise */
     char name[16]; /* "cuda:N" */
 };
 
@@ -154,7 +156,12 @@ void cuda_center_rows(struct backend *be, float *out, const float *in, int rows,
 void cuda_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n);
 void cuda_act_backward(struct backend *be, enum activation act, float *din, const float *out,
                        const float *dout, size_t n);
-void cuda_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
+/* cuda_allreduce.cu: the backend's allreduce_start and allreduce, and
+ * the communicator's end (cuda_destroy). */
+bool cuda_allreduce_start(struct backend *be);
+void cuda_allreduce(struct backend *be, float *x, size_t n);
+void cuda_allreduce_stop(struct cuda_impl *c);
+void cuda_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n, uint64_t first,
                           float p, uint64_t seed, uint32_t layer_id, const uint64_t *step);
 void cuda_mul(struct backend *be, float *out, const float *a, const float *b, size_t n);
 void cuda_gather_u8(struct backend *be, float *out, const uint8_t *x, const int32_t *idx, int rows,

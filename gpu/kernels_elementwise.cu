@@ -111,26 +111,26 @@ void cuda_act_backward(struct backend *be, enum activation act, float *din, cons
 
 /* The step is read on the device, so a recorded graph draws new masks on
  * every replay; dropout_uniform is the CPU's own function. */
-__global__ void d2l_dropout_kernel(float *out, float *mask, const float *in, size_t n, float p,
-                                   float keep_scale, uint64_t seed, uint32_t layer_id,
+__global__ void d2l_dropout_kernel(float *out, float *mask, const float *in, size_t n, uint64_t first,
+                                   float p, float keep_scale, uint64_t seed, uint32_t layer_id,
                                    const uint64_t *step)
 {
     uint64_t s = *step;
     GRID_STRIDE(i, n)
     {
-        float m = dropout_uniform(seed, layer_id, s, i) >= p ? keep_scale : 0.0f;
+        float m = dropout_uniform(seed, layer_id, s, first + i) >= p ? keep_scale : 0.0f;
         mask[i] = m;
         out[i] = in[i] * m;
     }
 }
 
 void cuda_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
-                          float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
+                          uint64_t first, float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
 {
     struct cuda_impl *c = cuda_of(be);
     float keep_scale = 1.0f / (1.0f - p);
     if (n)
-        CUDA_LAUNCH(d2l_dropout_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, mask, in, n, p,
+        CUDA_LAUNCH(d2l_dropout_kernel, cuda_blocks(c, n, CUDA_THREADS), c, out, mask, in, n, first, p,
                     keep_scale, seed, layer_id, step);
 }
 

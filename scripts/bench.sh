@@ -24,6 +24,8 @@
 #  - the Kaggle house 5-fold run (configs/kaggle_house.yaml, d2l 4.10):
 #    d2ltrain kfold's wall time against the book's PyTorch program
 #    (scripts/bench_torch_kaggle.py), shipped and own kernels;
+#  - over MPI (scripts/bench_mpi.sh): the Kaggle 5-fold on 1 and 2 ranks, and
+#    the MLP alone against run --data-parallel on 2 ranks;
 #  - a 12-point sweep of the MLP grid at 3 epochs: 12 `run`s in a loop
 #    against one `sweep` (scripts/bench_sweep.sh, which runs alone too);
 #  - the load average before and after: the machine may be shared, and
@@ -172,4 +174,5 @@ else
     echo "kfold: $kaggle not found (the Kaggle house CSVs)"
 fi
 scripts/bench_sweep.sh 3
+scripts/bench_mpi.sh
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -14,6 +14,8 @@
 #      cosine schedule with clipping (the rate read at graph replay); SIGINT
 #      and --resume with graphs (stops after the epoch) and without (after
 #      the step), the resumed epoch lines against the uninterrupted run's;
+#      data parallel (docs/MPI.md): one rank summing with NCCL against the
+#      plain run, 2 ranks on one GPU (host path) against one process;
 #      a 2-point sweep on cuda against the two runs
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), once without
@@ -455,6 +457,65 @@ for graphs in 1 0; do
         record "resume graphs=$graphs" FAIL "$detail"
     fi
 done
+
+# Data parallel (docs/MPI.md), at lr 0.01 where rounding stays small: one
+# rank summing with NCCL (libnccl.so.2, found like cuBLAS; where it is
+# missing the run takes the host path and says so) against the plain run,
+# and, where mpirun exists (Open MPI is not carried), 2 ranks on this one
+# GPU (the host path: they share its UUID) against one process; every
+# epoch's loss within 1e-5 relative (metrics.jsonl, full digits).
+banner "data parallel: NCCL on one rank, 2 ranks on one GPU"
+if ! ldconfig -p | grep -q 'libnccl\.so\.2 '; then
+    nccl=$(find /usr /opt -name 'libnccl.so.2' -print -quit 2>/dev/null)
+    if [ -n "$nccl" ]; then
+        echo "NCCL from $nccl"
+        export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${nccl%/*}
+    fi
+fi
+# dp_compare NAME BASE OTHER NOTE: the two --out dirs' metrics.jsonl, recorded
+dp_compare() {
+    local detail
+    if detail=$(python3 - "$2/metrics.jsonl" "$3/metrics.jsonl" <<'EOF'
+import json, sys
+a, b = ([json.loads(l)["loss"] for l in open(p)] for p in sys.argv[1:3])
+if not a or len(a) != len(b):
+    print(f"epochs: {len(a)} and {len(b)}"); sys.exit(1)
+worst = max(abs(y - x) / abs(x) for x, y in zip(a, b))
+print(f"{len(a)} epochs, loss within {worst:.1e} relative (bound 1e-5)")
+sys.exit(worst > 1e-5)
+EOF
+    ); then record "$1" PASS "$detail ($4)"; else record "$1" FAIL "$detail ($4)"; fi
+}
+if [ $have_data = 1 ]; then
+    dp_args=(run configs/mlp_fashion.yaml --device cuda --quiet --set train.epochs=3 --set optimizer.sgd.lr=0.01)
+    timeout "$(cap 60)" "$D2LTRAIN" "${dp_args[@]}" --out "$LOG/dp.plain" >"$LOG/dp.plain.txt" 2>&1
+    prc=$?
+    timeout "$(cap 60)" "$D2LTRAIN" "${dp_args[@]}" --data-parallel --out "$LOG/dp.one" >"$LOG/dp.one.txt" 2>&1
+    orc=$?
+    cat "$LOG/dp.one.txt"
+    how=$(grep -q 'through host memory' "$LOG/dp.one.txt" && echo "host path: NCCL not loaded" || echo "NCCL")
+    if [ $prc != 0 ] || [ $orc != 0 ]; then
+        record "data parallel 1 rank" FAIL "exit plain $prc, --data-parallel $orc ($how)"
+    else
+        dp_compare "data parallel 1 rank" "$LOG/dp.plain" "$LOG/dp.one" "$how"
+    fi
+    if command -v mpirun >/dev/null; then
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout "$(cap 90)" \
+            mpirun --oversubscribe --bind-to none -np 2 -x LD_LIBRARY_PATH "$D2LTRAIN" "${dp_args[@]}" \
+            --data-parallel --out "$LOG/dp.two" >"$LOG/dp.two.txt" 2>&1
+        trc=$?
+        cat "$LOG/dp.two.txt"
+        if [ $trc != 0 ] || [ $prc != 0 ]; then
+            record "data parallel 2 ranks" FAIL "exit plain $prc, mpirun $trc (dp.two.txt)"
+        else
+            dp_compare "data parallel 2 ranks" "$LOG/dp.plain" "$LOG/dp.two" "one GPU, host path"
+        fi
+    else
+        record "data parallel 2 ranks" SKIP "no mpirun on this machine (Open MPI is not carried)"
+    fi
+else
+    record "data parallel" FAIL "no Fashion-MNIST data"
+fi
 
 # Kaggle 5-fold (Adam, 330 features, five models on one GPU): the averages
 # within 1e-3 relative of the CPU's.

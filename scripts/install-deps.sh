@@ -8,7 +8,7 @@ bench=""
 [ "${1:-}" = --bench ] && bench="python3-torch python3-pandas libopenblas0-pthread"
 pkgs="$bench gcc make pkg-config libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
       libdnnl-dev libjansson-dev libdeflate-dev check dataset-fashion-mnist python3 python3-numpy openssl
-      xz-utils clang-14 libclang-rt-14-dev chromium fonts-dejavu-core"
+      xz-utils clang-14 libclang-rt-14-dev chromium fonts-dejavu-core libopenmpi-dev openmpi-bin"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -115,7 +115,7 @@ static void run_ops(struct backend *be, struct op_outputs *o, const uint8_t *set
     be->act_backward(be, ACT_SIGMOID, o->act_grad, o->act, g, N);
     o->dropped = malloc((size_t)N * sizeof(float));
     o->mask = malloc((size_t)N * sizeof(float));
-    be->dropout_forward(be, o->dropped, o->mask, x, N - 3, 0.3f, 11, 2, &step);
+    be->dropout_forward(be, o->dropped, o->mask, x, N - 3, 5 /* a rank's slice */, 0.3f, 11, 2, &step);
     o->product = malloc((size_t)N * sizeof(float));
     be->mul(be, o->product, x, g, N);
     o->dbias = copy_of(g, COLS);

@@ -491,7 +491,7 @@ END_TEST
 struct dropout_args {
     size_t n;
     float prob;
-    uint64_t step;
+    uint64_t step, first;
     const float *in, *other;
 };
 
@@ -504,7 +504,7 @@ static void run_dropout(struct backend *be, const void *args, struct result *r)
     float *di = dev(&b, a->in, bytes), *dother = dev(&b, a->other, bytes);
     float *dout = dev(&b, NULL, bytes), *dmask = dev(&b, NULL, bytes), *dprod = dev(&b, NULL, bytes);
     uint64_t *dstep = dev(&b, &a->step, sizeof a->step);
-    be->dropout_forward(be, dout, dmask, di, a->n, a->prob, 42, 3, dstep);
+    be->dropout_forward(be, dout, dmask, di, a->n, a->first, a->prob, 42, 3, dstep);
     be->mul(be, dprod, dmask, dother, a->n);
     get(&b, r->out[0], dout, bytes);
     get(&b, r->out[1], dmask, bytes);
@@ -525,7 +525,7 @@ START_TEST(gpu_dropout_and_mul)
         float *in = random_floats(n, &rng, -1, 1), *other = random_floats(n, &rng, -1, 1);
         for (int q = 0; q < 4; q++) {
             for (int t = 0; t < 3; t++) {
-                struct dropout_args a = {n, probs[q], steps[t], in, other};
+                struct dropout_args a = {n, probs[q], steps[t], (uint64_t)t * 1237 /* a rank's slice */, in, other};
                 struct result r[2];
                 run_both(backends, run_dropout, &a, (const size_t[MAX_OUTS]){n, n, n}, r);
                 ASSERT_SAME(r[GPU].out[1], r[CPU].out[1], n, "dropout mask n=%zu p=%g", n, probs[q]);
@@ -965,7 +965,7 @@ static void step_body(void *arg)
     be->gemm(be, false, false, s->rows, s->out, s->in, 1.0f, s->x, s->in, s->w, s->out, 0.0f, s->h, s->out);
     be->bias_add(be, s->h, s->bias, s->rows, s->out);
     be->act_forward(be, ACT_RELU, s->h, s->h, (size_t)s->rows * s->out);
-    be->dropout_forward(be, s->h, s->mask, s->h, (size_t)s->rows * s->out, 0.3f, 9, 1, s->step);
+    be->dropout_forward(be, s->h, s->mask, s->h, (size_t)s->rows * s->out, 0, 0.3f, 9, 1, s->step);
     be->cross_entropy(be, s->dh, s->acc, s->h, s->labels, s->rows, s->out, 1.0f / s->rows);
     be->mul(be, s->dh, s->dh, s->mask, (size_t)s->rows * s->out);
     be->gemm(be, true, false, s->in, s->out, s->rows, 1.0f, s->x, s->in, s->dh, s->out, 0.0f, s->dw, s->out);

@@ -272,9 +272,9 @@ static void run_model(struct run *r, const struct spec *s, int in_width, int row
                                                   : (float)test_rand_uniform(&rng, -2, 2);
     uint64_t step = DROPOUT_STEP;
     const float *out = model_forward(&r->m, r->x, rows, training, &step);
-    loss_apply(&r->m, &s->loss, r->acc, out, r->y, rows, true);
+    loss_apply(&r->m, &s->loss, r->acc, out, r->y, rows, rows, true);
     model_backward(&r->m, r->x, rows);
-    penalty_apply(&r->m, &s->penalty, r->acc, rows);
+    penalty_apply(&r->m, &s->penalty, r->acc, rows, 1.0f);
 }
 
 static void run_free(struct run *r)

@@ -204,7 +204,7 @@ START_TEST(dropout_keeps_fraction_and_scales)
     float *in = floats(n), *out = floats(n), *mask = floats(n);
     uint64_t rng = 11;
     test_fill_uniform(in, n, &rng, -3, 3);
-    be->dropout_forward(be, out, mask, in, n, p, 42, 2, &step);
+    be->dropout_forward(be, out, mask, in, n, 0, p, 42, 2, &step);
     float scale = 1.0f / (1.0f - p);
     /* counted, not asserted per element: a passing Check assert costs a pipe write */
     size_t kept = 0, bad_mask = 0, bad_out = 0;
@@ -232,21 +232,21 @@ START_TEST(dropout_mask_is_reproducible)
     float *in = floats(n), *m1 = floats(n), *m2 = floats(n), *o1 = floats(n), *o2 = floats(n);
     be->fill(be, in, 1.0f, n);
     uint64_t step = 3;
-    be->dropout_forward(be, o1, m1, in, n, 0.5f, 9, 1, &step);
-    be->dropout_forward(be, o2, m2, in, n, 0.5f, 9, 1, &step);
+    be->dropout_forward(be, o1, m1, in, n, 0, 0.5f, 9, 1, &step);
+    be->dropout_forward(be, o2, m2, in, n, 0, 0.5f, 9, 1, &step);
     ck_assert_int_eq(memcmp(m1, m2, n * sizeof *m1), 0);
     ck_assert_int_eq(memcmp(o1, o2, n * sizeof *o1), 0);
 
     size_t differ_step = 0, differ_layer = 0, differ_seed = 0;
     step = 4;
-    be->dropout_forward(be, o2, m2, in, n, 0.5f, 9, 1, &step);
+    be->dropout_forward(be, o2, m2, in, n, 0, 0.5f, 9, 1, &step);
     for (size_t i = 0; i < n; i++)
         differ_step += m1[i] != m2[i];
     step = 3;
-    be->dropout_forward(be, o2, m2, in, n, 0.5f, 9, 2, &step);
+    be->dropout_forward(be, o2, m2, in, n, 0, 0.5f, 9, 2, &step);
     for (size_t i = 0; i < n; i++)
         differ_layer += m1[i] != m2[i];
-    be->dropout_forward(be, o2, m2, in, n, 0.5f, 10, 1, &step);
+    be->dropout_forward(be, o2, m2, in, n, 0, 0.5f, 10, 1, &step);
     for (size_t i = 0; i < n; i++)
         differ_seed += m1[i] != m2[i];
     /* independent masks with p = 0.5 differ in about half the places */
@@ -260,11 +260,33 @@ START_TEST(dropout_mask_is_reproducible)
 }
 END_TEST
 
+/* A data-parallel rank's slice (rows from an offset that is no multiple of
+ * the 4 draws per Philox block) gets the masks of those elements of the
+ * whole batch, as one process would draw them. */
+START_TEST(dropout_slice_draws_the_whole_batchs_masks)
+{
+    const size_t n = 4099, first = 1237, part = 1501;
+    float *in = floats(n), *whole = floats(n), *out = floats(n), *slice = floats(part), *slice_out = floats(part);
+    be->fill(be, in, 1.0f, n);
+    uint64_t step = 5;
+    be->dropout_forward(be, out, whole, in, n, 0, 0.5f, 9, 1, &step);
+    be->dropout_forward(be, slice_out, slice, in, part, first, 0.5f, 9, 1, &step);
+    ck_assert_int_eq(memcmp(slice, whole + first, part * sizeof *slice), 0);
+    be->dropout_forward(be, slice_out, slice, in, part, first + 1, 0.5f, 9, 1, &step);
+    ck_assert_int_ne(memcmp(slice, whole + first, part * sizeof *slice), 0);
+    free(in);
+    free(whole);
+    free(out);
+    free(slice);
+    free(slice_out);
+}
+END_TEST
+
 START_TEST(dropout_p_zero_keeps_all)
 {
     float in[5] = {1, -2, 3, -4, 5}, out[5], mask[5];
     uint64_t step = 0;
-    be->dropout_forward(be, out, mask, in, 5, 0.0f, 1, 0, &step);
+    be->dropout_forward(be, out, mask, in, 5, 0, 0.0f, 1, 0, &step);
     for (int i = 0; i < 5; i++) {
         ck_assert_float_eq(mask[i], 1.0f);
         ck_assert_float_eq(out[i], in[i]);
@@ -662,6 +684,7 @@ Suite *suite_ops(void)
     tcase_add_test(tc, activations_forward_backward);
     tcase_add_test(tc, dropout_keeps_fraction_and_scales);
     tcase_add_test(tc, dropout_mask_is_reproducible);
+    tcase_add_test(tc, dropout_slice_draws_the_whole_batchs_masks);
     tcase_add_test(tc, dropout_p_zero_keeps_all);
     tcase_add_test(tc, mul_elementwise);
     tcase_add_test(tc, softmax_forward_backward);
