@@ -63,6 +63,12 @@ void experiment_print_timing(const struct experiment *x, const char *work, doubl
     fprintf(stderr,
             "timing: data %.3f s and device %.3f s side by side, %s %.3f s; %.3f s since the command started\n",
             x->data_seconds, x->device_seconds, work, work_seconds, clock_seconds() - started);
+    const int *uses = x->data.raw_cache_uses;
+    if (uses[RAW_CACHE_READ] + uses[RAW_CACHE_WRITTEN] + uses[RAW_CACHE_UNWRITABLE] + uses[RAW_CACHE_NONE])
+        fprintf(stderr,
+                "timing: compressed data files: %d read from their raw cache, %d inflated and cached, %d inflated "
+                "(raw cache not writable), %d inflated (no verified stamp)\n",
+                uses[RAW_CACHE_READ], uses[RAW_CACHE_WRITTEN], uses[RAW_CACHE_UNWRITABLE], uses[RAW_CACHE_NONE]);
 }
 
 void experiment_close(struct experiment *x)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../core/error.h"
+#include "raw_cache.h"
 
 enum x_type { X_U8, X_F32 };
 
@@ -28,6 +29,7 @@ struct dataset {
 /* Train and (optional, n == 0 when absent) test split of one experiment. */
 struct data_split {
     struct dataset train, test;
+    int raw_cache_uses[RAW_CACHE_USES]; /* compressed files read, by what became of their raw cache */
 };
 
 void dataset_free(struct dataset *ds);

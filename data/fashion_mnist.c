@@ -18,6 +18,7 @@ struct idx_job {
     bool images;
     uint8_t *data;
     size_t n, rows, cols;
+    enum raw_cache_use use;
     struct err e;
 };
 
@@ -25,9 +26,9 @@ static void *idx_job_run(void *arg)
 {
     struct idx_job *j = arg;
     if (j->images)
-        idx_read_images(j->path, &j->data, &j->n, &j->rows, &j->cols, &j->e);
+        idx_read_images(j->path, &j->data, &j->n, &j->rows, &j->cols, &j->use, &j->e);
     else
-        idx_read_labels(j->path, &j->data, &j->n, &j->e);
+        idx_read_labels(j->path, &j->data, &j->n, &j->use, &j->e);
     return NULL;
 }
 
@@ -99,6 +100,8 @@ int fashion_mnist_load(const char *train_images, const char *train_labels,
     for (int i = 0; i < 4 && !e->code; i++) /* the first failure in file order */
         if (jobs[i].e.code)
             *e = jobs[i].e;
+    for (int i = 0; i < 4; i++)
+        out->raw_cache_uses[jobs[i].use]++;
     if (!e->code && !make_split(&jobs[0], &jobs[1], &out->train, e))
         make_split(&jobs[2], &jobs[3], &out->test, e);
     for (int i = 0; i < 4; i++)

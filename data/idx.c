@@ -1,12 +1,16 @@
 #include "idx.h"
 
 #include <libdeflate.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "big_alloc.h"
 #include "read_all.h"
+#include "stamp.h"
+#include "../core/open_regular.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
@@ -131,30 +135,64 @@ static int idx_parse(const char *path, const uint8_t *b, size_t len, uint32_t wa
     return 0;
 }
 
+/* The decompressed bytes of the file at path: from its raw cache when one
+ * matches the .gz's verified stamp, else read (and inflated when gzip).
+ * *raw_path is set (non-empty) when the bytes should be cached there, for
+ * the .gz whose digests are *source. */
+static int idx_bytes(const char *path, uint8_t **bytes, size_t *len, char raw_path[PATH_MAX],
+                     struct digests *source, enum raw_cache_use *use, struct err *e)
+{
+    raw_path[0] = '\0';
+    struct stat st;
+    int fd = open_regular(path, "IDX file", EXIT_DATA, &st, e);
+    if (fd < 0)
+        return e->code;
+    bool cacheable = !raw_cache_path(raw_path, PATH_MAX, path) && stamp_read(path, &st, source);
+    if (cacheable && raw_cache_read(raw_path, source, IDX_MAX_FILE, bytes, len)) {
+        close(fd);
+        raw_path[0] = '\0';
+        *use = RAW_CACHE_READ;
+        return 0;
+    }
+    uint8_t *file;
+    size_t file_len;
+    read_all_fd(fd, &st, path, IDX_MAX_FILE, "IDX file", &file, &file_len, e);
+    close(fd);
+    if (e->code)
+        return e->code;
+    if (!is_gzip(file, file_len)) {
+        *bytes = file;
+        *len = file_len;
+        raw_path[0] = '\0'; /* a raw file needs no raw cache */
+        return 0;
+    }
+    gunzip(path, file, file_len, bytes, len, e);
+    free(file);
+    if (!cacheable)
+        raw_path[0] = '\0';
+    return e->code;
+}
+
 /* Reads a whole uint8 IDX file, gzip-compressed or raw, with the given
  * magic and number of dims; *data gets the bytes after the header. */
 static int idx_read(const char *path, uint32_t want_magic, int want_dims, const char *what, uint8_t **data,
-                    size_t dims[IDX_MAX_DIMS], struct err *e)
+                    size_t dims[IDX_MAX_DIMS], enum raw_cache_use *use, struct err *e)
 {
     *data = NULL;
-    uint8_t *file, *bytes;
-    size_t file_len, len;
-    if (read_all(path, IDX_MAX_FILE, "IDX file", &file, &file_len, e))
+    *use = RAW_CACHE_NONE;
+    uint8_t *bytes;
+    size_t len;
+    char raw_path[PATH_MAX];
+    struct digests source;
+    if (idx_bytes(path, &bytes, &len, raw_path, &source, use, e))
         return e->code;
-    if (is_gzip(file, file_len)) {
-        int rc = gunzip(path, file, file_len, &bytes, &len, e);
-        free(file);
-        if (rc)
-            return rc;
-    } else {
-        bytes = file;
-        len = file_len;
-    }
     uint64_t total = 0;
     if (idx_parse(path, bytes, len, want_magic, want_dims, what, dims, &total, e)) {
         free(bytes);
         return e->code;
     }
+    if (raw_path[0]) /* only bytes that parse are kept */
+        *use = raw_cache_write(raw_path, &source, bytes, len) ? RAW_CACHE_WRITTEN : RAW_CACHE_UNWRITABLE;
     /* keep only the data: move it over the header and give back the rest */
     size_t header_len = 4 + 4 * (size_t)want_dims;
     memmove(bytes, bytes + header_len, total);
@@ -164,10 +202,10 @@ static int idx_read(const char *path, uint32_t want_magic, int want_dims, const 
 }
 
 int idx_read_images(const char *path, uint8_t **pixels, size_t *n, size_t *rows, size_t *cols,
-                    struct err *e)
+                    enum raw_cache_use *use, struct err *e)
 {
     size_t dims[IDX_MAX_DIMS];
-    if (idx_read(path, IDX_MAGIC_IMAGES, 3, "images", pixels, dims, e))
+    if (idx_read(path, IDX_MAGIC_IMAGES, 3, "images", pixels, dims, use, e))
         return e->code;
     *n = dims[0];
     *rows = dims[1];
@@ -175,10 +213,10 @@ int idx_read_images(const char *path, uint8_t **pixels, size_t *n, size_t *rows,
     return 0;
 }
 
-int idx_read_labels(const char *path, uint8_t **labels, size_t *n, struct err *e)
+int idx_read_labels(const char *path, uint8_t **labels, size_t *n, enum raw_cache_use *use, struct err *e)
 {
     size_t dims[IDX_MAX_DIMS];
-    if (idx_read(path, IDX_MAGIC_LABELS, 1, "labels", labels, dims, e))
+    if (idx_read(path, IDX_MAGIC_LABELS, 1, "labels", labels, dims, use, e))
         return e->code;
     *n = dims[0];
     return 0;

@@ -8,14 +8,17 @@
 #include <stdint.h>
 
 #include "../core/error.h"
+#include "raw_cache.h"
 
 /* Reads uint8 images; *pixels (n * rows * cols bytes, malloc'd) belongs to
  * the caller. On error returns EXIT_DATA with "PATH: problem" in *e and
- * leaves *pixels NULL. */
+ * leaves *pixels NULL. A NAME.gz with a verified stamp is read from its raw
+ * cache NAME.idx when that matches, else inflated and cached there
+ * (raw_cache.h); *use says which. */
 int idx_read_images(const char *path, uint8_t **pixels, size_t *n, size_t *rows, size_t *cols,
-                    struct err *e);
+                    enum raw_cache_use *use, struct err *e);
 
 /* Reads uint8 labels; *labels (n bytes, malloc'd) belongs to the caller. */
-int idx_read_labels(const char *path, uint8_t **labels, size_t *n, struct err *e);
+int idx_read_labels(const char *path, uint8_t **labels, size_t *n, enum raw_cache_use *use, struct err *e);
 
 #endif

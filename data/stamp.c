@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #define STAMP_SUFFIX ".stamp"
+#define SOURCE_STAMP_SUFFIX ".source"
 #define STAMP_MAX 512 /* the format's longest text is under 300 bytes */
 
 static int stamp_path(char *out, size_t len, const char *path, const char *suffix, long pid)
@@ -56,11 +57,11 @@ static ssize_t read_stamp(const char *path, char *text)
     return n;
 }
 
-bool stamp_read(const char *path, const struct stat *st, struct digests *d)
+static bool read_as(const char *path, const char *suffix, const struct stat *st, struct digests *d)
 {
     char name[PATH_MAX], text[STAMP_MAX], identity[STAMP_MAX], again[STAMP_MAX];
     ssize_t len;
-    if (stamp_path(name, sizeof name, path, STAMP_SUFFIX, 0) || (len = read_stamp(name, text)) < 0)
+    if (stamp_path(name, sizeof name, path, suffix, 0) || (len = read_stamp(name, text)) < 0)
         return false;
     int n = render_identity(identity, sizeof identity, st);
     if (n < 0 || (size_t)n >= sizeof identity || strncmp(text, identity, (size_t)n) != 0)
@@ -72,7 +73,17 @@ bool stamp_read(const char *path, const struct stat *st, struct digests *d)
     return render(again, sizeof again, st, d) == len && memcmp(again, text, (size_t)len) == 0;
 }
 
-static bool same_file_state(const struct stat *a, const struct stat *b)
+bool stamp_read(const char *path, const struct stat *st, struct digests *d)
+{
+    return read_as(path, STAMP_SUFFIX, st, d);
+}
+
+bool source_stamp_read(const char *path, const struct stat *st, struct digests *source)
+{
+    return read_as(path, SOURCE_STAMP_SUFFIX, st, source);
+}
+
+bool stat_unchanged(const struct stat *a, const struct stat *b)
 {
     return a->st_size == b->st_size && a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
@@ -100,21 +111,34 @@ int stamp_hash_fd(int fd, const char *path, const struct stat *st, struct digest
     hasher_free(&h);
     struct stat after;
     if (!e->code && fstat(fd, &after) == 0)
-        *stampable = same_file_state(st, &after) && changed_a_second_before(st, &began);
+        *stampable = stat_unchanged(st, &after) && changed_a_second_before(st, &began);
     return e->code;
+}
+
+static bool write_as(const char *path, const char *suffix, const struct stat *st, const struct digests *d)
+{
+    char name[PATH_MAX], tmp[PATH_MAX], text[STAMP_MAX];
+    int len = render(text, sizeof text, st, d);
+    if (len < 0 || stamp_path(name, sizeof name, path, suffix, 0) ||
+        stamp_path(tmp, sizeof tmp, path, suffix, (long)getpid()))
+        return false;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return false; /* read-only cache, or another writer's leftover: hash next time */
+    bool written = write(fd, text, (size_t)len) == len;
+    if (close(fd) != 0 || !written || rename(tmp, name) != 0) {
+        unlink(tmp);
+        return false;
+    }
+    return true;
 }
 
 void stamp_write(const char *path, const struct stat *st, const struct digests *d)
 {
-    char name[PATH_MAX], tmp[PATH_MAX], text[STAMP_MAX];
-    int len = render(text, sizeof text, st, d);
-    if (len < 0 || stamp_path(name, sizeof name, path, STAMP_SUFFIX, 0) ||
-        stamp_path(tmp, sizeof tmp, path, STAMP_SUFFIX, (long)getpid()))
-        return;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return; /* read-only cache, or another writer's leftover: hash next time */
-    bool written = write(fd, text, (size_t)len) == len;
-    if (close(fd) != 0 || !written || rename(tmp, name) != 0)
-        unlink(tmp);
+    write_as(path, STAMP_SUFFIX, st, d);
+}
+
+bool source_stamp_write(const char *path, const struct stat *st, const struct digests *source)
+{
+    return write_as(path, SOURCE_STAMP_SUFFIX, st, source);
 }

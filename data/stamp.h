@@ -20,6 +20,10 @@
  * garbage, stale). */
 bool stamp_read(const char *path, const struct stat *st, struct digests *d);
 
+/* True when a and b describe the file in the same state: size, inode,
+ * device, mtime and ctime equal. */
+bool stat_unchanged(const struct stat *a, const struct stat *b);
+
 /* Both digests of the open regular file fd (at `path`, stat *st taken
  * before). *stampable is true when nothing changed while it was read (the
  * stat after equals *st) and its last change was over a second before the
@@ -33,5 +37,13 @@ int stamp_hash_fd(int fd, const char *path, const struct stat *st, struct digest
  * replaced, never written through. Best effort and silent: a cache that
  * cannot be written just hashes its files each time. */
 void stamp_write(const char *path, const struct stat *st, const struct digests *d);
+
+/* Source stamps: NAME.source, in the same format and with the same identity
+ * fields, records the digests of the file NAME was made from (a raw IDX
+ * file inflated from a verified .gz), not NAME's own. Read and written as
+ * above (the write says whether it was written); a separate name, so one
+ * is never taken for the other. */
+bool source_stamp_read(const char *path, const struct stat *st, struct digests *source);
+bool source_stamp_write(const char *path, const struct stat *st, const struct digests *source);
 
 #endif

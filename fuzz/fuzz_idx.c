@@ -13,12 +13,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *bytes = NULL;
     size_t n, rows, cols;
     struct err e = {0};
-    if (idx_read_images(path, &bytes, &n, &rows, &cols, &e) == 0 && n * rows * cols > 0)
+    enum raw_cache_use use;
+    if (idx_read_images(path, &bytes, &n, &rows, &cols, &use, &e) == 0 && n * rows * cols > 0)
         bytes[n * rows * cols - 1] ^= 1; /* the whole buffer is there (ASan checks) */
     free(bytes);
     bytes = NULL;
     e = (struct err){0};
-    if (idx_read_labels(path, &bytes, &n, &e) == 0 && n > 0)
+    if (idx_read_labels(path, &bytes, &n, &use, &e) == 0 && n > 0)
         bytes[n - 1] ^= 1;
     free(bytes);
     return 0;

@@ -221,6 +221,72 @@ START_TEST(predict_reproduces_the_runs_test_accuracy)
 }
 END_TEST
 
+/* `run` of one softmax epoch with --timing on the data cache `dir`, through
+ * `wrap` (a shell prefix, "" for none); checks that it trains and that its
+ * raw-cache line contains `want`; returns the epoch lines. */
+static char *run_timed(const char *wrap, const char *dir, const char *want)
+{
+    char command[2048];
+    snprintf(command, sizeof command,
+             "%s\"$D2LTRAIN\" run configs/softmax_fashion.yaml --quiet --timing --set train.epochs=1 --data-dir '%s'",
+             wrap, dir);
+    struct proc_result r = run_shell(command);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.err, want), "'%s' not in\n%s", want, r.err);
+    char *lines = epoch_lines_without_time(r.out);
+    ck_assert_ptr_nonnull(strstr(lines, "epoch 1/1"));
+    proc_result_free(&r);
+    return lines;
+}
+
+/* The raw cache beside the .gz files (data/raw_cache.h) end to end: the
+ * first run only verifies the fresh copies (stamped once over a second
+ * old), the next inflates and writes the raw files, the one after reads
+ * them and trains the same; a read-only cache (a read-only bind mount where
+ * the test may make one, else a directory in each raw file's place) still
+ * trains, inflating. */
+START_TEST(raw_cache_is_written_then_read)
+{
+    tmp_dir_make("rawrun");
+    char dir[192];
+    snprintf(dir, sizeof dir, "%s", tmp_path("data"));
+    free(run_timed("", dir, "0 read from their raw cache"));
+    char command[2048];
+    snprintf(command, sizeof command, "rm -f '%s'/*.idx '%s'/*.idx.source", dir, dir);
+    struct proc_result r = run_shell(command); /* in case a very slow first run stamped already */
+    ck_assert_int_eq(r.status, 0);
+    proc_result_free(&r);
+    sleep(2); /* the .gz files' last change a second behind: the next run stamps them */
+    char *written = run_timed("", dir, "0 read from their raw cache, 4 inflated and cached");
+    char *read = run_timed("", dir, "4 read from their raw cache, 0 inflated and cached");
+    ck_assert_str_eq(written, read);
+    free(written);
+
+    r = run_shell(command);
+    ck_assert_int_eq(r.status, 0);
+    proc_result_free(&r);
+    char wrap[1024];
+    snprintf(wrap, sizeof wrap,
+             "unshare -m sh -c 'mount --bind %s %s && mount -o remount,bind,ro %s && exec \"$0\" \"$@\"' ", dir,
+             dir, dir);
+    snprintf(command, sizeof command, "%strue 2>/dev/null", wrap);
+    r = run_shell(command);
+    if (r.status != 0) { /* no mount namespace here: make each raw file unwritable instead */
+        wrap[0] = '\0';
+        snprintf(command, sizeof command, "cd '%s' && for f in *.gz; do mkdir \"${f%%.gz}.idx\"; done", dir);
+        struct proc_result m = run_shell(command);
+        ck_assert_int_eq(m.status, 0);
+        proc_result_free(&m);
+    }
+    proc_result_free(&r);
+    char *unwritable =
+        run_timed(wrap, dir, "0 read from their raw cache, 0 inflated and cached, 4 inflated (raw cache not writable)");
+    ck_assert_str_eq(unwritable, read);
+    free(unwritable), free(read);
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_fashion(void)
 {
     Suite *s = suite_create("fashion");
@@ -231,7 +297,8 @@ Suite *suite_fashion(void)
                                   constant_init_keeps_hidden_units_identical,
                                   fused_cross_entropy_is_stable_where_softmax_nll_is_not,
                                   kfold_of_a_classifier_reports_accuracy,
-                                  predict_reproduces_the_runs_test_accuracy};
+                                  predict_reproduces_the_runs_test_accuracy,
+                                  raw_cache_is_written_then_read};
     int n = (int)(sizeof tests / sizeof tests[0]);
     if (!have_fashion_mnist()) {
         tests_skipped("fashion", n, FASHION_DIR " is missing: apt-get install dataset-fashion-mnist");

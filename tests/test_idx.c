@@ -1,6 +1,8 @@
 /* IDX reader and Fashion-MNIST loader: small files written here (raw and
  * gzip) for each kind of damage, and the real Debian files when present. */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,10 @@
 
 #include "../data/fashion_mnist.h"
 #include "../data/idx.h"
+#include "../data/stamp.h"
 #include "tmpdir.h"
+
+static enum raw_cache_use use; /* where a read's bytes came from (no stamps here: none) */
 
 /* Writes an IDX header (magic, dims) then `len` data bytes, gzipped or raw
  * through zlib ("wT" writes without compression). */
@@ -59,7 +64,7 @@ static void assert_images_error(const char *path, const char *needle)
     uint8_t *px = (uint8_t *)1;
     size_t n, rows, cols;
     struct err e = {0};
-    ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &use, &e), EXIT_DATA);
     ck_assert_ptr_null(px);
     ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, needle), "message '%s' lacks '%s'",
                   e.msg, needle);
@@ -73,7 +78,7 @@ START_TEST(test_images_raw_and_gzip)
         uint8_t *px;
         size_t n, rows, cols;
         struct err e = {0};
-        ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &e), 0);
+        ck_assert_int_eq(idx_read_images(path, &px, &n, &rows, &cols, &use, &e), 0);
         ck_assert_uint_eq(n, 3);
         ck_assert_uint_eq(rows, 4);
         ck_assert_uint_eq(cols, 4);
@@ -124,7 +129,7 @@ START_TEST(test_images_damaged)
     uint8_t *px;
     size_t n, rows, cols;
     struct err e = {0};
-    ck_assert_int_eq(idx_read_images(whole, &px, &n, &rows, &cols, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_images(whole, &px, &n, &rows, &cols, &use, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, whole));
     tmp_dir_remove();
 }
@@ -137,7 +142,7 @@ START_TEST(test_labels)
     uint8_t *labels;
     size_t n;
     struct err e = {0};
-    ck_assert_int_eq(idx_read_labels(write_labels("l.gz", 5, want), &labels, &n, &e), 0);
+    ck_assert_int_eq(idx_read_labels(write_labels("l.gz", 5, want), &labels, &n, &use, &e), 0);
     ck_assert_uint_eq(n, 5);
     ck_assert_mem_eq(labels, want, 5);
     free(labels);
@@ -147,20 +152,20 @@ START_TEST(test_labels)
     ck_assert_int_eq(pipe(fds), 0);
     char path[64];
     snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
-    ck_assert_int_eq(idx_read_labels(path, &labels, &n, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_labels(path, &labels, &n, &use, &e), EXIT_DATA);
     ck_assert_msg(strstr(e.msg, "not a regular file (a FIFO; IDX file expected)"), "%s", e.msg);
     ck_assert_int_eq(close(fds[0]), 0);
     ck_assert_int_eq(close(fds[1]), 0);
     const char *fifo = tmp_path("fifo.gz");
     ck_assert_int_eq(mkfifo(fifo, 0644), 0);
     e = (struct err){0};
-    ck_assert_int_eq(idx_read_labels(fifo, &labels, &n, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_labels(fifo, &labels, &n, &use, &e), EXIT_DATA);
     ck_assert_msg(strstr(e.msg, "not a regular file"), "%s", e.msg);
     e = (struct err){0};
 
     uint32_t dims[1] = {6};
     const char *shortp = write_idx("short.gz", 1, 0x801, dims, 1, want, 5);
-    ck_assert_int_eq(idx_read_labels(shortp, &labels, &n, &e), EXIT_DATA);
+    ck_assert_int_eq(idx_read_labels(shortp, &labels, &n, &use, &e), EXIT_DATA);
     ck_assert_ptr_nonnull(strstr(e.msg, "expected 6 bytes of label data, got 5"));
     tmp_dir_remove();
 }
@@ -181,7 +186,7 @@ static void assert_images_ok(const char *path, size_t want_n)
     uint8_t *px;
     size_t n, rows, cols;
     struct err e = {0};
-    ck_assert_msg(idx_read_images(path, &px, &n, &rows, &cols, &e) == 0, "%s", e.msg);
+    ck_assert_msg(idx_read_images(path, &px, &n, &rows, &cols, &use, &e) == 0, "%s", e.msg);
     ck_assert_uint_eq(n, want_n);
     for (size_t i = 0; i < n * rows * cols; i++)
         ck_assert_uint_eq(px[i], (uint8_t)(i * 7));
@@ -246,7 +251,7 @@ START_TEST(test_random_damage_is_refused_or_read)
         uint8_t *px;
         size_t n, rows, cols;
         struct err e = {0};
-        int rc = idx_read_images(path, &px, &n, &rows, &cols, &e);
+        int rc = idx_read_images(path, &px, &n, &rows, &cols, &use, &e);
         ck_assert_msg(rc == 0 || (rc == EXIT_DATA && strstr(e.msg, path)), "trial %d: rc %d: %s", trial, rc, e.msg);
         if (rc == 0)
             free(px);
@@ -356,6 +361,166 @@ START_TEST(test_fashion_mnist_debian)
 }
 END_TEST
 
+/* The verified stamp the fetch leaves on a cached .gz; its digests. */
+static struct digests stamp_as_fetched(const char *path)
+{
+    struct stat st;
+    struct digests d;
+    struct err e = {0};
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(hash_file(path, &d, &e), 0);
+    stamp_write(path, &st, &d);
+    return d;
+}
+
+/* Reads the n 4x4 images of write_images at path, checks every pixel, and
+ * says where they came from. */
+static enum raw_cache_use read_checked(const char *path, uint32_t n_want)
+{
+    uint8_t *px;
+    size_t n, rows, cols;
+    struct err e = {0};
+    enum raw_cache_use from;
+    ck_assert_msg(idx_read_images(path, &px, &n, &rows, &cols, &from, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(n, n_want);
+    ck_assert_uint_eq(rows * cols, 16);
+    for (size_t i = 0; i < n * 16; i++)
+        ck_assert_uint_eq(px[i], (uint8_t)(i * 7));
+    free(px);
+    return from;
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert_msg(S_ISREG(st.st_mode), "%s is not a regular file", path);
+    return st.st_size;
+}
+
+/* A tmp dir with a.gz (3 images) stamped as fetched, read once, which
+ * writes its raw cache; gz gets its path, the result is its digests. */
+static struct digests first_read(char *gz, size_t len)
+{
+    tmp_dir_make("raw");
+    snprintf(gz, len, "%s", write_images("a.gz", 1, 3, 4, 48)); /* tmp_path's buffers rotate */
+    struct digests d = stamp_as_fetched(gz);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    return d;
+}
+
+START_TEST(test_raw_cache_written_then_read)
+{
+    char gz[192];
+    first_read(gz, sizeof gz);
+    ck_assert_int_eq(size_of(tmp_path("a.idx")), 16 + 48);
+    ck_assert_int_gt(size_of(tmp_path("a.idx.source")), 0);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+
+    /* a .gz without a verified stamp, and a raw IDX file, get no raw cache */
+    ck_assert_int_eq(read_checked(write_images("b.gz", 1, 3, 4, 48), 3), RAW_CACHE_NONE);
+    ck_assert_int_ne(access(tmp_path("b.idx"), F_OK), 0);
+    const char *raw = write_images("c", 0, 3, 4, 48);
+    stamp_as_fetched(raw);
+    ck_assert_int_eq(read_checked(raw, 3), RAW_CACHE_NONE);
+    ck_assert_int_ne(access(tmp_path("c.idx"), F_OK), 0);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* Damages a.idx in place (same size; its mtime put back) or cuts it. */
+static void damage_raw(bool cut)
+{
+    const char *raw = tmp_path("a.idx");
+    struct stat st;
+    ck_assert_int_eq(stat(raw, &st), 0);
+    int fd = open(raw, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    if (cut) {
+        ck_assert_int_eq(ftruncate(fd, 20), 0);
+    } else {
+        uint8_t b;
+        ck_assert_int_eq(pread(fd, &b, 1, 30), 1);
+        b ^= 0x40;
+        ck_assert_int_eq(pwrite(fd, &b, 1, 30), 1);
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        ck_assert_int_eq(futimens(fd, times), 0);
+    }
+    ck_assert_int_eq(close(fd), 0);
+}
+
+START_TEST(test_raw_cache_changed_is_rebuilt)
+{
+    char gz[192];
+    first_read(gz, sizeof gz);
+    /* a flipped byte with size and mtime as stamped: the ctime gives it away
+     * (read_checked would see the flipped pixel were it trusted) */
+    damage_raw(false);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+    damage_raw(true);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(size_of(tmp_path("a.idx")), 16 + 48);
+    /* a stamp that is garbage */
+    tmp_write("a.idx.source", "garbage\n", 8);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    /* a newer verified .gz: the raw cache of the old one is not used */
+    write_images("a.gz", 1, 5, 4, 80);
+    stamp_as_fetched(gz);
+    ck_assert_int_eq(read_checked(gz, 5), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(read_checked(gz, 5), RAW_CACHE_READ);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* No NAME.idx.PID left behind in the directory. */
+static void assert_no_temporary(void)
+{
+    char dir[192];
+    snprintf(dir, sizeof dir, "%s", tmp_path("."));
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *ent; (ent = readdir(d));)
+        ck_assert_msg(strncmp(ent->d_name, "a.idx.", 6) != 0 || !strcmp(ent->d_name, "a.idx.source"),
+                      "left behind: %s", ent->d_name);
+    closedir(d);
+}
+
+START_TEST(test_raw_cache_link_and_unwritable)
+{
+    char gz[192];
+    struct digests source = first_read(gz, sizeof gz);
+    /* a link planted at NAME.idx, to a copy of the right bytes that a
+     * source stamp describes (were the link followed, the stamp would
+     * match): not read, and replaced, not written through */
+    char raw[192], outside[192];
+    snprintf(raw, sizeof raw, "%s", tmp_path("a.idx"));
+    snprintf(outside, sizeof outside, "%s", tmp_path("outside"));
+    ck_assert_int_eq(rename(raw, outside), 0);
+    ck_assert_int_eq(symlink(outside, raw), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(outside, &st), 0);
+    ck_assert(source_stamp_write(raw, &st, &source));
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(size_of(raw), 16 + 48);
+    ck_assert_int_eq(truncate(outside, 10), 0);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+    ck_assert_int_eq(size_of(outside), 10);
+    assert_no_temporary();
+
+    /* NAME.idx that cannot be written (a directory there, as a read-only
+     * cache refuses it): inflated, read all the same, nothing left over */
+    ck_assert_int_eq(unlink(raw), 0);
+    ck_assert_int_eq(unlink(tmp_path("a.idx.source")), 0);
+    ck_assert_int_eq(mkdir(raw, 0755), 0);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_UNWRITABLE);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_UNWRITABLE);
+    assert_no_temporary();
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_idx(void)
 {
     Suite *s = suite_create("idx");
@@ -368,6 +533,9 @@ Suite *suite_idx(void)
     tcase_add_test(tc, test_random_damage_is_refused_or_read);
     tcase_add_test(tc, test_fashion_mnist_small);
     tcase_add_test(tc, test_fashion_mnist_debian);
+    tcase_add_test(tc, test_raw_cache_written_then_read);
+    tcase_add_test(tc, test_raw_cache_changed_is_rebuilt);
+    tcase_add_test(tc, test_raw_cache_link_and_unwritable);
     suite_add_tcase(s, tc);
     return s;
 }
