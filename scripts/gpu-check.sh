@@ -15,7 +15,8 @@
 #      and --resume with graphs (stops after the epoch) and without (after
 #      the step), the resumed epoch lines against the uninterrupted run's;
 #      data parallel (docs/MPI.md): one rank summing with NCCL against the
-#      plain run, 2 ranks on one GPU (host path) against one process;
+#      plain run, 2 ranks on one GPU (host path) against one process, and a
+#      2-point sweep over 2 ranks against one process (where mpirun exists);
 #      a 2-point sweep on cuda against the two runs
 #   4. benchmark: mlp_fashion, 10 epochs on cuda, per epoch and whole process
 #      (three processes, medians; --timing splits start-up), once without
@@ -509,6 +510,28 @@ if [ $have_data = 1 ]; then
             record "data parallel 2 ranks" FAIL "exit plain $prc, mpirun $trc (dp.two.txt)"
         else
             dp_compare "data parallel 2 ranks" "$LOG/dp.plain" "$LOG/dp.two" "one GPU, host path"
+        fi
+        # A sweep over 2 ranks on this GPU (docs/SWEEP.md): rank 0 writes
+        # point 2, which rank 1 trained, from its parameters on its own
+        # backend; the table (4 decimals) is one process's.
+        sw_args=(sweep configs/mlp_fashion.yaml --device cuda --quiet --set train.epochs=1
+                 --grid optimizer.sgd.lr=0.1,0.3)
+        timeout "$(cap 60)" "$D2LTRAIN" "${sw_args[@]}" --out "$LOG/sweep.one" >"$LOG/sweep.one.txt" 2>&1
+        src=$?
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout "$(cap 90)" \
+            mpirun --oversubscribe --bind-to none -np 2 -x LD_LIBRARY_PATH "$D2LTRAIN" "${sw_args[@]}" \
+            --out "$LOG/sweep.two" >"$LOG/sweep.two.txt" 2>&1
+        swrc=$?
+        cat "$LOG/sweep.two.txt"
+        table() { grep -E '^[0-9]+ ' "$1" | sed -E 's/ +[0-9.]+$//'; }
+        if [ $src != 0 ] || [ $swrc != 0 ]; then
+            record "sweep 2 ranks" FAIL "exit one process $src, mpirun $swrc (sweep.two.txt)"
+        elif [ ! -s "$LOG/sweep.two/lr=0.3/model.safetensors" ]; then
+            record "sweep 2 ranks" FAIL "rank 1's point not written (sweep.two/lr=0.3)"
+        elif [ "$(table "$LOG/sweep.one.txt")" != "$(table "$LOG/sweep.two.txt")" ]; then
+            record "sweep 2 ranks" FAIL "tables differ (sweep.one.txt, sweep.two.txt)"
+        else
+            record "sweep 2 ranks" PASS "table as one process's, rank 1's point written by rank 0"
         fi
     else
         record "data parallel 2 ranks" SKIP "no mpirun on this machine (Open MPI is not carried)"
