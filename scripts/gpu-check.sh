@@ -515,7 +515,7 @@ if [ $have_data = 1 ]; then
         # point 2, which rank 1 trained, from its parameters on its own
         # backend; the table (4 decimals) is one process's.
         sw_args=(sweep configs/mlp_fashion.yaml --device cuda --quiet --set train.epochs=1
-                 --grid optimizer.sgd.lr=0.1,0.3)
+                 --grid "optimizer.sgd.lr=0.1,0.3")
         timeout "$(cap 60)" "$D2LTRAIN" "${sw_args[@]}" --out "$LOG/sweep.one" >"$LOG/sweep.one.txt" 2>&1
         src=$?
         OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout "$(cap 90)" \
