@@ -388,22 +388,31 @@ static char *signal_rank_1(const char *args, const char *signal, int *rc, int *m
     return err;
 }
 
+/* kill -9 to rank 1 of `d2ltrain ARGS` in training: mpirun ends the job
+ * within seconds, exits nonzero and names rank 1, and --out has no
+ * `written` file. */
+static void kill_rank_1(const char *args, const char *written)
+{
+    int rc, ms;
+    char *err = signal_rank_1(args, "9", &rc, &ms);
+    fprintf(stderr, "mpi: rank 1 of %.*s killed: mpirun exit %d after %d ms\n", (int)strcspn(args, " "), args, rc,
+            ms);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(ms < 10000, "the job took %d ms to stop", ms);
+    ck_assert_msg(strstr(err, "rank 1") && strstr(err, "signal 9"), "no rank named in: %.1500s", err);
+    free(err);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", tmp_path("out"), written);
+    ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
+}
+
 /* kill -9 of rank 1 in the middle of training: mpirun ends the job within
  * seconds, exits nonzero and names rank 1; --out holds nothing (the
  * staging directory rank 0 leaves is removed by the next writer). */
 START_TEST(a_killed_rank_stops_the_job)
 {
     tmp_dir_make("mpi-kill");
-    int rc, ms;
-    char *err = signal_rank_1(long_data_parallel, "9", &rc, &ms);
-    fprintf(stderr, "mpi: rank 1 killed: mpirun exit %d after %d ms\n", rc, ms);
-    ck_assert_int_ne(rc, 0);
-    ck_assert_msg(ms < 10000, "the job took %d ms to stop", ms);
-    ck_assert_msg(strstr(err, "rank 1") && strstr(err, "signal 9"), "no rank named in: %.1500s", err);
-    free(err);
-    char path[1100];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", tmp_path("out"));
-    ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
+    kill_rank_1(long_data_parallel, "metrics.jsonl");
     /* the next writer clears the staging directory the killed job left */
     char args[2048], *command;
     snprintf(args, sizeof args, "run configs/linreg.yaml --set train.epochs=1 --out '%s'", tmp_path("out"));
@@ -424,16 +433,8 @@ END_TEST
 START_TEST(a_killed_rank_stops_a_sweep)
 {
     tmp_dir_make("mpi-sweep-kill");
-    int rc, ms;
-    char *err = signal_rank_1("sweep configs/linreg.yaml --grid optimizer.sgd.lr=0.01,0.02 "
-                              "--set data.n_train=200000 --set train.epochs=1000", "9", &rc, &ms);
-    ck_assert_int_ne(rc, 0);
-    ck_assert_msg(ms < 10000, "the job took %d ms to stop", ms);
-    ck_assert_msg(strstr(err, "rank 1") && strstr(err, "signal 9"), "no rank named in: %.1500s", err);
-    free(err);
-    char path[1100];
-    snprintf(path, sizeof path, "%s/sweep.jsonl", tmp_path("out"));
-    ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
+    kill_rank_1("sweep configs/linreg.yaml --grid optimizer.sgd.lr=0.01,0.02 --set data.n_train=200000 "
+                "--set train.epochs=1000", "sweep.jsonl");
     tmp_dir_remove();
 }
 END_TEST
