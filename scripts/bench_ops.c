@@ -40,8 +40,13 @@ static float *floats(size_t n, float scale)
 
 static double gemm_ms, rest_ms;
 
+/* One untimed call first: a GEMM's first run pays oneDNN's one-time JIT
+ * (dW1's transposed-A slices, "gemm:jit": 45-58 ms in each team thread,
+ * then 0.3-0.4 ms a call), which no step after a run's first pays. */
 #define TIME_OP(name, is_gemm, call)                                                                  \
     do {                                                                                              \
+        for (int s = 0; s < 1; s++)                                                                   \
+            call;                                                                                     \
         double t0 = now();                                                                            \
         for (int s = 0; s < STEPS; s++)                                                               \
             call;                                                                                     \
