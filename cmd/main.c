@@ -48,12 +48,13 @@ static void print_help(FILE *f)
 
 int main(int argc, char **argv)
 {
-    /* oneDNN's OpenMP threads (libgomp) wait for work passively unless the
-     * environment says otherwise: spinning is a little faster on an idle
-     * machine and many times slower on a busy one, where a spinning thread
-     * takes the core from the one it waits for (docs/BENCH.md). libgomp
-     * reads this once, when oneDNN loads it (core/dnnl_lib.h); set here,
-     * before any other thread exists. */
+    /* The CPU backend runs every oneDNN call on one OpenMP thread inside its
+     * own team (core/cpu_team.h), so no libgomp team should form; should one
+     * (oneDNN's internals, a plugin), its threads wait passively unless the
+     * environment says otherwise: spinning is many times slower on a busy
+     * machine, where a spinning thread takes the core from the one it waits
+     * for (docs/BENCH.md). libgomp reads this once, when oneDNN loads it
+     * (core/dnnl_lib.h); set here, before any other thread exists. */
     setenv("OMP_WAIT_POLICY", "passive", 0);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         print_help(argc < 2 ? stderr : stdout);
