@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "../data/big_alloc.h"
+#include "cpu_dropout.h"
 #include "cpu_gemm.h"
 #include "cpu_team.h"
 #include "terms.h"
@@ -19,12 +20,10 @@ struct cpu_impl {
     bool bf16; /* oneDNN fpmath mode bf16 for the GEMMs, else strict FP32 */
 };
 
-/* Ops over more floats than this are split across the team in blocks of
- * about this many (64 KiB): below it one thread finishes before a second
- * would have started. */
-enum { BLOCK_FLOATS = 16384 };
-
-static size_t rows_per_block(int cols) { return cols < BLOCK_FLOATS ? BLOCK_FLOATS / (size_t)cols : 1; }
+static size_t rows_per_block(int cols)
+{
+    return cols < CPU_TEAM_BLOCK_FLOATS ? CPU_TEAM_BLOCK_FLOATS / (size_t)cols : 1;
+}
 
 static bool bf16_of(const struct backend *be) { return ((const struct cpu_impl *)be->impl)->bf16; }
 
@@ -115,7 +114,7 @@ static void bias_grad_range(void *arg, size_t begin, size_t end)
 static void cpu_bias_grad(struct backend *be, float *dbias, const float *dout, int rows, int cols, float beta)
 {
     struct bias_grad_job j = {.dbias = dbias, .dout = dout, .rows = rows, .cols = cols, .beta = beta};
-    size_t columns = rows > 0 && (size_t)rows < BLOCK_FLOATS / 16 ? BLOCK_FLOATS / (size_t)rows : 16;
+    size_t columns = rows > 0 && (size_t)rows < CPU_TEAM_BLOCK_FLOATS / 16 ? CPU_TEAM_BLOCK_FLOATS / (size_t)rows : 16;
     cpu_team_for((size_t)cols, columns, bias_grad_range, &j);
 }
 
@@ -163,7 +162,8 @@ static void act_forward_range(void *arg, size_t begin, size_t end)
 
 static void cpu_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n)
 {
-    cpu_team_for(n, BLOCK_FLOATS, act_forward_range, &(struct elementwise_job){.act = act, .out = out, .a = in});
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, act_forward_range,
+                 &(struct elementwise_job){.act = act, .out = out, .a = in});
 }
 
 /* a: the forward's output, b: the gradient of the output */
@@ -188,41 +188,8 @@ static void act_backward_range(void *arg, size_t begin, size_t end)
 static void cpu_act_backward(struct backend *be, enum activation act, float *din, const float *out,
                              const float *dout, size_t n)
 {
-    cpu_team_for(n, BLOCK_FLOATS, act_backward_range,
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, act_backward_range,
                  &(struct elementwise_job){.act = act, .out = din, .a = out, .b = dout});
-}
-
-struct dropout_job {
-    float *out, *mask;
-    const float *in;
-    float p, keep_scale;
-    uint64_t key, hi;
-    uint64_t first; /* the global batch's index of element 0 */
-};
-
-static void dropout_range(void *arg, size_t begin, size_t end)
-{
-    const struct dropout_job j = *(const struct dropout_job *)arg; /* locals: the stores cannot alias them */
-    struct philox4 r;
-    for (size_t i = begin; i < end; i++) {
-        uint64_t g = j.first + i;
-        if (i == begin || g % 4 == 0) /* one philox draw gives 4 elements' numbers */
-            r = philox4x32(j.hi, g / 4, j.key);
-        float m = philox_uniform(r.v[g % 4]) >= j.p ? j.keep_scale : 0.0f;
-        j.mask[i] = m;
-        j.out[i] = j.in[i] * m;
-    }
-}
-
-/* dropout_uniform's draws, four elements per Philox call: element g of
- * the global batch is lane g % 4 of counter g / 4. */
-static void cpu_dropout_forward(struct backend *be, float *out, float *mask, const float *in, size_t n,
-                                uint64_t first, float p, uint64_t seed, uint32_t layer_id, const uint64_t *step)
-{
-    struct dropout_job j = {.out = out, .mask = mask, .in = in, .p = p, .keep_scale = 1.0f / (1.0f - p),
-                            .key = philox_key(seed, RNG_DROPOUT), .hi = ((uint64_t)layer_id << 40) ^ *step,
-                            .first = first};
-    cpu_team_for(n, BLOCK_FLOATS, dropout_range, &j);
 }
 
 static void mul_range(void *arg, size_t begin, size_t end)
@@ -234,7 +201,7 @@ static void mul_range(void *arg, size_t begin, size_t end)
 
 static void cpu_mul(struct backend *be, float *out, const float *a, const float *b, size_t n)
 {
-    cpu_team_for(n, BLOCK_FLOATS, mul_range, &(struct elementwise_job){.out = out, .a = a, .b = b});
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, mul_range, &(struct elementwise_job){.out = out, .a = a, .b = b});
 }
 
 static void cpu_center_rows(struct backend *be, float *out, const float *in, int rows, int cols)
@@ -496,7 +463,7 @@ static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v,
                          float momentum, float weight_decay)
 {
     struct optim_job j = {.p = p, .v = v, .g = g, .lr = *lr, .momentum = momentum, .weight_decay = weight_decay};
-    cpu_team_for(n, BLOCK_FLOATS, sgd_range, &j);
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, sgd_range, &j);
 }
 
 static void adam_range(void *arg, size_t begin, size_t end)
@@ -512,7 +479,7 @@ static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m
 {
     struct optim_job j = {.p = p, .m = m, .v = v, .g = g,
                           .adam = adam_scalars_at(*lr, beta1, beta2, eps, weight_decay, *step)};
-    cpu_team_for(n, BLOCK_FLOATS, adam_range, &j);
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, adam_range, &j);
 }
 
 struct backend *cpu_backend_create(bool bf16, struct err *e)

@@ -2,10 +2,11 @@
  * cpu_threads_set(n) threads: itself and n - 1 workers, made when it first
  * splits an op. An op split into chunks runs them on the team, the caller
  * taking chunks too, so that it never waits for a worker to wake before
- * starting. Between ops a worker spins for a few tens of microseconds (the
- * gaps between a training step's ops are shorter, so it is awake for the
- * next one) and then sleeps, so it never burns a core for long on a machine
- * busy with other work (docs/BENCH.md has the numbers). */
+ * starting. Between ops a worker spins for a few microseconds (enough for
+ * ops issued back to back) and then sleeps, so it never burns a core for
+ * long on a machine busy with other work: waiting awake through a step's
+ * longer gaps was measured, and lost on a busy machine (docs/BENCH.md has
+ * the numbers). */
 #ifndef D2L_CPU_TEAM_H
 #define D2L_CPU_TEAM_H
 
@@ -14,6 +15,11 @@
 /* The threads the calling thread's ops may use (cpu_threads_set's count,
  * or all cores available), at least 1. */
 int cpu_team_size(void);
+
+/* Element-wise ops over more floats than this are split across the team
+ * in blocks of about this many (64 KiB): below it one thread finishes
+ * before a second would have started. */
+enum { CPU_TEAM_BLOCK_FLOATS = 16384 };
 
 /* Most chunks one run takes. */
 enum { CPU_TEAM_MAX_CHUNKS = 4096 };

@@ -2,6 +2,7 @@
  * are not multiples of any vector width (and single rows/columns). */
 #include <check.h>
 #include <math.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,34 @@ START_TEST(dropout_keeps_fraction_and_scales)
     /* binomial sd of the fraction: sqrt(0.21 / n) ~ 0.001; allow 5 sd */
     double frac = (double)kept / n;
     ck_assert_msg(fabs(frac - 0.7) < 0.005, "kept fraction %g, want 0.7", frac);
+    free(in);
+    free(out);
+    free(mask);
+}
+END_TEST
+
+/* Every start (a rank's slice begins anywhere in a Philox counter's four
+ * words) and probability, p's own boundary included, on slices long enough
+ * for the vector path and its scalar head and tail. */
+START_TEST(dropout_mask_at_every_offset_and_p)
+{
+    static const float ps[] = {0.0f, 0.25f, 0.5f, 0.2f, 0.9f, 1.0f / 3};
+    const size_t n = 1001;
+    float *in = floats(n), *out = floats(n), *mask = floats(n);
+    uint64_t rng = 3, step = 12;
+    test_fill_uniform(in, n, &rng, -2, 2);
+    for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++)
+        for (uint64_t first = 0; first < 6; first++) {
+            be->dropout_forward(be, out, mask, in, n, first, ps[k], 77, 4, &step);
+            float scale = 1.0f / (1.0f - ps[k]);
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++) {
+                float want = dropout_uniform(77, 4, step, first + i) >= ps[k] ? scale : 0.0f;
+                bad += mask[i] != want || out[i] != in[i] * want;
+            }
+            ck_assert_msg(bad == 0, "p %g first %" PRIu64 ": %zu elements differ from dropout_uniform", ps[k],
+                          first, bad);
+        }
     free(in);
     free(out);
     free(mask);
@@ -683,6 +712,7 @@ Suite *suite_ops(void)
     tcase_add_test(tc, bias_add_and_grad);
     tcase_add_test(tc, activations_forward_backward);
     tcase_add_test(tc, dropout_keeps_fraction_and_scales);
+    tcase_add_test(tc, dropout_mask_at_every_offset_and_p);
     tcase_add_test(tc, dropout_mask_is_reproducible);
     tcase_add_test(tc, dropout_slice_draws_the_whole_batchs_masks);
     tcase_add_test(tc, dropout_p_zero_keeps_all);
