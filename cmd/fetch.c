@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../data/cache_leftovers.h"
+#include "../data/raw_cache.h"
 #include "../data/registry.h"
 #include "args.h"
 #include "cmd.h"
@@ -24,9 +26,15 @@ static const char fetch_usage[] =
     "  --max-bytes N          cut off a file of unknown size at N bytes (default:\n"
     "                         D2L_FETCH_MAX_BYTES, else 2 GiB); a registry file, or a spec's\n"
     "                         file with data.size, is cut off at its own size\n"
-    "  -q, --quiet            print only the paths and errors\n";
+    "  -q, --quiet            print only the paths and errors\n"
+    "Each file's stale temporaries (left by a killed writer; `d2ltrain list`) are removed.\n";
 
-static const char list_usage[] = "usage: d2ltrain list [--data-dir DIR]\n";
+static const char list_usage[] =
+    "usage: d2ltrain list [--data-dir DIR]\n"
+    "  each registry file: cached, missing or corrupt, and a cached .gz's raw cache (its inflated\n"
+    "  copy): raw cached, raw unverified (the next run writes it anew) or no raw cache; then the\n"
+    "  temporaries NAME.PID writers left: live (the process exists), recent, or stale (removed\n"
+    "  by the next write there or `d2ltrain fetch`)\n";
 
 enum fetch_option {
     FETCH_ALL,
@@ -152,17 +160,59 @@ static int unknown_dataset(const char *name)
     return EXIT_USAGE;
 }
 
-/* Fetches each file once (groups share files), printing verified paths on
- * stdout; carries on past a failure so one bad source does not block the
- * rest, and returns the first failure's code. */
+/* "2 h" and the like, for how long ago a leftover was last written. */
+static void age_text(char *out, size_t len, long long s)
+{
+    long long a = s < 0 ? -s : s;
+    const char *unit = a < 120 ? "s" : a < 7200 ? "min" : a < 172800 ? "h" : "d";
+    long long n = a < 120 ? a : a < 7200 ? a / 60 : a < 172800 ? a / 3600 : a / 86400;
+    snprintf(out, len, "%lld %s %s", n, unit, s < 0 ? "ahead (clocks differ)" : "ago");
+}
+
+/* What a leftover is and what becomes of it, in words. */
+static void leftover_text(char *out, size_t len, const struct leftover *l)
+{
+    char age[64];
+    age_text(age, sizeof age, l->age_s);
+    switch (l->state) {
+    case LEFTOVER_LIVE:
+        snprintf(out, len, "live: process %ld exists", l->pid);
+        return;
+    case LEFTOVER_RECENT:
+        snprintf(out, len, "recent: no process %ld, last written %s; stale after %d min", l->pid, age,
+                 LEFTOVER_STALE_S / 60);
+        return;
+    case LEFTOVER_STALE:
+        snprintf(out, len, "stale: no process %ld, last written %s", l->pid, age);
+        return;
+    }
+}
+
+static void say_removed(const struct leftover *l, void *ctx)
+{
+    (void)ctx;
+    char text[256];
+    leftover_text(text, sizeof text, l);
+    fprintf(stderr, "removed %s (%lld bytes; %s)\n", l->name, l->size, text);
+}
+
+/* Whether files[i] came before (groups share files). */
+static bool listed_before(const struct registry_file *const *files, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (files[j] == files[i])
+            return true;
+    return false;
+}
+
+/* Fetches each file once, printing verified paths on stdout; carries on
+ * past a failure so one bad source does not block the rest, and returns
+ * the first failure's code. Each file's stale leftovers go either way. */
 static int fetch_files(const struct registry_file **files, int n, const struct fetch_options *o)
 {
     int status = 0;
     for (int i = 0; i < n; i++) {
-        bool seen = false;
-        for (int j = 0; j < i; j++)
-            seen = seen || files[j] == files[i];
-        if (seen)
+        if (listed_before(files, i))
             continue;
         char path[PATH_MAX];
         struct err e = {0};
@@ -173,6 +223,9 @@ static int fetch_files(const struct registry_file **files, int n, const struct f
             int code = report_error(&e);
             status = status ? status : code;
         }
+        struct err no_path = {0};
+        if (!fetch_cache_path(files[i], o, path, sizeof path, &no_path))
+            cache_leftovers_sweep(path, o->quiet ? NULL : say_removed, NULL);
     }
     return status;
 }
@@ -197,9 +250,51 @@ int cmd_fetch(int argc, char **argv)
     return fetch_files(files, n_files, &a.options);
 }
 
-static const char *status_word(enum cache_status s)
+/* The file's state, and for a cached .gz its raw cache's. */
+static const char *status_text(enum cache_status s, const char *path)
 {
-    return s == CACHE_OK ? "cached" : s == CACHE_CORRUPT ? "corrupt" : "missing";
+    switch (s) {
+    case CACHE_MISSING:
+        return "missing";
+    case CACHE_CORRUPT:
+        return "corrupt";
+    case CACHE_OK:
+        break;
+    }
+    char raw[PATH_MAX];
+    if (raw_cache_path(raw, sizeof raw, path))
+        return "cached";
+    switch (raw_cache_state(path)) {
+    case RAW_CACHE_ABSENT:
+        return "cached, no raw cache";
+    case RAW_CACHE_VERIFIED:
+        return "cached, raw cached";
+    case RAW_CACHE_UNVERIFIED:
+        return "cached, raw unverified";
+    }
+    return "cached";
+}
+
+/* Whether registry file f is in no dataset before the i-th (groups share files). */
+static bool first_in(const struct registry_file *f, size_t i)
+{
+    for (size_t k = 0; k < i; k++) {
+        const struct registry_dataset *d = registry_at(k);
+        for (int j = 0; j < d->n_files; j++)
+            if (d->files[j] == f)
+                return false;
+    }
+    return true;
+}
+
+static void print_leftover(const struct leftover *l, void *ctx)
+{
+    int *n = ctx;
+    if ((*n)++ == 0)
+        printf("leftover temporaries (a stale one goes at the next write there or `d2ltrain fetch`):\n");
+    char text[256];
+    leftover_text(text, sizeof text, l);
+    printf("  %-40s %10lld bytes  %s\n", l->name, l->size, text);
 }
 
 int cmd_list(int argc, char **argv)
@@ -232,13 +327,23 @@ int cmd_list(int argc, char **argv)
             const struct registry_file *f = d->files[j];
             enum cache_status status;
             long long size;
-            if (fetch_cache_status(f, &o, &status, &size, &e))
+            char path[PATH_MAX];
+            if (fetch_cache_status(f, &o, &status, &size, &e) || fetch_cache_path(f, &o, path, sizeof path, &e))
                 return report_error(&e);
             char size_text[32] = "-";
             if (size >= 0)
                 snprintf(size_text, sizeof size_text, "%lld", size);
             printf("%-20s %-28s %10s  %-40s  %s\n", d->name, f->name, size_text,
-                   f->sources[0].sha1, status_word(status));
+                   f->sources[0].sha1, status_text(status, path));
+        }
+    }
+    int n_leftovers = 0;
+    for (size_t i = 0; i < registry_count(); i++) {
+        const struct registry_dataset *d = registry_at(i);
+        for (int j = 0; j < d->n_files; j++) {
+            char path[PATH_MAX];
+            if (first_in(d->files[j], i) && !fetch_cache_path(d->files[j], &o, path, sizeof path, &e))
+                cache_leftovers_each(path, print_leftover, &n_leftovers);
         }
     }
     return 0;

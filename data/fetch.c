@@ -339,14 +339,23 @@ int fetch_url(const char *url, const char *sha1, const char *sha256, long long s
     return fetch_into_cache(name, c, n, o, path, path_len, e);
 }
 
+int fetch_cache_path(const struct registry_file *f, const struct fetch_options *o, char *path, size_t path_len,
+                     struct err *e)
+{
+    char dir[PATH_MAX];
+    if (fetch_data_dir(o, dir, sizeof dir, e))
+        return e->code;
+    return join(path, path_len, dir, f->name, "", e);
+}
+
 int fetch_cache_status(const struct registry_file *f, const struct fetch_options *o,
                        enum cache_status *status, long long *size, struct err *e)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
+    char path[PATH_MAX];
     struct stat st;
     *status = CACHE_MISSING;
     *size = -1;
-    if (fetch_data_dir(o, dir, sizeof dir, e) || join(path, sizeof path, dir, f->name, "", e))
+    if (fetch_cache_path(f, o, path, sizeof path, e))
         return e->code;
     if (stat(path, &st) != 0)
         return errno == ENOENT ? 0 : err_set(e, EXIT_DATA, "cannot stat %s: %s", path, strerror(errno));

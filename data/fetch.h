@@ -57,6 +57,10 @@ int fetch_url(const char *url, const char *sha1, const char *sha256, long long s
  * by '_'. */
 int fetch_sanitize_name(const char *name, char *out, size_t out_len, struct err *e);
 
+/* Where registry file f is (or would be) cached, whether there or not. */
+int fetch_cache_path(const struct registry_file *f, const struct fetch_options *o, char *path, size_t path_len,
+                     struct err *e);
+
 enum cache_status {
     CACHE_MISSING,
     CACHE_OK,      /* the bytes match one of the file's sources */

@@ -36,8 +36,18 @@ int raw_cache_path(char *out, size_t len, const char *gz_path);
 bool raw_cache_read(const char *raw_path, const struct digests *source, size_t max_len, uint8_t **bytes,
                     size_t *len);
 
+/* What the raw cache of the .gz at gz_path is now, judged by the stamps
+ * alone (nothing is read): what a run would do with it. */
+enum raw_cache_state {
+    RAW_CACHE_ABSENT,     /* no NAME.idx (or gz_path is no .gz) */
+    RAW_CACHE_VERIFIED,   /* its source stamp describes it and names the digests the .gz's verified stamp does */
+    RAW_CACHE_UNVERIFIED, /* present, but not that: the next run inflates and writes it anew */
+};
+enum raw_cache_state raw_cache_state(const char *gz_path);
+
 /* Writes bytes[0..len) to raw_path as the raw cache of the file with
- * digests `source`: NAME.idx.PID (O_EXCL | O_NOFOLLOW), fsync'd and renamed
+ * digests `source`: NAME.idx.PID (temporary.h: O_EXCL | O_NOFOLLOW, dead
+ * writers' leftovers removed first), fsync'd and renamed
  * over NAME.idx (a link there is replaced, never written through), then its
  * source stamp. False when any step fails (nothing is left but what was
  * there); silent, as the cache is only a speed-up. */

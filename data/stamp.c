@@ -8,14 +8,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "temporary.h"
+
 #define STAMP_SUFFIX ".stamp"
 #define SOURCE_STAMP_SUFFIX ".source"
 #define STAMP_MAX 512 /* the format's longest text is under 300 bytes */
 
-static int stamp_path(char *out, size_t len, const char *path, const char *suffix, long pid)
+static int stamp_path(char *out, size_t len, const char *path, const char *suffix)
 {
-    int n = pid ? snprintf(out, len, "%s%s.%ld", path, suffix, pid) : snprintf(out, len, "%s%s", path, suffix);
+    int n = snprintf(out, len, "%s%s", path, suffix);
     return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int stamp_name(char *out, size_t len, const char *path)
+{
+    return stamp_path(out, len, path, STAMP_SUFFIX);
+}
+
+int source_stamp_name(char *out, size_t len, const char *path)
+{
+    return stamp_path(out, len, path, SOURCE_STAMP_SUFFIX);
 }
 
 /* The identity lines of a stamp: everything that must equal the file's
@@ -61,7 +73,7 @@ static bool read_as(const char *path, const char *suffix, const struct stat *st,
 {
     char name[PATH_MAX], text[STAMP_MAX], identity[STAMP_MAX], again[STAMP_MAX];
     ssize_t len;
-    if (stamp_path(name, sizeof name, path, suffix, 0) || (len = read_stamp(name, text)) < 0)
+    if (stamp_path(name, sizeof name, path, suffix) || (len = read_stamp(name, text)) < 0)
         return false;
     int n = render_identity(identity, sizeof identity, st);
     if (n < 0 || (size_t)n >= sizeof identity || strncmp(text, identity, (size_t)n) != 0)
@@ -119,12 +131,11 @@ static bool write_as(const char *path, const char *suffix, const struct stat *st
 {
     char name[PATH_MAX], tmp[PATH_MAX], text[STAMP_MAX];
     int len = render(text, sizeof text, st, d);
-    if (len < 0 || stamp_path(name, sizeof name, path, suffix, 0) ||
-        stamp_path(tmp, sizeof tmp, path, suffix, (long)getpid()))
+    if (len < 0 || stamp_path(name, sizeof name, path, suffix))
         return false;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = temporary_create(name, tmp, sizeof tmp);
     if (fd < 0)
-        return false; /* read-only cache, or another writer's leftover: hash next time */
+        return false; /* a read-only cache, or something not ours at NAME.stamp.PID: hash next time */
     bool written = write(fd, text, (size_t)len) == len;
     if (close(fd) != 0 || !written || rename(tmp, name) != 0) {
         unlink(tmp);

@@ -33,7 +33,8 @@ int stamp_hash_fd(int fd, const char *path, const struct stat *st, struct digest
                   struct err *e);
 
 /* Records *d for the file at `path` as *st describes it: NAME.stamp.PID
- * (O_EXCL | O_NOFOLLOW) renamed over NAME.stamp, so a link planted there is
+ * (temporary.h: O_EXCL | O_NOFOLLOW, dead writers' leftovers removed first)
+ * renamed over NAME.stamp, so a link planted there is
  * replaced, never written through. Best effort and silent: a cache that
  * cannot be written just hashes its files each time. */
 void stamp_write(const char *path, const struct stat *st, const struct digests *d);
@@ -45,5 +46,10 @@ void stamp_write(const char *path, const struct stat *st, const struct digests *
  * is never taken for the other. */
 bool source_stamp_read(const char *path, const struct stat *st, struct digests *source);
 bool source_stamp_write(const char *path, const struct stat *st, const struct digests *source);
+
+/* The names of the stamp and the source stamp of the file at path, whose
+ * writers' temporaries are NAME.PID (temporary.h); -1 when they do not fit. */
+int stamp_name(char *out, size_t len, const char *path);
+int source_stamp_name(char *out, size_t len, const char *path);
 
 #endif

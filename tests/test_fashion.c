@@ -241,7 +241,8 @@ static char *run_timed(const char *wrap, const char *dir, const char *want)
 
 /* The raw cache beside the .gz files (data/raw_cache.h) end to end: the
  * first run only verifies the fresh copies (stamped once over a second
- * old), the next inflates and writes the raw files, the one after reads
+ * old), the next inflates and writes the raw files (removing a dead
+ * writer's stale leftover first), the one after reads
  * them and trains the same; a read-only cache (a read-only bind mount where
  * the test may make one, else a directory in each raw file's place) still
  * trains, inflating. */
@@ -257,7 +258,24 @@ START_TEST(raw_cache_is_written_then_read)
     ck_assert_int_eq(r.status, 0);
     proc_result_free(&r);
     sleep(2); /* the .gz files' last change a second behind: the next run stamps them */
+    /* what writers killed mid-write left (data/temporary.h): one gone an hour
+     * ago, which the next write removes, and one just now, which stays */
+    char leave[1024];
+    snprintf(leave, sizeof leave,
+             "cd '%s' && printf partial > train-images-idx3-ubyte.idx.99999999 && "
+             "touch -d '1 hour ago' train-images-idx3-ubyte.idx.99999999 && "
+             "printf partial > t10k-images-idx3-ubyte.idx.99999998",
+             dir);
+    r = run_shell(leave);
+    ck_assert_int_eq(r.status, 0);
+    proc_result_free(&r);
     char *written = run_timed("", dir, "0 read from their raw cache, 4 inflated and cached");
+    snprintf(leave, sizeof leave,
+             "cd '%s' && test ! -e train-images-idx3-ubyte.idx.99999999 && test -f t10k-images-idx3-ubyte.idx.99999998",
+             dir);
+    r = run_shell(leave);
+    ck_assert_msg(r.status == 0, "the stale leftover stayed, or the fresh one went");
+    proc_result_free(&r);
     char *read = run_timed("", dir, "4 read from their raw cache, 0 inflated and cached");
     ck_assert_str_eq(written, read);
     free(written);

@@ -19,8 +19,10 @@
 #include "../cmd/cmd.h"
 #include "../data/fetch.h"
 #include "../data/hash.h"
+#include "../data/idx.h"
 #include "../data/registry.h"
 #include "../data/stamp.h"
+#include "../data/temporary.h"
 
 #define TRAIN_CSV "kaggle_house_pred_train.csv"
 #define TRAIN_SHA1 "585e9cc93e70b39160e7921475f9bcd7d31219ce"
@@ -334,13 +336,13 @@ START_TEST(test_500_gives_up_after_max_retries)
 END_TEST
 
 /* What an earlier, interrupted run left in the cache. */
-enum leftover { NO_PART, HALF_PART, GARBLED_PART };
+enum part_left { NO_PART, HALF_PART, GARBLED_PART };
 
 /* Fetches that succeed despite a fault, and the requests (Range requests
  * among them) each takes. */
 static const struct recovery {
     const char *modes;
-    enum leftover leftover;
+    enum part_left leftover;
     long requests, ranges;
 } recoveries[] = {
     {"500x2", NO_PART, 3, 0},      /* retried until success */
@@ -920,6 +922,132 @@ START_TEST(test_verified_stamp_is_trusted_only_while_the_file_is_unchanged)
 }
 END_TEST
 
+/* Runs a command with its stdout and stderr in out; its exit status. */
+static int captured(int (*cmd)(int, char **), int argc, char **argv, char *out, size_t len)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/captured.txt", root);
+    fflush(stdout);
+    fflush(stderr);
+    int saved[2] = {dup(1), dup(2)};
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    close(fd);
+    int rc = cmd(argc, argv);
+    unsilence(saved);
+    read_text(path, out, len);
+    return rc;
+}
+
+/* The line of text that holds `needle` says `want`. */
+static void assert_line(const char *text, const char *needle, const char *want)
+{
+    const char *at = strstr(text, needle), *start = at;
+    ck_assert_msg(at, "no '%s' in\n%s", needle, text);
+    while (start > text && start[-1] != '\n')
+        start--;
+    const char *end = strchr(at, '\n');
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)(end ? end - start : (long)strlen(start)), start);
+    ck_assert_msg(strstr(line, want), "'%s' not on the line of '%s' in\n%s", want, needle, text);
+}
+
+/* dir/name, a few bytes (or a link to link_to) last written age_s ago. */
+static void leave(const char *dir, const char *name, long age_s, const char *link_to)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct timespec t[2];
+    ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &t[0]), 0);
+    t[0].tv_sec -= age_s;
+    t[1] = t[0];
+    if (link_to)
+        ck_assert_int_eq(symlink(link_to, path), 0);
+    else
+        write_file(path, "partial", 7);
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+#define LABELS "t10k-labels-idx1-ubyte"
+
+/* `list` says what a cached .gz's raw cache is and which temporaries
+ * writers left (data/temporary.h), and `fetch` removes the stale ones:
+ * a PID that is no process and no write for LEFTOVER_STALE_S; the others,
+ * and a link named like one, stay. */
+START_TEST(test_list_shows_raw_cache_and_leftovers_and_fetch_sweeps)
+{
+    if (access("/usr/share/datasets/fashion-mnist/" LABELS ".gz", R_OK) != 0)
+        return; /* dataset-fashion-mnist is not installed */
+    char dir[512], gz[PATH_MAX], raw[PATH_MAX], text[8192];
+    snprintf(dir, sizeof dir, "%s/leftovers", root);
+    struct fetch_options o = fetch_options_default();
+    o.data_dir = dir;
+    o.quiet = true;
+    struct err e = {0};
+    ck_assert_msg(fetch_dataset_file("fashion_mnist", LABELS ".gz", &o, gz, sizeof gz, &e) == 0, "%s", e.msg);
+    char *list[] = {"list", "--data-dir", dir, NULL};
+    ck_assert_int_eq(captured(cmd_list, 3, list, text, sizeof text), 0);
+    assert_line(text, LABELS ".gz ", "cached, no raw cache");
+    ck_assert_msg(!strstr(text, "leftover temporaries"), "%s", text);
+
+    /* stamped (as a run a second later would) and read: its raw cache written */
+    struct stat st;
+    struct digests d;
+    ck_assert_int_eq(stat(gz, &st), 0);
+    ck_assert_int_eq(hash_file(gz, &d, &e), 0);
+    stamp_write(gz, &st, &d);
+    uint8_t *labels;
+    size_t n;
+    enum raw_cache_use use;
+    ck_assert_msg(idx_read_labels(gz, &labels, &n, &use, &e) == 0, "%s", e.msg);
+    free(labels);
+    ck_assert_int_eq(use, RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(captured(cmd_list, 3, list, text, sizeof text), 0);
+    assert_line(text, LABELS ".gz ", "cached, raw cached");
+    /* a byte appended: its ctime moves, its stamp no longer describes it */
+    snprintf(raw, sizeof raw, "%s/" LABELS ".idx", dir);
+    FILE *f = fopen(raw, "ab");
+    ck_assert_ptr_nonnull(f);
+    fputc(0, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(captured(cmd_list, 3, list, text, sizeof text), 0);
+    assert_line(text, LABELS ".gz ", "cached, raw unverified");
+
+    const long old = LEFTOVER_STALE_S + 60;
+    static const char *const stale[] = {LABELS ".idx.99999999", LABELS ".gz.stamp.99999999",
+                                        LABELS ".idx.source.99999999"};
+    static const char *const kept[] = {LABELS ".idx.99999998", LABELS ".idx.1", "victim", LABELS ".idx.99999997"};
+    for (int i = 0; i < 3; i++)
+        leave(dir, stale[i], old, NULL);
+    leave(dir, kept[0], 5, NULL); /* a writer on another host, maybe */
+    leave(dir, kept[1], old, NULL); /* init's PID: a live process */
+    leave(dir, kept[2], old, NULL);
+    leave(dir, kept[3], old, "victim"); /* never followed, never removed */
+    ck_assert_int_eq(captured(cmd_list, 3, list, text, sizeof text), 0);
+    for (int i = 0; i < 3; i++)
+        assert_line(text, stale[i], "stale: no process 99999999, last written 11 min ago");
+    assert_line(text, kept[0], "recent: no process 99999998, last written "); /* 5 s, or 6 by now */
+    assert_line(text, kept[0], " s ago; stale after 10 min");
+    assert_line(text, LABELS ".idx.1 ", "live: process 1 exists");
+    ck_assert_msg(!strstr(text, "99999997"), "a link listed:\n%s", text);
+
+    char *fetch[] = {"fetch", "fashion_mnist", "--data-dir", dir, NULL};
+    ck_assert_int_eq(captured(cmd_fetch, 4, fetch, text, sizeof text), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_line(text, stale[i], "removed");
+        ck_assert_msg(!exists(dir, stale[i], ""), "%s left", stale[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(exists(dir, kept[i], ""), "%s removed", kept[i]);
+    char link[PATH_MAX];
+    snprintf(link, sizeof link, "%s/%s", dir, kept[3]);
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+}
+END_TEST
+
 Suite *suite_fetch(void)
 {
     Suite *s = suite_create("fetch");
@@ -939,6 +1067,7 @@ Suite *suite_fetch(void)
     tcase_add_test(http, test_fetch_url_sanitises_cache_name);
     tcase_add_test(http, test_fetch_command_exit_codes);
     tcase_add_test(http, test_fashion_mnist_from_debian_copy);
+    tcase_add_test(http, test_list_shows_raw_cache_and_leftovers_and_fetch_sweeps);
     suite_add_tcase(s, http);
 
     TCase *hardening = tcase_create("hardening");

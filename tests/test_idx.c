@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "../data/fashion_mnist.h"
 #include "../data/idx.h"
 #include "../data/stamp.h"
+#include "../data/temporary.h"
 #include "tmpdir.h"
 
 static enum raw_cache_use use; /* where a read's bytes came from (no stamps here: none) */
@@ -521,6 +523,113 @@ START_TEST(test_raw_cache_link_and_unwritable)
 }
 END_TEST
 
+/* Sets the times of `name` (a link itself, not what it points to) to
+ * age_s seconds ago. */
+static void age(const char *name, long age_s)
+{
+    struct timespec t[2];
+    ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &t[0]), 0);
+    t[0].tv_sec -= age_s;
+    t[1] = t[0];
+    ck_assert_int_eq(utimensat(AT_FDCWD, tmp_path(name), t, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* What a writer killed mid-write leaves: a few bytes last written age_s ago. */
+static void leave(const char *name, long age_s)
+{
+    tmp_write(name, "partial", 7);
+    age(name, age_s);
+}
+
+static bool present(const char *name)
+{
+    struct stat st;
+    return lstat(tmp_path(name), &st) == 0;
+}
+
+/* The next write of the raw cache (and of its source stamp) removes the
+ * leftovers of writers that are gone (data/temporary.h): a PID that is no
+ * process and no write for LEFTOVER_STALE_S; nothing else. */
+START_TEST(test_raw_cache_write_sweeps_stale_leftovers)
+{
+    char gz[192];
+    first_read(gz, sizeof gz);
+    const long old = LEFTOVER_STALE_S + 60;
+    static const char *const removed[] = {"a.idx.99999999", "a.idx.source.99999999"}; /* above any pid_max */
+    static const char *const kept[] = {
+        "a.idx.99999998",      /* written to a moment ago: a writer on another host, maybe */
+        "a.idx.1",             /* a live process (init) */
+        "a.idx.099999999",     /* not a name a writer makes */
+        "a.idx.9999999999",    /* no PID */
+        "a.idx.99999999.part", /* not the pattern */
+        "b.idx.99999999",      /* another file's: swept when that one is written */
+    };
+    for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++)
+        leave(removed[i], old);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        leave(kept[i], i == 0 ? 5 : old);
+    /* a link named like a leftover, it and its target old: neither followed
+     * nor removed, as the tool never makes links (it costs no disk either) */
+    leave("victim", old);
+    ck_assert_int_eq(symlink(tmp_path("victim"), tmp_path("a.idx.99999997")), 0);
+    age("a.idx.99999997", old);
+
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ); /* a read writes nothing, removes nothing */
+    ck_assert(present(removed[0]));
+    damage_raw(true);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++)
+        ck_assert_msg(!present(removed[i]), "%s left", removed[i]);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        ck_assert_msg(present(kept[i]), "%s removed", kept[i]);
+    struct stat st;
+    ck_assert_int_eq(lstat(tmp_path("a.idx.99999997"), &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(size_of(tmp_path("victim")), 7);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ);
+    tmp_dir_remove();
+}
+END_TEST
+
+/* A leftover with our own PID (an earlier process had it: a container's
+ * PID 1 every run) can be no live writer's: replaced, however fresh, and
+ * the write goes through; a link there is left alone and the cache is just
+ * not written. */
+START_TEST(test_raw_cache_replaces_a_leftover_of_our_pid)
+{
+    char gz[192], raw_tmp[64], source_tmp[64], stamp_tmp[64];
+    first_read(gz, sizeof gz);
+    snprintf(raw_tmp, sizeof raw_tmp, "a.idx.%ld", (long)getpid());
+    snprintf(source_tmp, sizeof source_tmp, "a.idx.source.%ld", (long)getpid());
+    leave(raw_tmp, 0);
+    leave(source_tmp, 0);
+    damage_raw(true);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_WRITTEN);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_READ); /* its source stamp was written too */
+    ck_assert(!present(raw_tmp) && !present(source_tmp));
+
+    /* the verified stamp's temporary the same way */
+    const char *other = write_images("b.gz", 1, 3, 4, 48);
+    snprintf(stamp_tmp, sizeof stamp_tmp, "b.gz.stamp.%ld", (long)getpid());
+    leave(stamp_tmp, 0);
+    struct digests written = stamp_as_fetched(other), read;
+    struct stat st;
+    ck_assert_int_eq(stat(other, &st), 0);
+    ck_assert(stamp_read(other, &st, &read));
+    ck_assert_str_eq(read.sha256, written.sha256);
+    ck_assert(!present(stamp_tmp));
+
+    leave("victim", 0);
+    ck_assert_int_eq(symlink(tmp_path("victim"), tmp_path(raw_tmp)), 0);
+    damage_raw(true);
+    ck_assert_int_eq(read_checked(gz, 3), RAW_CACHE_UNWRITABLE);
+    ck_assert_int_eq(lstat(tmp_path(raw_tmp), &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(size_of(tmp_path("victim")), 7);
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_idx(void)
 {
     Suite *s = suite_create("idx");
@@ -536,6 +645,8 @@ Suite *suite_idx(void)
     tcase_add_test(tc, test_raw_cache_written_then_read);
     tcase_add_test(tc, test_raw_cache_changed_is_rebuilt);
     tcase_add_test(tc, test_raw_cache_link_and_unwritable);
+    tcase_add_test(tc, test_raw_cache_write_sweeps_stale_leftovers);
+    tcase_add_test(tc, test_raw_cache_replaces_a_leftover_of_our_pid);
     suite_add_tcase(s, tc);
     return s;
 }
