@@ -16,8 +16,10 @@
 static const char usage[] =
     "usage: d2ltrain plot RUN_DIR... -o FILE.svg [options]\n"
     "Draws the per-epoch metrics that `run --out RUN_DIR` (or kfold: its fold 1) saved in\n"
-    "RUN_DIR/metrics.jsonl; several runs are overlaid, the legend naming each by its\n"
-    "directory. A RUN_DIR may also be a .jsonl file.\n"
+    "RUN_DIR/metrics.jsonl; several runs are overlaid, each in a colour of its own (after\n"
+    "ten, the colours again with a marker shape), the legend naming each by its directory,\n"
+    "then the line style of each metric (train solid, test/validation dashed, train\n"
+    "accuracy dotted, test accuracy dash-dotted). A RUN_DIR may also be a .jsonl file.\n"
     "  -o FILE.svg       the picture (required)\n"
     "  --metric NAME     draw only this metric (repeatable), e.g. --metric test_loss\n"
     "  --log-y           logarithmic y axis for the losses (the default for regression\n"
@@ -176,8 +178,7 @@ static int draw(const char *out, struct run_metrics *runs, int n_runs, const cha
             if (n == CURVES_MAX)
                 return err_set(e, EXIT_USAGE, "more than %d curves in one plot: choose some with --metric",
                                CURVES_MAX);
-            c[n++] = (struct curve){.run = n_runs > 1 ? runs[r].name : NULL, .metric = runs[r].metric[m],
-                                    .y = runs[r].y[m], .n = runs[r].epochs};
+            c[n++] = (struct curve){.run = r, .metric = runs[r].metric[m], .y = runs[r].y[m], .n = runs[r].epochs};
         }
     for (int i = 0; i < n_only; i++) {
         bool found = false;
@@ -193,7 +194,11 @@ static int draw(const char *out, struct run_metrics *runs, int n_runs, const cha
     struct svg_file f;
     if (svg_file_open(&f, out, e))
         return e->code;
-    curves_draw(f.f, title ? title : n_runs == 1 ? runs[0].name : NULL, c, n, scale);
+    const char *names[MAX_RUNS];
+    for (int r = 0; r < n_runs; r++)
+        names[r] = runs[r].name;
+    /* one run: a colour per metric, as its curves.svg; several: a colour per run */
+    curves_draw(f.f, title ? title : n_runs == 1 ? runs[0].name : NULL, n_runs > 1 ? names : NULL, c, n, scale);
     return svg_file_commit(&f, e);
 }
 

@@ -56,6 +56,11 @@ struct sweep_result {
     size_t n_params;             /* (MPI ranks but 0 with --out, and rank 0 for what it received) */
 };
 
+/* Point i's overrides as a legend names it: "lr=0.3, std=0.01", the keys
+ * shortened as in its directory name, the values as given; the seed left
+ * out unless with_seed. */
+void sweep_point_caption(const struct sweep *s, int i, bool with_seed, char *out, size_t cap);
+
 /* Everything the points need, built and checked before anything trains:
  * each point's spec, the data (loaded once per distinct data section and
  * seed) and one backend. */

@@ -155,6 +155,19 @@ static void label_point(const struct sweep *s, struct sweep_point *p)
         snprintf(p->label, sizeof p->label, "(the spec as it is)");
 }
 
+void sweep_point_caption(const struct sweep *s, int i, bool with_seed, char *out, size_t cap)
+{
+    bool short_names = short_keys_unique(s);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int k = 0; k < s->n_keys && len < cap; k++)
+        if (s->points[i].values[k] && (with_seed || k != s->seed_key))
+            len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? ", " : "",
+                                    short_names ? short_key(s->keys[k]) : s->keys[k], s->points[i].values[k]);
+    if (len == 0)
+        snprintf(out, cap, "(the spec as it is)");
+}
+
 /* With a seed key, points equal in every key but the seed share a group;
  * without, each point is its own. */
 static void group_points(struct sweep *s)

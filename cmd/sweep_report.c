@@ -351,36 +351,128 @@ static int write_jsonl(const struct outset *set, const struct sweep *s, const st
     return outfile_close(&o, e);
 }
 
-/* The finished points' curves overlaid, best first; every metric when
- * they fit in one plot, else the ranking metric alone. */
+/* One line of sweep.svg: a point, or with seeds a group drawn as the mean
+ * of its finished points with their spread (std) as a band. */
+struct drawn_run {
+    char caption[1100];
+    struct epoch_report *mean, *std; /* a group's, [n]; NULL for a point */
+    int n;
+};
+
+/* Group g's finished points epoch by epoch: each metric's mean, and its
+ * sample standard deviation (NAN with fewer than two values). */
+static int group_curves(const struct sweep *s, const struct sweep_result *res, int g, struct drawn_run *d)
+{
+    for (int i = 0; i < s->n_points; i++)
+        if (s->points[i].group == g && res[i].finished && res[i].n_epochs > d->n)
+            d->n = res[i].n_epochs;
+    d->mean = calloc((size_t)(d->n > 0 ? d->n : 1), sizeof *d->mean);
+    d->std = calloc((size_t)(d->n > 0 ? d->n : 1), sizeof *d->std);
+    if (!d->mean || !d->std) {
+        free(d->mean), free(d->std);
+        d->mean = d->std = NULL;
+        return -1;
+    }
+    for (int e = 0; e < d->n; e++)
+        for (int m = 0; m < REPORT_METRICS; m++) {
+            double sum = 0, sq = 0;
+            int n = 0;
+            for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < s->n_points; i++) {
+                    if (s->points[i].group != g || !res[i].finished || e >= res[i].n_epochs)
+                        continue;
+                    double v = *(const double *)((const char *)&res[i].epochs[e] + report_metrics[m].offset);
+                    if (isnan(v))
+                        continue;
+                    if (pass == 0)
+                        sum += v, n++;
+                    else
+                        sq += (v - sum / n) * (v - sum / n);
+                }
+            *(double *)((char *)&d->mean[e] + report_metrics[m].offset) = n ? sum / n : NAN;
+            *(double *)((char *)&d->std[e] + report_metrics[m].offset) = n > 1 ? sqrt(sq / (n - 1)) : NAN;
+        }
+    return 0;
+}
+
+/* The points (with seeds: the groups) that finished, best first, each
+ * named by its overrides; NULL when out of memory. */
+static struct drawn_run *drawn_runs(const struct sweep *s, const struct sweep_result *res, const char *rank_by,
+                                    int *n_drawn)
+{
+    bool seeded = s->seed_key >= 0;
+    int n_items = seeded ? s->n_groups : s->n_points;
+    struct ranked *order = seeded ? rank_groups(s, res, rank_by) : calloc((size_t)n_items, sizeof *order);
+    struct drawn_run *d = calloc((size_t)(n_items > 0 ? n_items : 1), sizeof *d);
+    *n_drawn = 0;
+    if (!order || !d) {
+        free(order), free(d);
+        return NULL;
+    }
+    if (!seeded) {
+        int n = 0;
+        for (int i = 0; i < s->n_points; i++)
+            if (res[i].finished)
+                order[n++] = (struct ranked){i, metric_value(&res[i].final, rank_by), sweep_higher_is_better(rank_by)};
+        qsort(order, (size_t)n, sizeof *order, by_rank);
+        n_items = n;
+    }
+    int bad = 0;
+    for (int k = 0; k < n_items && !bad; k++) {
+        int g = order[k].group, seeds = seeded ? group_stat(s, res, g, NULL).n : 1;
+        if (seeds == 0)
+            continue;
+        struct drawn_run *r = &d[(*n_drawn)++];
+        int first = seeded ? first_of_group(s, g) : g;
+        sweep_point_caption(s, first, !seeded, r->caption, sizeof r->caption - 16);
+        if (seeded) {
+            size_t len = strlen(r->caption);
+            snprintf(r->caption + len, sizeof r->caption - len, " (%d seed%s)", seeds, seeds > 1 ? "s" : "");
+            bad = group_curves(s, res, g, r);
+        } else {
+            r->mean = res[g].epochs;
+            r->n = res[g].n_epochs;
+        }
+    }
+    free(order);
+    if (bad) {
+        for (int k = 0; k < *n_drawn; k++)
+            if (d[k].std) /* a group's own arrays */
+                free(d[k].mean), free(d[k].std);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* The finished points' curves overlaid, a colour each, best first (with
+ * seeds: each group's mean ± std); every metric when they fit in one
+ * plot, else the ranking metric alone. */
 static int write_svg(const struct outset *set, const struct sweep *s, const struct sweep_result *res,
                      const char *rank_by, const char *title, enum y_scale y_scale, struct err *e)
 {
-    struct ranked *order = calloc((size_t)s->n_points, sizeof *order);
-    struct curves_run *runs = calloc((size_t)s->n_points, sizeof *runs);
     int n = 0, n_curves = 0;
-    for (int i = 0; order && runs && i < s->n_points; i++)
-        if (res[i].finished) {
-            order[n++] = (struct ranked){i, metric_value(&res[i].final, rank_by), sweep_higher_is_better(rank_by)};
-            struct report_metric m[REPORT_METRICS];
-            n_curves += report_metrics_of(&res[i].final, m);
-        }
+    struct drawn_run *d = drawn_runs(s, res, rank_by, &n);
+    struct curves_run *runs = calloc((size_t)(n > 0 ? n : 1), sizeof *runs);
+    for (int k = 0; d && runs && k < n; k++) {
+        runs[k] = (struct curves_run){d[k].caption, d[k].mean, d[k].std, d[k].n};
+        struct report_metric m[REPORT_METRICS];
+        n_curves += d[k].n > 0 ? report_metrics_of(&d[k].mean[d[k].n - 1], m) : 0;
+    }
     struct outfile o = {0};
-    if (!order || !runs)
+    if (!d || !runs)
         err_set(e, EXIT_RUNTIME, "out of memory drawing the sweep");
     else if (!outfile_open(&o, set, "sweep.svg", e)) {
-        qsort(order, (size_t)n, sizeof *order, by_rank);
-        for (int k = 0; k < n; k++) {
-            const struct sweep_result *r = &res[order[k].group];
-            runs[k] = (struct curves_run){s->points[order[k].group].name, r->epochs, r->n_epochs};
-        }
         if (curves_write_runs_svg(o.f, runs, n, n_curves > CURVES_MAX ? rank_by : NULL, title, y_scale))
             err_set(e, EXIT_RUNTIME, "out of memory drawing %s", o.path);
         else
             outfile_close(&o, e);
     }
     outfile_abort(&o);
-    free(order);
+    for (int k = 0; d && k < n; k++)
+        if (d[k].std) /* a group's own arrays; a point's are its result's */
+            free(d[k].mean), free(d[k].std);
+    free(d);
     free(runs);
     return e->code;
 }

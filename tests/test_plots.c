@@ -17,15 +17,22 @@
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
 /* curves_draw into a string. */
-static char *draw(const char *title, const struct curve *c, int n, enum y_scale scale)
+static char *draw_runs(const char *title, const char *const *run_names, const struct curve *c, int n,
+                       enum y_scale scale)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     ck_assert_ptr_nonnull(f);
-    curves_draw(f, title, c, n, scale);
+    curves_draw(f, title, run_names, c, n, scale);
     fclose(f);
     return text;
+}
+
+/* One run's curves. */
+static char *draw(const char *title, const struct curve *c, int n, enum y_scale scale)
+{
+    return draw_runs(title, NULL, c, n, scale);
 }
 
 static int count(const char *s, const char *what)
@@ -34,6 +41,38 @@ static int count(const char *s, const char *what)
     for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
         n++;
     return n;
+}
+
+enum { LOOK = 128 };
+
+/* How each line of a chart looks, in the order drawn: its stroke and dash
+ * attributes, then the shape of the marker drawn on it ("" for none). */
+static int line_looks(const char *svg, char looks[][LOOK], int max)
+{
+    static const char start[] = "<path fill=\"none\" stroke=";
+    int n = 0;
+    for (const char *p = strstr(svg, start); p && n < max; p = strstr(p + 1, start), n++) {
+        const char *d = strstr(p, " d=\""), *next = strchr(strstr(d, "/>"), '<');
+        char shape[64] = "";
+        int at = 0;
+        if (next && sscanf(next, "<circle cx=\"%*f\" cy=\"%*f\" r=\"3.5\"%n", &at) == 0 && at > 0)
+            snprintf(shape, sizeof shape, "circle");
+        else if (next)
+            sscanf(next, "<path d=\"M%*f %*f %63[^\"]", shape);
+        snprintf(looks[n], LOOK, "%.*s %s", (int)(d - p), p, shape);
+    }
+    return n;
+}
+
+/* The stroke colour of the i-th line into color, "" when there is none. */
+enum { COLOR = 16 };
+static const char *line_color(const char *svg, int i, char color[COLOR])
+{
+    char looks[CURVES_MAX][LOOK];
+    color[0] = '\0';
+    if (line_looks(svg, looks, CURVES_MAX) > i)
+        sscanf(looks[i], "<path fill=\"none\" stroke=\"%15[^\"]", color);
+    return color;
 }
 
 static void check_svg(const char *kinds_and_files)
@@ -135,15 +174,138 @@ END_TEST
 START_TEST(every_string_is_escaped)
 {
     double y[3] = {0.5, 0.4, 0.3};
-    struct curve c = {.run = "a<b>&\"'", .metric = "loss", .y = y, .n = 3};
-    char *svg = draw("<script>&\x01'\" \xce\xbb=0 \xff\xce", &c, 1, Y_SCALE_AUTO); /* λ, then not UTF-8 */
+    const char *run = "a<b>&\"'";
+    struct curve c = {.metric = "loss", .y = y, .n = 3};
+    char *svg = draw_runs("<script>&\x01'\" \xce\xbb=0 \xff\xce", &run, &c, 1, Y_SCALE_AUTO); /* λ, then not UTF-8 */
     ck_assert_ptr_null(strstr(svg, "<script"));
     ck_assert_ptr_nonnull(strstr(svg, "&lt;script&gt;&amp;\xef\xbf\xbd&apos;&quot; \xce\xbb=0 \xef\xbf\xbd\xef\xbf\xbd<"));
-    ck_assert_ptr_nonnull(strstr(svg, "a&lt;b&gt;&amp;&quot;&apos;: loss"));
+    ck_assert_ptr_nonnull(strstr(svg, ">a&lt;b&gt;&amp;&quot;&apos;<"));
     tmp_dir_make("plots");
     check_chart(save("esc.svg", svg));
     tmp_dir_remove();
     free(svg);
+}
+END_TEST
+
+/* Several runs: a colour per run, the same for all its metrics; a line
+ * style per metric, the same for all runs (train solid, test dashed); the
+ * legend names each run once, then the metrics' styles. */
+START_TEST(each_run_has_a_colour_of_its_own)
+{
+    double loss[2][4] = {{1, 0.5, 0.3, 0.2}, {1, 0.7, 0.6, 0.55}};
+    double test[2][4] = {{1.1, 0.6, 0.4, 0.3}, {1.2, 0.8, 0.7, 0.6}};
+    const char *names[2] = {"lr=0.3, std=0.01", "lr=0.1, std=0.01"};
+    struct curve c[4] = {{.run = 0, .metric = "loss", .y = loss[0], .n = 4},
+                         {.run = 0, .metric = "test_loss", .y = test[0], .n = 4},
+                         {.run = 1, .metric = "loss", .y = loss[1], .n = 4},
+                         {.run = 1, .metric = "test_loss", .y = test[1], .n = 4}};
+    char *svg = draw_runs("lr", names, c, 4, Y_SCALE_LINEAR);
+    char looks[8][LOOK];
+    ck_assert_int_eq(line_looks(svg, looks, 8), 4);
+    char run0[COLOR], run0_test[COLOR], run1[COLOR], run1_test[COLOR];
+    line_color(svg, 0, run0), line_color(svg, 1, run0_test), line_color(svg, 2, run1), line_color(svg, 3, run1_test);
+    ck_assert_msg(*run0 && !strcmp(run0, run0_test), "a run's metrics in one colour: %s, %s", looks[0], looks[1]);
+    ck_assert_msg(strcmp(run0, run1), "two runs in one colour: %s, %s", looks[0], looks[2]);
+    ck_assert_str_eq(run1_test, run1);
+    ck_assert_ptr_null(strstr(looks[0], "dasharray")); /* train solid */
+    ck_assert_ptr_nonnull(strstr(looks[1], "stroke-dasharray=\"6 3\"")); /* test dashed */
+    ck_assert_ptr_nonnull(strstr(looks[3], "stroke-dasharray=\"6 3\""));
+    for (int r = 0; r < 2; r++) { /* a legend entry per run, in the run's colour */
+        char entry[128];
+        snprintf(entry, sizeof entry, ">%s<", names[r]);
+        ck_assert_msg(count(svg, entry) == 1, "legend entries %s: %d", entry, count(svg, entry));
+    }
+    ck_assert_int_eq(count(svg, ">loss<"), 2); /* the key and the y label */
+    ck_assert_int_eq(count(svg, ">test_loss<"), 1);
+    ck_assert_int_eq(count(svg, "<line x1") - count(svg, "stroke=\"#e0e0e0\""), 4); /* 2 runs, 2 styles */
+    char want[64];
+    snprintf(want, sizeof want, "stroke=\"%s\" stroke-width=\"2\"/>", run1);
+    ck_assert_msg(strstr(svg, want), "no legend line in %s", run1);
+    tmp_dir_make("plots");
+    check_chart(save("runs.svg", svg));
+    tmp_dir_remove();
+    free(svg);
+}
+END_TEST
+
+/* More runs than colours: the colours come round again with a marker
+ * shape each round, so no two runs look alike; one run alone keeps a
+ * colour per metric (run's curves.svg). */
+START_TEST(more_runs_than_colours_stay_apart)
+{
+    enum { RUNS = 24 };
+    double y[RUNS][3];
+    char name_text[RUNS][16];
+    const char *names[RUNS];
+    struct curve c[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        for (int i = 0; i < 3; i++)
+            y[r][i] = 1.0 / (1 + r + i);
+        snprintf(name_text[r], sizeof name_text[r], "lr=%d", r);
+        names[r] = name_text[r];
+        c[r] = (struct curve){.run = r, .metric = "test_acc", .y = y[r], .n = 3};
+    }
+    char *svg = draw_runs("many", names, c, RUNS, Y_SCALE_AUTO);
+    char looks[RUNS][LOOK];
+    ck_assert_int_eq(line_looks(svg, looks, RUNS), RUNS);
+    for (int a = 0; a < RUNS; a++)
+        for (int b = 0; b < a; b++)
+            ck_assert_msg(strcmp(looks[a], looks[b]), "runs %d and %d look alike: %s", b, a, looks[a]);
+    char first[COLOR], eleventh[COLOR];
+    ck_assert_str_eq(line_color(svg, 10, eleventh), line_color(svg, 0, first)); /* the palette came round */
+    ck_assert_ptr_nonnull(strstr(looks[3], "8 3 2 3")); /* test accuracy dash-dotted */
+    free(svg);
+    struct curve one[2] = {{.metric = "loss", .y = y[0], .n = 3}, {.metric = "train_acc", .y = y[1], .n = 3}};
+    svg = draw("one", one, 2, Y_SCALE_LINEAR);
+    ck_assert_int_eq(line_looks(svg, looks, RUNS), 2);
+    ck_assert_str_ne(line_color(svg, 0, first), line_color(svg, 1, eleventh)); /* one run: a colour per metric */
+    ck_assert_ptr_nonnull(strstr(looks[1], "stroke-dasharray=\"2 3\"")); /* train accuracy dotted */
+    free(svg);
+}
+END_TEST
+
+/* Two metrics that would take one line style in one panel (Kaggle's loss
+ * and train_log_rmse on one log axis) are drawn in two. */
+START_TEST(metrics_in_one_panel_never_share_a_style)
+{
+    double loss[3] = {1, 0.5, 0.3}, rmse[3] = {0.9, 0.4, 0.2}, valid[3] = {1, 0.6, 0.4};
+    const char *names[2] = {"a", "b"};
+    struct curve c[3] = {{.metric = "loss", .y = loss, .n = 3},
+                         {.metric = "train_log_rmse", .y = rmse, .n = 3},
+                         {.metric = "valid_log_rmse", .y = valid, .n = 3}};
+    char *svg = draw_runs("k", names, c, 3, Y_SCALE_LOG);
+    char looks[4][LOOK];
+    ck_assert_int_eq(count(svg, "stroke=\"#444\""), 1); /* one panel */
+    ck_assert_int_eq(line_looks(svg, looks, 4), 3);
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < a; b++)
+            ck_assert_msg(strcmp(looks[a], looks[b]), "%s and %s look alike: %s", c[b].metric, c[a].metric, looks[a]);
+    ck_assert_ptr_null(strstr(looks[0], "dasharray"));
+    ck_assert_ptr_nonnull(strstr(looks[2], "\"6 3\"")); /* validation: dashed */
+    free(svg);
+}
+END_TEST
+
+/* A seed group's spread: a band around its mean line, in its colour, and
+ * inside the axis (a band's bottom below 0 on a log axis sits at the axis'
+ * bottom). */
+START_TEST(a_band_shows_the_spread)
+{
+    double mean[3] = {1, 0.1, 0.01}, lo[3] = {0.5, -0.1, 0.005}, hi[3] = {1.5, 0.3, 0.015};
+    const char *names[1] = {"l2=3 (3 seeds)"};
+    struct curve c = {.metric = "loss", .y = mean, .lo = lo, .hi = hi, .n = 3};
+    for (int log = 0; log < 2; log++) {
+        char *svg = draw_runs("band", names, &c, 1, log ? Y_SCALE_LOG : Y_SCALE_LINEAR);
+        char want[64];
+        char color[COLOR];
+        snprintf(want, sizeof want, "<path fill=\"%s\" fill-opacity=\"0.2\"", line_color(svg, 0, color));
+        ck_assert_msg(count(svg, want) == 1, "no band %s", want);
+        ck_assert_msg(strstr(svg, log ? ">0.001<" : ">-0.5<"), "the axis holds the band (%s)", log ? "log" : "linear");
+        tmp_dir_make("plots");
+        check_chart(save("band.svg", svg));
+        tmp_dir_remove();
+        free(svg);
+    }
 }
 END_TEST
 
@@ -182,7 +344,8 @@ static bool has_file(const char *path)
 }
 
 /* The commands' SVGs: run's curves, plot overlaying two runs, kfold's
- * fold 1, show's samples and predict's images; each checked, then all
+ * fold 1, a sweep's seed groups with their bands, show's samples and
+ * predict's images; each checked, then all
  * drawn by Chromium in one launch (skipped, saying so, without it). */
 START_TEST(every_svg_kind_renders)
 {
@@ -206,11 +369,34 @@ START_TEST(every_svg_kind_renders)
     ck_assert_ptr_nonnull(f);
     ck_assert_int_gt(getdelim(&wd, &len, '\0', f), 0);
     fclose(f);
-    ck_assert_msg(strstr(wd, ">wd0: loss<") && strstr(wd, ">wd3: test_loss<"), "the legend names the runs");
+    /* a colour per run: both of wd0's lines in one, wd3's in another; the legend names each run once */
+    ck_assert_msg(count(wd, ">wd0<") == 1 && count(wd, ">wd3<") == 1 && count(wd, ">test_loss<") == 1,
+                  "the legend names the runs, then the metrics: %s", tmp_path("wd.svg"));
+    char wd0[COLOR], wd0_test[COLOR], wd3[COLOR];
+    line_color(wd, 0, wd0), line_color(wd, 1, wd0_test), line_color(wd, 2, wd3);
+    ck_assert_msg(*wd0 && !strcmp(wd0_test, wd0) && strcmp(wd3, wd0), "colours %s %s %s: %s", wd0, wd0_test, wd3,
+                  tmp_path("wd.svg"));
     free(wd);
+    /* a sweep over seeds: a line per group, its mean, with a band of ± std */
+    run_ok("sweep configs/weight_decay.yaml --set train.epochs=20 --grid penalty.l2=0,3 --grid seed=1,2 --quiet "
+           "--out %s",
+           tmp_path("sw"));
+    FILE *sf = fopen(tmp_path("sw/sweep.svg"), "r");
+    ck_assert_ptr_nonnull(sf);
+    char *sw = NULL;
+    ck_assert_int_gt(getdelim(&sw, &len, '\0', sf), 0);
+    fclose(sf);
+    ck_assert_msg(count(sw, ">l2=3 (2 seeds)<") == 1 && count(sw, ">l2=0 (2 seeds)<") == 1,
+                  "a legend entry per seed group: %s", tmp_path("sw/sweep.svg"));
+    ck_assert_int_eq(count(sw, "fill-opacity=\"0.2\""), 4); /* 2 groups, loss and test_loss */
+    char best[COLOR], second[COLOR];
+    ck_assert_str_ne(line_color(sw, 0, best), "");
+    ck_assert_str_ne(best, line_color(sw, 2, second));
+    free(sw);
     run_ok("plot %s --linear-y -o %s", tmp_path("kf"), tmp_path("kfplot.svg")); /* its fold 1 */
     int at = snprintf(files, sizeof files, "chart:%s chart:%s chart:%s chart:%s", tmp_path("wd0/curves.svg"),
                       tmp_path("wd.svg"), tmp_path("kf/curves.svg"), tmp_path("kfplot.svg"));
+    at += snprintf(files + at, sizeof files - (size_t)at, " chart:%s", tmp_path("sw/sweep.svg")); /* tmp_path keeps 4 */
     if (has_file(FASHION_DIR "/train-images-idx3-ubyte.gz")) {
         run_ok("show fashion_mnist -n 18 -o %s %s", tmp_path("samples.svg"), data);
         run_ok("run configs/softmax_fashion.yaml --set train.epochs=1 --out %s %s", tmp_path("sm"), data);
@@ -285,6 +471,10 @@ Suite *suite_plots(void)
     tcase_add_test(tc, panels_split_when_scales_differ);
     tcase_add_test(tc, epoch_ticks_are_integers);
     tcase_add_test(tc, every_string_is_escaped);
+    tcase_add_test(tc, each_run_has_a_colour_of_its_own);
+    tcase_add_test(tc, more_runs_than_colours_stay_apart);
+    tcase_add_test(tc, metrics_in_one_panel_never_share_a_style);
+    tcase_add_test(tc, a_band_shows_the_spread);
     tcase_add_test(tc, every_svg_kind_renders);
     tcase_add_test(tc, bad_input_is_refused_clearly);
     suite_add_tcase(s, tc);
