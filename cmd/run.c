@@ -1,6 +1,5 @@
 /* d2ltrain run SPEC: train once, print a line per epoch, write outputs. */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +53,6 @@ struct run_ctx {
     struct resume_state resume; /* the last checkpoint's state */
     struct err checkpoint_err;  /* the first checkpoint that failed; none are taken after it */
 };
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    train_stop_requested = 1;
-}
 
 static void print_early_stop(const struct spec *s, const struct train_summary *sum)
 {
@@ -255,9 +248,7 @@ int cmd_run(int argc, char **argv)
         return report_error(&e);
     /* Ctrl-C: finish the step (the epoch where a GPU replays it as one
      * graph), keep a resume state, say how to resume */
-    struct sigaction sa = {.sa_handler = on_sigint};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    train_stop_on_sigint();
     if (experiment_open(&x, &o, &e) || model_build(&m, &x.spec, x.be, (int)x.data.train.d, x.spec.data.batch_size, &e) ||
         apply_model_options(&m, &o, &e))
         goto done;

@@ -1,6 +1,5 @@
 /* d2ltrain sweep SPEC --grid KEY=V1,V2,...: one training per point of a
  * grid of --set overrides, a line per point, a ranked table. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +36,6 @@ static const char usage[] =
     "running ones finish their epoch and writes the finished ones.\n"
     "Exit status: 0 every point trained, 1 a point failed (its exit status), 2 usage or\n"
     "spec error, 3 data error, 130 interrupted.\n";
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    train_stop_requested = 1;
-}
 
 struct progress {
     const struct sweep *s;
@@ -92,9 +85,7 @@ int cmd_sweep(int argc, char **argv)
     bool gathered = false; /* every rank reached the end together */
     /* in an MPI job rank 0 alone prints and writes --out */
     bool lead = comm_rank() == 0, ranks = comm_size() > 1;
-    struct sigaction sa = {.sa_handler = on_sigint};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    train_stop_on_sigint();
     if ((o.rank_by && check_rank_by(o.rank_by, &e)) ||
         sweep_build(&s, o.grids, o.n_grids, o.points_file, o.sets, o.n_sets, &e) || sweep_prepare(&plan, &s, &o, &e))
         goto done;

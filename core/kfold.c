@@ -1,11 +1,13 @@
 #include "kfold.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "comm.h"
 #include "workers.h"
@@ -99,7 +101,9 @@ struct kfold_job {
     struct fold_result *results;
     atomic_int next_fold; /* of this rank's folds: rank, rank + size, ... */
     int gemm_threads;     /* each worker's */
-    pthread_mutex_t lock; /* guards err */
+    pthread_mutex_t lock; /* guards err and busy */
+    pthread_cond_t idle;  /* signalled as a worker ends */
+    int busy;             /* workers not ended (read over ranks) */
     struct err *err;
 };
 
@@ -121,7 +125,9 @@ static int train_fold(struct kfold_job *job, int fold, struct err *e)
     if (!kfold_split(job->all, s->kfold.k, fold, job->order, &train, &valid, e) &&
         !model_build(&m, s, job->be, (int)train.d, s->data.batch_size, e))
         train_model(&m, s, &train, &valid, metric == KFOLD_LOG_RMSE, collect_epoch, res, &sum, e);
-    if (!e->code) {
+    if (!e->code)
+        res->state = sum.interrupted || res->n_epochs == 0 ? FOLD_INTERRUPTED : FOLD_FINISHED;
+    if (res->state == FOLD_FINISHED) {
         /* the epoch whose parameters the fold ends with */
         const struct epoch_report *last = &res->epochs[(sum.restored_epoch ? sum.restored_epoch : res->n_epochs) - 1];
         res->train_metric = metric == KFOLD_LOG_RMSE ? last->train_log_rmse
@@ -139,22 +145,97 @@ static int train_fold(struct kfold_job *job, int fold, struct err *e)
     return e->code;
 }
 
-/* Takes folds until none is left or one fails. */
+/* The next of this rank's folds, or -1 when none is left or a stop was
+ * requested (SIGINT). */
+static int next_fold(struct kfold_job *job)
+{
+    if (train_stop_requested)
+        return -1;
+    int fold = comm_rank() + comm_size() * atomic_fetch_add(&job->next_fold, 1);
+    return fold < job->s->kfold.k ? fold : -1;
+}
+
+/* The first error of any thread is the job's. */
+static void keep_error(struct kfold_job *job, const struct err *e)
+{
+    pthread_mutex_lock(&job->lock);
+    if (e->code && !job->err->code)
+        *job->err = *e;
+    pthread_mutex_unlock(&job->lock);
+}
+
+/* Takes folds until none is left, one fails or a stop was requested. */
 static void *kfold_worker(void *arg)
 {
     struct kfold_job *job = arg;
     struct err e = {0};
     cpu_threads_set(job->gemm_threads);
-    for (int fold; !e.code && (fold = comm_rank() + comm_size() * atomic_fetch_add(&job->next_fold, 1)) <
-                   job->s->kfold.k;)
+    for (int fold; !e.code && (fold = next_fold(job)) >= 0;)
         train_fold(job, fold, &e);
-    if (e.code) {
-        pthread_mutex_lock(&job->lock);
-        if (!job->err->code)
-            *job->err = e;
-        pthread_mutex_unlock(&job->lock);
-    }
+    keep_error(job, &e);
+    pthread_mutex_lock(&job->lock);
+    job->busy--;
+    pthread_cond_signal(&job->idle);
+    pthread_mutex_unlock(&job->lock);
     return NULL;
+}
+
+/* One round of the ranks' agreement while they train: a stop requested on
+ * any rank is requested on all (their folds stop as this rank's do);
+ * false once no rank is training. */
+static bool ranks_go_on(bool training)
+{
+    if (comm_any(train_stop_requested))
+        train_stop_requested = 1;
+    return comm_any(training);
+}
+
+/* Waits up to a tenth of a second for this rank's workers to end; true
+ * while some are training. */
+static bool workers_training(struct kfold_job *job)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&job->lock);
+    while (job->busy > 0 && pthread_cond_timedwait(&job->idle, &job->lock, &until) != ETIMEDOUT)
+        ;
+    bool training = job->busy > 0;
+    pthread_mutex_unlock(&job->lock);
+    return training;
+}
+
+/* This rank's folds in an MPI job. Collectives are the main thread's, so
+ * it holds the rounds of the ranks' agreement while the folds train: every
+ * tenth of a second beside worker threads, else (a GPU's folds, trained on
+ * this thread) after each fold. Every rank takes part until none trains. */
+static void train_over_ranks(struct kfold_job *job, int workers)
+{
+    struct workers w;
+    job->busy = workers; /* before they start: one may end at once */
+    int started = workers_start(&w, kfold_worker, job, workers);
+    pthread_mutex_lock(&job->lock);
+    job->busy -= workers - started;
+    pthread_mutex_unlock(&job->lock);
+    if (started > 0) {
+        while (ranks_go_on(workers_training(job)))
+            ;
+        workers_join(&w);
+        return;
+    }
+    struct err e = {0};
+    cpu_threads_set(job->gemm_threads);
+    bool training;
+    do {
+        int fold = e.code ? -1 : next_fold(job);
+        if ((training = fold >= 0))
+            train_fold(job, fold, &e);
+    } while (ranks_go_on(training));
+    keep_error(job, &e);
 }
 
 /* A fold's metrics and its epochs, as rank 0 receives them. */
@@ -203,40 +284,55 @@ static int gather_folds(const struct spec *s, struct fold_result *results, struc
     return e->code;
 }
 
-int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
-              struct fold_result *results, struct err *e)
+/* This rank's folds, side by side where the backend allows it; none when
+ * e holds an error (over ranks, it still takes part in the agreement). */
+static void train_folds(const struct spec *s, struct backend *be, const struct dataset *all, const int32_t *order,
+                        int threads, struct fold_result *results, struct err *e)
 {
     int k = s->kfold.k;
-    int32_t *order = NULL;
-    if (kfold_check_metric(s, all, e))
-        return e->code;
-    if (s->kfold.shuffle) {
-        if (!(order = malloc(all->n * sizeof *order)))
-            return err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", all->n);
-        shuffle_indices(order, all->n, s->seed ^ 0x6b666f6c64ull /* "kfold" */, 0);
-    }
-    for (int i = 0; i < k; i++) {
-        results[i] = (struct fold_result){0};
-        if (!(results[i].epochs = calloc((size_t)s->epochs, sizeof *results[i].epochs))) {
-            free(order);
-            return err_set(e, EXIT_RUNTIME, "out of memory: fold metrics");
-        }
-    }
     struct kfold_job job = {.s = s, .be = be, .all = all, .order = order, .results = results, .err = e};
-    atomic_init(&job.next_fold, 0);
+    atomic_init(&job.next_fold, e->code ? k : 0);
     pthread_mutex_init(&job.lock, NULL);
+    pthread_cond_init(&job.idle, NULL);
     /* A backend shared by threads (the CPU's) runs folds side by side: a
      * fold's GEMMs are small (Kaggle's 1168 x 330 . 330 x 64), so whole
      * folds in parallel beat one fold's GEMM split over the threads; threads
      * left over when k < threads go to each worker's GEMMs. Another (a
      * GPU's) runs its folds one after another on this thread. */
-    int mine = (k - comm_rank() + comm_size() - 1) / comm_size(); /* this rank's folds */
+    int mine = e->code ? 0 : (k - comm_rank() + comm_size() - 1) / comm_size(); /* this rank's folds */
     int workers = be->shared_by_threads ? (threads < mine ? threads : mine) : 0;
     if (workers > 64)
         workers = 64;
     job.gemm_threads = workers > 0 ? threads / workers : threads;
-    workers_run(kfold_worker, &job, workers);
+    if (comm_size() > 1)
+        train_over_ranks(&job, workers);
+    else
+        workers_run(kfold_worker, &job, workers);
+    pthread_cond_destroy(&job.idle);
     pthread_mutex_destroy(&job.lock);
+}
+
+int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
+              struct fold_result *results, struct err *e)
+{
+    int k = s->kfold.k;
+    int32_t *order = NULL;
+    if (kfold_check_metric(s, all, e)) /* the same on every rank */
+        return e->code;
+    for (int i = 0; i < k; i++)
+        results[i] = (struct fold_result){0};
+    /* from here every rank reaches the agreements, also one that cannot
+     * train */
+    if (s->kfold.shuffle) {
+        if ((order = malloc(all->n * sizeof *order)))
+            shuffle_indices(order, all->n, s->seed ^ 0x6b666f6c64ull /* "kfold" */, 0);
+        else
+            err_set(e, EXIT_RUNTIME, "out of memory: %zu row indices", all->n);
+    }
+    for (int i = 0; i < k && !e->code; i++)
+        if (!(results[i].epochs = calloc((size_t)s->epochs, sizeof *results[i].epochs)))
+            err_set(e, EXIT_RUNTIME, "out of memory: fold metrics");
+    train_folds(s, be, all, order, threads, results, e);
     free(order);
     if (comm_size() > 1)
         gather_folds(s, results, e);

@@ -6,8 +6,13 @@
 
 #include "train.h"
 
+/* How a fold's training ended: train_stop_requested (SIGINT) starts no new
+ * fold and stops those training, which then did not finish. */
+enum fold_state { FOLD_NOT_STARTED, FOLD_INTERRUPTED, FOLD_FINISHED };
+
 struct fold_result {
-    double train_metric, valid_metric, seconds;
+    enum fold_state state;
+    double train_metric, valid_metric, seconds; /* a finished fold's */
     struct epoch_report *epochs; /* room for s->epochs */
     int n_epochs;                /* of them trained (early stopping ends sooner) */
 };
@@ -33,7 +38,10 @@ int kfold_check_metric(const struct spec *s, const struct dataset *all, struct e
  * (the CPU); else (a GPU) one after another on the calling thread. In an
  * MPI job (core/comm.h) rank r trains folds r, r + size, ... the same way
  * and rank 0 receives every fold's result; a failure on any rank fails
- * every rank. results has k entries, freed with kfold_results_free. */
+ * every rank. After train_stop_requested no fold starts and the training
+ * ones stop as train_model does; the ranks agree on it after training (a
+ * stop on one sets it on all). results has k entries, freed with
+ * kfold_results_free. */
 int kfold_run(const struct spec *s, struct backend *be, const struct dataset *all, int threads,
               struct fold_result *results, struct err *e);
 void kfold_results_free(struct fold_result *results, int k);

@@ -58,10 +58,13 @@ int report_fold_line(FILE *f, int fold, int k, const char *metric, double train,
     return isfinite(train) && isfinite(valid) ? 0 : -1;
 }
 
-int report_folds_average(FILE *f, int k, const char *metric, double train_sum, double valid_sum)
+int report_folds_average(FILE *f, int finished, int k, const char *metric, double train_sum, double valid_sum)
 {
-    fprintf(f, "%d-fold validation: avg train_%s %.6f, avg valid_%s %.6f\n", k, metric, train_sum / k, metric,
-            valid_sum / k);
+    fprintf(f, "%d-fold validation", k);
+    if (finished < k)
+        fprintf(f, " (%d of %d folds finished)", finished, k);
+    fprintf(f, ": avg train_%s %.6f, avg valid_%s %.6f\n", metric, train_sum / finished, metric,
+            valid_sum / finished);
     return isfinite(train_sum) && isfinite(valid_sum) ? 0 : -1;
 }
 

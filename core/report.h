@@ -35,8 +35,10 @@ int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
 /* "fold 2/5 train_log_rmse 0.162 valid_log_rmse 0.170 time 1.2345s" */
 int report_fold_line(FILE *f, int fold, int k, const char *metric, double train, double valid, double seconds);
 
-/* "5-fold validation: avg train_log_rmse 0.165, avg valid_log_rmse 0.171" */
-int report_folds_average(FILE *f, int k, const char *metric, double train_sum, double valid_sum);
+/* "5-fold validation: avg train_log_rmse 0.165, avg valid_log_rmse 0.171",
+ * the sums over `finished` folds; fewer than k (interrupted) adds
+ * " (2 of 5 folds finished)" before the colon. */
+int report_folds_average(FILE *f, int finished, int k, const char *metric, double train_sum, double valid_sum);
 
 /* A metric's value: `decimals` fixed decimals, or 4 significant digits
  * below 1e-3 where fixed decimals would print 2.9e-6 as 0.000003. */

@@ -42,12 +42,28 @@ struct trainer {
     size_t first_row, end_row;
     bool stepwise;   /* stop requests are honoured between steps */
     long sigint_at;  /* test hook D2L_TEST_SIGINT_AT_STEP: raise SIGINT after this step; 0 never */
-    long steps_run;  /* by this trainer's epoch bodies, for the hook */
     /* set for the evaluation body */
     const struct device_set *eval_set;
 };
 
 volatile sig_atomic_t train_stop_requested;
+
+/* The steps of every trainer the test hook is on, counted over the process,
+ * so that it stops kfold's third fold as well as a run. */
+static atomic_long hooked_steps;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    train_stop_requested = 1;
+}
+
+void train_stop_on_sigint(void)
+{
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
 
 void shuffle_indices(int32_t *idx, size_t n, uint64_t seed, uint64_t epoch)
 {
@@ -176,7 +192,7 @@ static void train_epoch_body(void *arg)
     for (; start < t->train.host->n && !(t->stepwise && train_stop_requested);
          start += (size_t)t->s->data.batch_size) {
         train_step(t, start);
-        if (++t->steps_run == t->sigint_at)
+        if (t->sigint_at && atomic_fetch_add(&hooked_steps, 1) + 1 == t->sigint_at)
             raise(SIGINT);
     }
     t->end_row = start;

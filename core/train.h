@@ -33,6 +33,11 @@ typedef void (*epoch_fn)(const struct epoch_report *r, void *arg);
  * the current step, on one that replays the epoch as a recorded graph
  * after the current epoch. */
 extern volatile sig_atomic_t train_stop_requested;
+/* Makes SIGINT (Ctrl-C) set train_stop_requested. The test hook
+ * D2L_TEST_SIGINT_AT_STEP=N raises SIGINT after the N-th training step the
+ * process takes, over every model it trains (kfold's folds with --threads 1
+ * one after another). */
+void train_stop_on_sigint(void);
 
 /* A point between two training steps: `epoch` epochs done and `step`
  * steps of the next one, with that epoch's metric sums so far (the

@@ -108,8 +108,8 @@ START_TEST(printers_report_nonfinite_values)
     ck_assert_int_eq(report_fold_line(f, 1, 2, "loss", 0.5, 0.25, 0.1), 0);
     ck_assert_int_eq(report_fold_line(f, 1, 2, "loss", NAN, 0.25, 0.1), -1);
     ck_assert_int_eq(report_fold_line(f, 1, 2, "loss", 0.5, -INFINITY, 0.1), -1);
-    ck_assert_int_eq(report_folds_average(f, 2, "loss", 1, 0.5), 0);
-    ck_assert_int_eq(report_folds_average(f, 2, "loss", NAN, 0.5), -1);
+    ck_assert_int_eq(report_folds_average(f, 2, 2, "loss", 1, 0.5), 0);
+    ck_assert_int_eq(report_folds_average(f, 1, 2, "loss", NAN, 0.5), -1);
     fclose(f);
     free(text);
 }

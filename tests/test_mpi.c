@@ -462,6 +462,36 @@ START_TEST(sigint_to_one_rank_stops_all_at_an_epochs_end)
 }
 END_TEST
 
+/* kfold over 2 ranks, SIGINT to rank 1 alone (the test hook, in the third
+ * epoch of its fold 2) while rank 0 trains fold 1, which is long: the
+ * ranks agree on the stop while they train, so rank 0 stops within
+ * moments rather than after its fold; neither fold finished, --out is
+ * not written, every rank exits 130. */
+START_TEST(sigint_to_one_rank_stops_every_ranks_folds)
+{
+    tmp_dir_make("mpi-kfold-sigint");
+    const char *bin = getenv("D2LTRAIN");
+    char args[2048], *command;
+    snprintf(args, sizeof args,
+             "'%s' kfold configs/linreg.yaml --set kfold.k=2 --set train.epochs=20000 --threads 1 --quiet --out '%s'",
+             bin && *bin ? bin : "./d2ltrain", tmp_path("out"));
+    /* 500 training rows in batches of 10: step 120 is in epoch 3 */
+    if (asprintf(&command, MPIRUN " -np 1 %s : -np 1 env D2L_TEST_SIGINT_AT_STEP=120 %s", args, args) < 0)
+        abort();
+    struct proc_result r = run_shell(command);
+    free(command);
+    ck_assert_msg(r.status == 130, "mpirun exit %d: %.1500s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "fold 2/2 interrupted after epoch 2 (left out)\n"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "interrupted: 0 of 2 folds finished\n"), "%s", r.out);
+    ck_assert_msg(!strstr(r.out, "validation"), "%s", r.out);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", tmp_path("out"));
+    ck_assert_msg(access(path, F_OK) != 0, "%s was written", path);
+    proc_result_free(&r);
+    tmp_dir_remove();
+}
+END_TEST
+
 /* Under mpirun, run without --data-parallel would train one model per
  * rank, and a command that does not share its work would repeat it. */
 static const char *const refused_over_ranks[][2] = {
@@ -530,7 +560,7 @@ Suite *suite_mpi(void)
     bool have_mpirun = which.status == 0;
     proc_result_free(&which);
     if (!built_in || !have_mpirun) {
-        tests_skipped("mpi", 12, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
+        tests_skipped("mpi", 13, !built_in ? "d2ltrain built without MPI: install libopenmpi-dev and rebuild"
                                           : "mpirun is missing: apt-get install openmpi-bin");
         return s;
     }
@@ -544,6 +574,7 @@ Suite *suite_mpi(void)
     tcase_add_test(tc, a_killed_rank_stops_the_job);
     tcase_add_test(tc, a_killed_rank_stops_a_sweep);
     tcase_add_test(tc, sigint_to_one_rank_stops_all_at_an_epochs_end);
+    tcase_add_test(tc, sigint_to_one_rank_stops_every_ranks_folds);
     tcase_add_loop_test(tc, commands_refused_over_ranks, 0,
                         (int)(sizeof refused_over_ranks / sizeof refused_over_ranks[0]));
     suite_add_tcase(s, tc);
