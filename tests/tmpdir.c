@@ -20,12 +20,18 @@ void tmp_dir_remove(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A ring of buffers: a call's path stays valid for the next
+ * TMP_PATHS_LIVE - 1 calls, enough for any one expression (a ring of 4
+ * once dropped a file from a five-path command line without a word). */
+enum { TMP_PATHS_LIVE = 16 };
+
 const char *tmp_path(const char *name)
 {
-    static char path[4][192];
+    static char path[TMP_PATHS_LIVE][256];
     static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", tmp_dir, name);
+    char *p = path[next++ % TMP_PATHS_LIVE];
+    int n = snprintf(p, sizeof path[0], "%s/%s", tmp_dir, name);
+    ck_assert_msg(n > 0 && (size_t)n < sizeof path[0], "tmp_path: %s/%s does not fit", tmp_dir, name);
     return p;
 }
 

@@ -7,7 +7,7 @@
 /* Makes /tmp/d2l-TAG-XXXXXX; fails the test when it cannot. */
 void tmp_dir_make(const char *tag);
 void tmp_dir_remove(void);
-/* The path of `name` in the directory (one of a few rotating buffers, so a
+/* The path of `name` in the directory (one of 16 rotating buffers, so a
  * call can take several). */
 const char *tmp_path(const char *name);
 /* Writes len bytes to `name` in the directory and returns its path. */
