@@ -17,7 +17,8 @@ static const char usage[] =
     "usage: d2ltrain plot RUN_DIR... -o FILE.svg [options]\n"
     "Draws the per-epoch metrics that `run --out RUN_DIR` (or kfold: its fold 1) saved in\n"
     "RUN_DIR/metrics.jsonl; several runs are overlaid, each in a colour of its own (after\n"
-    "ten, the colours again with a marker shape), the legend naming each by its directory,\n"
+    "ten, the colours again with a marker shape), the legend naming each by its directory\n"
+    "(by its path where two directories share a name),\n"
     "then the line style of each metric (train solid, test/validation dashed, train\n"
     "accuracy dotted, test accuracy dash-dotted). A RUN_DIR may also be a .jsonl file.\n"
     "  -o FILE.svg       the picture (required)\n"
@@ -30,8 +31,11 @@ static const char usage[] =
 
 enum { MAX_RUNS = 16, MAX_METRICS = 16, MAX_EPOCHS = 1000000, MAX_BYTES = 256 << 20 };
 
+enum { RUN_NAME_LEN = 256 };
+
 struct run_metrics {
-    char name[256];
+    char name[RUN_NAME_LEN];
+    char path[RUN_NAME_LEN]; /* the argument, less trailing slashes: the name when two runs share the last part */
     char file[4096];
     int n_metrics, epochs;
     char *metric[MAX_METRICS];
@@ -134,12 +138,11 @@ static int read_run(struct run_metrics *r, const char *arg, struct err *e)
     if (stat(arg, &st))
         return err_set(e, EXIT_DATA, "%s: no such run directory", arg);
     snprintf(r->file, sizeof r->file, S_ISDIR(st.st_mode) ? "%s/metrics.jsonl" : "%s", arg);
-    char path[sizeof r->name];
-    snprintf(path, sizeof path, "%s", arg);
-    for (size_t len = strlen(path); len > 1 && path[len - 1] == '/'; len--)
-        path[len - 1] = '\0';
-    const char *base = strrchr(path, '/');
-    snprintf(r->name, sizeof r->name, "%s", base ? base + 1 : path);
+    snprintf(r->path, sizeof r->path, "%s", arg);
+    for (size_t len = strlen(r->path); len > 1 && r->path[len - 1] == '/'; len--)
+        r->path[len - 1] = '\0';
+    const char *base = strrchr(r->path, '/');
+    snprintf(r->name, sizeof r->name, "%s", base ? base + 1 : r->path);
     uint8_t *text;
     size_t len;
     if (read_all(r->file, MAX_BYTES, "metrics file", &text, &len, e))
@@ -156,6 +159,29 @@ static int read_run(struct run_metrics *r, const char *arg, struct err *e)
     if (!e->code && r->epochs == 0)
         err_set(e, EXIT_DATA, "%s: no epochs in it", r->file);
     return e->code;
+}
+
+/* Runs named alike by their last part (a/wd0, b/wd0) are named by their
+ * whole paths; the same path twice, by its place on the command line too. */
+static void name_runs_apart(struct run_metrics *runs, int n_runs)
+{
+    bool clash[MAX_RUNS] = {false};
+    for (int a = 0; a < n_runs; a++)
+        for (int b = a + 1; b < n_runs; b++)
+            if (!strcmp(runs[a].name, runs[b].name))
+                clash[a] = clash[b] = true;
+    for (int r = 0; r < n_runs; r++)
+        if (clash[r]) {
+            struct run_metrics *run = &runs[r];
+            memcpy(run->name, run->path, sizeof run->name);
+        }
+    for (int a = 0; a < n_runs; a++)
+        for (int b = a + 1; b < n_runs; b++)
+            if (!strcmp(runs[a].path, runs[b].path)) {
+                char name[sizeof runs[b].name];
+                snprintf(name, sizeof name, "%.200s (#%d)", runs[b].path, b + 1);
+                memcpy(runs[b].name, name, sizeof name);
+            }
 }
 
 static bool wanted(const char *metric, const char *const *only, int n_only)
@@ -249,8 +275,10 @@ int cmd_plot(int argc, char **argv)
         n_runs++;
     if (n_runs < n_dirs)
         run_metrics_free(&runs[n_runs]);
-    else
+    else {
+        name_runs_apart(runs, n_runs);
         draw(out, runs, n_runs, only, n_only, title, scale, &e);
+    }
     for (int r = 0; r < n_runs; r++)
         run_metrics_free(&runs[r]);
     return e.code ? report_error(&e) : 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/curves.h"
@@ -396,7 +397,7 @@ START_TEST(every_svg_kind_renders)
     run_ok("plot %s --linear-y -o %s", tmp_path("kf"), tmp_path("kfplot.svg")); /* its fold 1 */
     int at = snprintf(files, sizeof files, "chart:%s chart:%s chart:%s chart:%s", tmp_path("wd0/curves.svg"),
                       tmp_path("wd.svg"), tmp_path("kf/curves.svg"), tmp_path("kfplot.svg"));
-    at += snprintf(files + at, sizeof files - (size_t)at, " chart:%s", tmp_path("sw/sweep.svg")); /* tmp_path keeps 4 */
+    at += snprintf(files + at, sizeof files - (size_t)at, " chart:%s", tmp_path("sw/sweep.svg"));
     if (has_file(FASHION_DIR "/train-images-idx3-ubyte.gz")) {
         run_ok("show fashion_mnist -n 18 -o %s %s", tmp_path("samples.svg"), data);
         run_ok("run configs/softmax_fashion.yaml --set train.epochs=1 --out %s %s", tmp_path("sm"), data);
@@ -418,6 +419,43 @@ START_TEST(every_svg_kind_renders)
         check_svg(render);
         fprintf(stderr, "plots: Chromium's picture of every SVG kind is build/test-plots.png\n");
     }
+    tmp_dir_remove();
+}
+END_TEST
+
+static char *read_svg(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s was not written", path);
+    char *text = NULL;
+    size_t len = 0;
+    ck_assert_int_gt(getdelim(&text, &len, '\0', f), 0);
+    fclose(f);
+    return text;
+}
+
+/* plot a/wd0 b/wd0: runs whose directories share a name are named by
+ * their paths in the legend; the same path twice, by its place as well. */
+START_TEST(runs_named_alike_are_told_apart)
+{
+    tmp_dir_make("plots");
+    const char *metrics = "{\"epoch\":1,\"loss\":0.9}\n{\"epoch\":2,\"loss\":0.5}\n";
+    static const char *const dirs[] = {"a", "b", "a/wd0", "b/wd0", "c"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        ck_assert_int_eq(mkdir(tmp_path(dirs[i]), 0755), 0);
+    tmp_write("a/wd0/metrics.jsonl", metrics, strlen(metrics));
+    tmp_write("b/wd0/metrics.jsonl", metrics, strlen(metrics));
+    tmp_write("c/metrics.jsonl", metrics, strlen(metrics));
+    run_ok("plot %s %s/ %s -o %s", tmp_path("a/wd0"), tmp_path("b/wd0"), tmp_path("c"), tmp_path("ab.svg"));
+    char *svg = read_svg(tmp_path("ab.svg"));
+    ck_assert_msg(count(svg, "/a/wd0<") == 1 && count(svg, "/b/wd0<") == 1 && count(svg, ">c<") == 1,
+                  "a legend entry per run, wd0s by their paths, c by its name: %s", tmp_path("ab.svg"));
+    free(svg);
+    run_ok("plot %s %s -o %s", tmp_path("a/wd0"), tmp_path("a/wd0"), tmp_path("aa.svg"));
+    svg = read_svg(tmp_path("aa.svg"));
+    ck_assert_msg(count(svg, "/a/wd0<") == 1 && count(svg, "/a/wd0 (#2)<") == 1, "the same run twice: %s",
+                  tmp_path("aa.svg"));
+    free(svg);
     tmp_dir_remove();
 }
 END_TEST
@@ -476,6 +514,7 @@ Suite *suite_plots(void)
     tcase_add_test(tc, metrics_in_one_panel_never_share_a_style);
     tcase_add_test(tc, a_band_shows_the_spread);
     tcase_add_test(tc, every_svg_kind_renders);
+    tcase_add_test(tc, runs_named_alike_are_told_apart);
     tcase_add_test(tc, bad_input_is_refused_clearly);
     suite_add_tcase(s, tc);
     return s;
