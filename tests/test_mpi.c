@@ -370,6 +370,12 @@ static char *signal_rank_1(const char *args, const char *signal, int *rc, int *m
                         "  done\n"
                         "  [ -n \"$r1\" ] && break; sleep 0.1\n"
                         "done\n"
+                        /* on a loaded machine rank 1 may still be starting: a SIGINT before its
+                         * handler is in (SigCgt, bit 2 for SIGINT) would end it as a plain kill */
+                        "for i in $(seq 300); do\n"
+                        "  c=$(awk '/^SigCgt/ { print $2 }' /proc/$r1/status 2>/dev/null)\n"
+                        "  [ -n \"$c\" ] && [ $(( 0x$c & 2 )) -ne 0 ] && break; sleep 0.1\n"
+                        "done\n"
                         "sleep 2; kill -%s $r1; t0=$(date +%%s%%N); wait $mp; rc=$?; t1=$(date +%%s%%N)\n"
                         "echo \"$rc $(( (t1 - t0) / 1000000 ))\"\n",
                  bin && *bin ? bin : "./d2ltrain", args, tmp_path("out"), tmp_path("out.txt"), tmp_path("err"),
