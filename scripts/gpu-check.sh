@@ -566,6 +566,42 @@ else
     record "parity kfold kaggle" FAIL "no Kaggle CSVs in ${D2L_DATA_DIR:-the cache} (carry build/gpu-data)"
 fi
 
+# Ctrl-C in kfold on CUDA. The test hook counts the steps the host issues:
+# a fold's epoch 1 runs directly, epoch 2 is recorded, the rest replay
+# unseen, so a fold counts 2 x 19 = 38 (Kaggle: 19 steps an epoch), and the
+# SIGINT after step 60 lands in fold 2's epoch 2. The folds train one after
+# another here and stop at an epoch's end, so fold 2 stops after epoch 2
+# and is left out; fold 1 is the uninterrupted run's fold 1 and the
+# averages are over it alone; exit 130.
+banner "kfold on cuda: SIGINT in fold 2, epoch 2"
+if [ $have_kaggle = 1 ] && [ -s "$LOG/kfold.cuda.txt" ]; then
+    D2L_TEST_SIGINT_AT_STEP=60 timeout "$(cap 120)" "$D2LTRAIN" kfold configs/kaggle_house.yaml --device cuda \
+        --quiet >"$LOG/kfold.sigint.txt" 2>&1
+    rc=$?
+    cat "$LOG/kfold.sigint.txt"
+    detail=$(python3 - "$LOG/kfold.cuda.txt" "$LOG/kfold.sigint.txt" <<'EOF'
+import re, sys
+whole, cut = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+fold1 = lambda t: re.search(r"^fold 1/5 train_\w+ ([0-9.]+) valid_\w+ ([0-9.]+)", t, re.M)
+a, b = fold1(whole), fold1(cut)
+if not a or not b:
+    print("no fold 1 line"); sys.exit(1)
+rel = max(abs(float(y) - float(x)) / float(x) for x, y in zip(a.groups(), b.groups()))
+ok = "fold 2/5 interrupted after epoch 2 (left out)" in cut and "interrupted: 1 of 5 folds finished" in cut
+print(f"fold 1 as uninterrupted (rel {rel:.1e}); " + ("fold 2 left out after epoch 2" if ok else "fold 2 line or message missing"))
+sys.exit(0 if ok and rel <= 1e-6 else 1)
+EOF
+)
+    krc=$?
+    if [ $rc != 130 ]; then
+        record "kfold sigint cuda" FAIL "exit $rc (want 130); $detail"
+    else
+        record "kfold sigint cuda" "$([ $krc = 0 ] && echo PASS || echo FAIL)" "$detail"
+    fi
+else
+    record "kfold sigint cuda" SKIP "no uninterrupted CUDA kfold to compare with"
+fi
+
 banner "benchmark: mlp_fashion on cuda, 10 epochs, 3 processes"
 if [ $have_data = 1 ]; then
     rc=0
