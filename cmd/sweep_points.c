@@ -144,28 +144,30 @@ static void name_point(struct sweep *s, int i, bool short_names)
         }
 }
 
-static void label_point(const struct sweep *s, struct sweep_point *p)
+/* p's overrides joined by sep as KEY=VALUE (keys shortened when
+ * short_names), key skip_key (-1: none) left out. */
+static void join_overrides(const struct sweep *s, const struct sweep_point *p, const char *sep, bool short_names,
+                           int skip_key, char *out, size_t cap)
 {
     size_t len = 0;
-    for (int k = 0; k < s->n_keys && len < sizeof p->label; k++)
-        if (p->values[k])
-            len += (size_t)snprintf(p->label + len, sizeof p->label - len, "%s%s=%s", len ? " " : "", s->keys[k],
-                                    p->values[k]);
+    out[0] = '\0';
+    for (int k = 0; k < s->n_keys && len < cap; k++)
+        if (p->values[k] && k != skip_key)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? sep : "",
+                                    short_names ? short_key(s->keys[k]) : s->keys[k], p->values[k]);
     if (len == 0)
-        snprintf(p->label, sizeof p->label, "(the spec as it is)");
+        snprintf(out, cap, "(the spec as it is)");
+}
+
+static void label_point(const struct sweep *s, struct sweep_point *p)
+{
+    join_overrides(s, p, " ", false, -1, p->label, sizeof p->label);
 }
 
 void sweep_point_caption(const struct sweep *s, int i, bool with_seed, char *out, size_t cap)
 {
-    bool short_names = short_keys_unique(s);
-    size_t len = 0;
-    out[0] = '\0';
-    for (int k = 0; k < s->n_keys && len < cap; k++)
-        if (s->points[i].values[k] && (with_seed || k != s->seed_key))
-            len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? ", " : "",
-                                    short_names ? short_key(s->keys[k]) : s->keys[k], s->points[i].values[k]);
-    if (len == 0)
-        snprintf(out, cap, "(the spec as it is)");
+    join_overrides(s, &s->points[i], ", ", short_keys_unique(s),
+                   with_seed ? -1 : s->seed_key, out, cap);
 }
 
 /* With a seed key, points equal in every key but the seed share a group;

@@ -359,6 +359,14 @@ struct drawn_run {
     int n;
 };
 
+static void drawn_runs_free(struct drawn_run *d, int n)
+{
+    for (int k = 0; d && k < n; k++)
+        if (d[k].std) /* a group's own arrays; a point's are its result's */
+            free(d[k].mean), free(d[k].std);
+    free(d);
+}
+
 /* Group g's finished points epoch by epoch: each metric's mean, and its
  * sample standard deviation (NAN with fewer than two values). */
 static int group_curves(const struct sweep *s, const struct sweep_result *res, int g, struct drawn_run *d)
@@ -436,10 +444,7 @@ static struct drawn_run *drawn_runs(const struct sweep *s, const struct sweep_re
     }
     free(order);
     if (bad) {
-        for (int k = 0; k < *n_drawn; k++)
-            if (d[k].std) /* a group's own arrays */
-                free(d[k].mean), free(d[k].std);
-        free(d);
+        drawn_runs_free(d, *n_drawn);
         return NULL;
     }
     return d;
@@ -469,10 +474,7 @@ static int write_svg(const struct outset *set, const struct sweep *s, const stru
             outfile_close(&o, e);
     }
     outfile_abort(&o);
-    for (int k = 0; d && k < n; k++)
-        if (d[k].std) /* a group's own arrays; a point's are its result's */
-            free(d[k].mean), free(d[k].std);
-    free(d);
+    drawn_runs_free(d, n);
     free(runs);
     return e->code;
 }
