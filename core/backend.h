@@ -156,13 +156,18 @@ struct backend {
     void (*allreduce)(struct backend *be, float *x, size_t n);
 };
 
+#include "philox.h"
+
+/* The Philox key and counter high word of layer `layer_id`'s dropout at
+ * optimizer step `step`; element i's number is word i % 4 of counter i / 4. */
+PHILOX_FN uint64_t dropout_key(uint64_t seed) { return philox_key(seed, RNG_DROPOUT); }
+PHILOX_FN uint64_t dropout_counter_hi(uint32_t layer_id, uint64_t step) { return ((uint64_t)layer_id << 40) ^ step; }
+
 /* Dropout mask bit i of layer `layer_id` at optimizer step `step`: the same
  * function on every backend. */
-#include "philox.h"
 PHILOX_FN float dropout_uniform(uint64_t seed, uint32_t layer_id, uint64_t step, uint64_t i)
 {
-    struct philox4 r = philox4x32(((uint64_t)layer_id << 40) ^ step, i / 4,
-                                  philox_key(seed, RNG_DROPOUT));
+    struct philox4 r = philox4x32(dropout_counter_hi(layer_id, step), i / 4, dropout_key(seed));
     return philox_uniform(r.v[i % 4]);
 }
 

@@ -114,7 +114,7 @@ void cpu_dropout_forward(struct backend *be, float *out, float *mask, const floa
      * in double: the comparison with p in integers */
     struct dropout_job j = {.out = out, .mask = mask, .in = in, .p = p, .keep_scale = 1.0f / (1.0f - p),
                             .keep_from = (uint32_t)ceil((double)p * 16777216.0),
-                            .key = philox_key(seed, RNG_DROPOUT), .hi = ((uint64_t)layer_id << 40) ^ *step,
+                            .key = dropout_key(seed), .hi = dropout_counter_hi(layer_id, *step),
                             .first = first};
     cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, dropout_range, &j);
 }
