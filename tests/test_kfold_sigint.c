@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "testutil.h"
 #include "tmpdir.h"
 
 /* linreg's 1000 rows in 5 folds: 800 training rows in batches of 10, 80
@@ -24,17 +25,6 @@ static struct proc_result run_kfold(int step, const char *dir)
     snprintf(cmd, sizeof cmd, "%s%.0d '%s' %s --out '%s'", step ? "D2L_TEST_SIGINT_AT_STEP=" : "", step,
              bin && *bin ? bin : "./d2ltrain", kfold_args, dir);
     return run_shell(cmd);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char *text = calloc(1, 1 << 20);
-    ck_assert_ptr_nonnull(text);
-    text[fread(text, 1, (1 << 20) - 1, f)] = 0;
-    fclose(f);
-    return text;
 }
 
 /* The line of out that starts with `start`, without its " time ..." end
@@ -84,7 +74,7 @@ START_TEST(an_interrupted_kfold_keeps_the_finished_folds)
     tmp_dir_make("kfold-sigint");
     struct proc_result full = run_kfold(0, tmp_path("full"));
     ck_assert_msg(full.status == 0, "exit %d: %s", full.status, full.err);
-    char *full_metrics = slurp(tmp_path("full/metrics.jsonl"));
+    char *full_metrics = test_read_text(tmp_path("full/metrics.jsonl"));
 
     /* 2 folds and 100 steps: epoch 1 and 20 steps of fold 3 */
     struct proc_result r = run_kfold(2 * 240 + 100, tmp_path("out"));
@@ -112,7 +102,7 @@ START_TEST(an_interrupted_kfold_keeps_the_finished_folds)
     ck_assert_double_eq_tol(avg_train, (train[0] + train[1]) / 2, 2e-6);
     ck_assert_double_eq_tol(avg_valid, (valid[0] + valid[1]) / 2, 2e-6);
     ck_assert_msg(strstr(r.out, "\ninterrupted: 2 of 5 folds finished; averages over those\n"), "%s", r.out);
-    char *metrics = slurp(tmp_path("out/metrics.jsonl"));
+    char *metrics = test_read_text(tmp_path("out/metrics.jsonl"));
     ck_assert_int_eq(count_lines(metrics), 2 * 3);
     char *want = jsonl_head(full_metrics, 6), *got = jsonl_head(metrics, 6);
     ck_assert_str_eq(got, want);
@@ -128,7 +118,7 @@ START_TEST(an_interrupted_kfold_keeps_the_finished_folds)
                                 "interrupted: 0 of 5 folds finished\n"),
                   "%s", r.out);
     ck_assert_msg(!strstr(r.out, "validation"), "%s", r.out);
-    char *after = slurp(tmp_path("out/metrics.jsonl"));
+    char *after = test_read_text(tmp_path("out/metrics.jsonl"));
     ck_assert_str_eq(after, metrics);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c d2ltrain- || true", tmp_path(""));
@@ -162,7 +152,7 @@ START_TEST(ctrl_c_ends_a_long_kfold)
     struct proc_result r = run_shell(cmd);
     int rc, ms;
     ck_assert_int_eq(sscanf(r.out, "%d %d", &rc, &ms), 2);
-    char *out = slurp(tmp_path("stdout"));
+    char *out = test_read_text(tmp_path("stdout"));
     ck_assert_msg(rc == 130, "exit %d: %s", rc, out);
     ck_assert_msg(ms < 10000, "%d ms after SIGINT", ms);
     ck_assert_msg(strstr(out, "interrupted: 0 of 5 folds finished\n"), "%s", out);

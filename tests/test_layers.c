@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 static const char *const base_headers[] = {"error.h", "open_regular.h", "dirs.h", "suggest.h", "philox.h"};
 enum { N_BASE = sizeof base_headers / sizeof base_headers[0] };
 
@@ -55,25 +57,9 @@ static bool first_bad_include(bool from_data, const char *text, char *bad, size_
     return false;
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, n, mem);
-    fclose(f);
-    fclose(mem);
-    return text;
-}
-
 static void assert_file_layered(bool from_data, const char *path)
 {
-    char *text = read_text(path), bad[256];
+    char *text = test_read_text(path), bad[256];
     bool found = first_bad_include(from_data, text, bad, sizeof bad);
     free(text);
     ck_assert_msg(!found, "%s includes \"%s\": data/ is below core/ and may include of core/ only %s", path, bad,

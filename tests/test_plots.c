@@ -13,6 +13,7 @@
 
 #include "../core/curves.h"
 #include "proc.h"
+#include "testutil.h"
 #include "tmpdir.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
@@ -364,12 +365,7 @@ START_TEST(every_svg_kind_renders)
     ck_assert_msg(r.status == 0 && strstr(r.out, "fold 1 epoch 1/3 loss ") && strstr(r.out, "fold 2 epoch 3/3 "),
                   "kfold --verbose: %d %s%s", r.status, r.out, r.err);
     proc_result_free(&r);
-    char files[4096], *wd = NULL;
-    size_t len = 0;
-    FILE *f = fopen(tmp_path("wd.svg"), "r");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_gt(getdelim(&wd, &len, '\0', f), 0);
-    fclose(f);
+    char files[4096], *wd = test_read_text(tmp_path("wd.svg"));
     /* a colour per run: both of wd0's lines in one, wd3's in another; the legend names each run once */
     ck_assert_msg(count(wd, ">wd0<") == 1 && count(wd, ">wd3<") == 1 && count(wd, ">test_loss<") == 1,
                   "the legend names the runs, then the metrics: %s", tmp_path("wd.svg"));
@@ -382,11 +378,7 @@ START_TEST(every_svg_kind_renders)
     run_ok("sweep configs/weight_decay.yaml --set train.epochs=20 --grid penalty.l2=0,3 --grid seed=1,2 --quiet "
            "--out %s",
            tmp_path("sw"));
-    FILE *sf = fopen(tmp_path("sw/sweep.svg"), "r");
-    ck_assert_ptr_nonnull(sf);
-    char *sw = NULL;
-    ck_assert_int_gt(getdelim(&sw, &len, '\0', sf), 0);
-    fclose(sf);
+    char *sw = test_read_text(tmp_path("sw/sweep.svg"));
     ck_assert_msg(count(sw, ">l2=3 (2 seeds)<") == 1 && count(sw, ">l2=0 (2 seeds)<") == 1,
                   "a legend entry per seed group: %s", tmp_path("sw/sweep.svg"));
     ck_assert_int_eq(count(sw, "fill-opacity=\"0.2\""), 4); /* 2 groups, loss and test_loss */
@@ -423,17 +415,6 @@ START_TEST(every_svg_kind_renders)
 }
 END_TEST
 
-static char *read_svg(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "%s was not written", path);
-    char *text = NULL;
-    size_t len = 0;
-    ck_assert_int_gt(getdelim(&text, &len, '\0', f), 0);
-    fclose(f);
-    return text;
-}
-
 /* plot a/wd0 b/wd0: runs whose directories share a name are named by
  * their paths in the legend; the same path twice, by its place as well. */
 START_TEST(runs_named_alike_are_told_apart)
@@ -447,12 +428,12 @@ START_TEST(runs_named_alike_are_told_apart)
     tmp_write("b/wd0/metrics.jsonl", metrics, strlen(metrics));
     tmp_write("c/metrics.jsonl", metrics, strlen(metrics));
     run_ok("plot %s %s/ %s -o %s", tmp_path("a/wd0"), tmp_path("b/wd0"), tmp_path("c"), tmp_path("ab.svg"));
-    char *svg = read_svg(tmp_path("ab.svg"));
+    char *svg = test_read_text(tmp_path("ab.svg"));
     ck_assert_msg(count(svg, "/a/wd0<") == 1 && count(svg, "/b/wd0<") == 1 && count(svg, ">c<") == 1,
                   "a legend entry per run, wd0s by their paths, c by its name: %s", tmp_path("ab.svg"));
     free(svg);
     run_ok("plot %s %s -o %s", tmp_path("a/wd0"), tmp_path("a/wd0"), tmp_path("aa.svg"));
-    svg = read_svg(tmp_path("aa.svg"));
+    svg = test_read_text(tmp_path("aa.svg"));
     ck_assert_msg(count(svg, "/a/wd0<") == 1 && count(svg, "/a/wd0 (#2)<") == 1, "the same run twice: %s",
                   tmp_path("aa.svg"));
     free(svg);

@@ -82,25 +82,13 @@ static char *epoch_lines_from(const char *out, int first)
     return copy;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char *buf = calloc(1, 1 << 20);
-    ck_assert_ptr_nonnull(buf);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* DIR/metrics.jsonl with the "time_s" values (seconds, the only field that
  * differs between two runs) cut out. */
 static char *metrics_without_time(const char *dir)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    char *text = slurp(path);
+    char *text = test_read_text(path);
     for (char *t; (t = strstr(text, ",\"time_s\":"));) {
         char *end = strchr(t, '}');
         ck_assert_ptr_nonnull(end);
@@ -436,7 +424,7 @@ static bool linear_ticks(const char *dir)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/curves.svg", dir);
-    char *svg = slurp(path);
+    char *svg = test_read_text(path);
     const char *at = strstr(svg, ">epoch</text>");
     ck_assert_ptr_nonnull(at);
     double tick[3];

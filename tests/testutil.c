@@ -2,6 +2,8 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 uint64_t test_rand_u64(uint64_t *state)
 {
@@ -45,4 +47,20 @@ struct backend *test_cpu_backend(void)
     struct backend *be = cpu_backend_create(false, &e);
     ck_assert_msg(be != NULL, "cpu_backend_create: %s", e.msg);
     return be;
+}
+
+char *test_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *text = NULL, buf[4096];
+    size_t len = 0, n;
+    FILE *mem = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(mem);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, mem), n);
+    ck_assert_msg(!ferror(f), "cannot read %s", path);
+    fclose(f);
+    ck_assert_int_eq(fclose(mem), 0);
+    return text;
 }

@@ -22,6 +22,10 @@ double test_max_rel_err(const float *got, const double *want, size_t n, double f
 /* The same for a scalar. */
 double test_rel_err(double got, double want, double floor);
 
+/* The whole file at path, NUL-terminated (malloc'd); fails the running
+ * test when it cannot be read. */
+char *test_read_text(const char *path);
+
 /* A CPU backend; fails the running test when it cannot be made. */
 struct backend *test_cpu_backend(void);
 
