@@ -115,7 +115,7 @@ static void cpu_bias_grad(struct backend *be, float *dbias, const float *dout, i
 {
     struct bias_grad_job j = {.dbias = dbias, .dout = dout, .rows = rows, .cols = cols, .beta = beta};
     size_t columns = rows > 0 && (size_t)rows < CPU_TEAM_BLOCK_FLOATS / 16 ? CPU_TEAM_BLOCK_FLOATS / (size_t)rows : 16;
-    cpu_team_for((size_t)cols, columns, bias_grad_range, &j);
+    cpu_team_for((size_t)cols, columns, TEAM_AWAKE_ONLY, bias_grad_range, &j);
 }
 
 /* The loops over terms.h's act_term and act_grad_term, inlined where act
@@ -162,7 +162,7 @@ static void act_forward_range(void *arg, size_t begin, size_t end)
 
 static void cpu_act_forward(struct backend *be, enum activation act, float *out, const float *in, size_t n)
 {
-    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, act_forward_range,
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, TEAM_AWAKE_ONLY, act_forward_range,
                  &(struct elementwise_job){.act = act, .out = out, .a = in});
 }
 
@@ -188,7 +188,7 @@ static void act_backward_range(void *arg, size_t begin, size_t end)
 static void cpu_act_backward(struct backend *be, enum activation act, float *din, const float *out,
                              const float *dout, size_t n)
 {
-    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, act_backward_range,
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, TEAM_AWAKE_ONLY, act_backward_range,
                  &(struct elementwise_job){.act = act, .out = din, .a = out, .b = dout});
 }
 
@@ -201,7 +201,8 @@ static void mul_range(void *arg, size_t begin, size_t end)
 
 static void cpu_mul(struct backend *be, float *out, const float *a, const float *b, size_t n)
 {
-    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, mul_range, &(struct elementwise_job){.out = out, .a = a, .b = b});
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, TEAM_AWAKE_ONLY, mul_range,
+                 &(struct elementwise_job){.out = out, .a = a, .b = b});
 }
 
 static void cpu_center_rows(struct backend *be, float *out, const float *in, int rows, int cols)
@@ -404,11 +405,17 @@ static void gather_u8_range(void *arg, size_t begin, size_t end)
     }
 }
 
+/* A batch's gather starts a step (and an evaluation batch), and the
+ * layer-1 GEMM comes right after it: the gather wakes the team, so that the
+ * worker's wake-up overlaps the gather's own work, halves the gather (it
+ * waits on memory) and leaves the worker awake for the GEMM. Interleaved
+ * runs: MLP epochs 5-15% shorter in 5 rounds of 6, alike under a busy
+ * loop (docs/BENCH.md). */
 static void cpu_gather_u8(struct backend *be, float *out, const uint8_t *x, const int32_t *idx, int rows,
                           int cols, float scale)
 {
     struct gather_job j = {.out = out, .x = x, .idx = idx, .cols = cols, .scale = scale};
-    cpu_team_for((size_t)rows, rows_per_block(cols), gather_u8_range, &j);
+    cpu_team_for((size_t)rows, rows_per_block(cols), TEAM_WAKE, gather_u8_range, &j);
 }
 
 static void gather_f32_range(void *arg, size_t begin, size_t end)
@@ -425,7 +432,7 @@ static void cpu_gather_f32(struct backend *be, float *out, const float *x, const
                            int cols)
 {
     struct gather_job j = {.out = out, .x = x, .idx = idx, .cols = cols};
-    cpu_team_for((size_t)rows, rows_per_block(cols), gather_f32_range, &j);
+    cpu_team_for((size_t)rows, rows_per_block(cols), TEAM_WAKE, gather_f32_range, &j); /* as cpu_gather_u8 */
 }
 
 static void cpu_sum_squares(struct backend *be, double *acc, const float *x, size_t n)
@@ -463,7 +470,7 @@ static void cpu_sgd_step(struct backend *be, float *p, const float *g, float *v,
                          float momentum, float weight_decay)
 {
     struct optim_job j = {.p = p, .v = v, .g = g, .lr = *lr, .momentum = momentum, .weight_decay = weight_decay};
-    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, sgd_range, &j);
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, TEAM_AWAKE_ONLY, sgd_range, &j);
 }
 
 static void adam_range(void *arg, size_t begin, size_t end)
@@ -479,7 +486,7 @@ static void cpu_adam_step(struct backend *be, float *p, const float *g, float *m
 {
     struct optim_job j = {.p = p, .m = m, .v = v, .g = g,
                           .adam = adam_scalars_at(*lr, beta1, beta2, eps, weight_decay, *step)};
-    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, adam_range, &j);
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, TEAM_AWAKE_ONLY, adam_range, &j);
 }
 
 struct backend *cpu_backend_create(bool bf16, struct err *e)

@@ -116,5 +116,5 @@ void cpu_dropout_forward(struct backend *be, float *out, float *mask, const floa
                             .keep_from = (uint32_t)ceil((double)p * 16777216.0),
                             .key = dropout_key(seed), .hi = dropout_counter_hi(layer_id, *step),
                             .first = first};
-    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, dropout_range, &j);
+    cpu_team_for(n, CPU_TEAM_BLOCK_FLOATS, TEAM_AWAKE_ONLY, dropout_range, &j);
 }

@@ -277,7 +277,8 @@ static void team_for_block(void *arg, int chunk)
     f->range(f->arg, begin, f->n - begin < f->block ? f->n : begin + f->block);
 }
 
-void cpu_team_for(size_t n, size_t block, void (*range)(void *arg, size_t begin, size_t end), void *arg)
+void cpu_team_for(size_t n, size_t block, enum team_call call, void (*range)(void *arg, size_t begin, size_t end),
+                  void *arg)
 {
     if (n <= block || cpu_team_size() < 2) {
         range(arg, 0, n);
@@ -286,7 +287,7 @@ void cpu_team_for(size_t n, size_t block, void (*range)(void *arg, size_t begin,
     if (n / block >= CPU_TEAM_MAX_CHUNKS)
         block = (n + CPU_TEAM_MAX_CHUNKS - 1) / CPU_TEAM_MAX_CHUNKS;
     struct team_for f = {.n = n, .block = block, .range = range, .arg = arg};
-    cpu_team_run((int)((n + block - 1) / block), TEAM_AWAKE_ONLY, team_for_block, &f);
+    cpu_team_run((int)((n + block - 1) / block), call, team_for_block, &f);
 }
 
 void cpu_threads_set(int n) { team_size_asked = n < 1 ? 0 : n; }

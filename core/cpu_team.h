@@ -28,7 +28,9 @@ enum { CPU_TEAM_MAX_CHUNKS = 4096 };
  * system call and a context switch each way, worth it for a GEMM's slices
  * (hundreds of microseconds), not for an element-wise op's blocks (a few
  * each; waking for every op cost a whole run 17% more CPU, docs/BENCH.md):
- * those take the workers still awake from the op before, if any. */
+ * those take the workers still awake from the op before, if any; but an
+ * op that comes right before a GEMM may wake them, so that the wake-up's
+ * latency passes under its own work (the batch gather). */
 enum team_call { TEAM_WAKE, TEAM_AWAKE_ONLY };
 
 /* Runs chunk_fn(arg, c) for every c in [0, chunks) (chunks <= CPU_TEAM_MAX_CHUNKS)
@@ -40,9 +42,10 @@ void cpu_team_run(int chunks, enum team_call call, void (*chunk_fn)(void *arg, i
 /* Runs range(arg, begin, end) over pieces that cover [0, n): one call on
  * the caller when n <= block or the team is the caller alone, else blocks
  * of `block` (more where there would be over CPU_TEAM_MAX_CHUNKS) on the
- * team's threads that are awake (TEAM_AWAKE_ONLY). For ops whose result
- * does not depend on how [0, n) is cut. */
-void cpu_team_for(size_t n, size_t block, void (*range)(void *arg, size_t begin, size_t end), void *arg);
+ * team, as `call` says. For ops whose result does not depend on how
+ * [0, n) is cut. */
+void cpu_team_for(size_t n, size_t block, enum team_call call, void (*range)(void *arg, size_t begin, size_t end),
+                  void *arg);
 
 /* Ends the calling thread's workers (a thread's team also ends when the
  * thread exits). */

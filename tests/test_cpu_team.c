@@ -62,12 +62,14 @@ START_TEST(team_for_covers_every_index_once)
 {
     static const size_t cases[][2] = {{0, 4}, {1, 4}, {4, 4}, {5, 4}, {1000, 7}, {1024, 256}, {20000, 1}};
     cpu_threads_set(3);
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        size_t n = cases[t][0], block = cases[t][1];
+    for (size_t t = 0; t < 2 * sizeof cases / sizeof cases[0]; t++) {
+        size_t n = cases[t / 2][0], block = cases[t / 2][1];
+        enum team_call call = t % 2 ? TEAM_WAKE : TEAM_AWAKE_ONLY;
         struct cover c = {.seen = calloc(n + 1, sizeof *c.seen)};
-        cpu_team_for(n, block, mark_range, &c);
+        cpu_team_for(n, block, call, mark_range, &c);
         for (size_t i = 0; i < n; i++)
-            ck_assert_msg(c.seen[i] == 1, "n %zu block %zu: index %zu seen %d times", n, block, i, (int)c.seen[i]);
+            ck_assert_msg(c.seen[i] == 1, "n %zu block %zu call %d: index %zu seen %d times", n, block, (int)call, i,
+                          (int)c.seen[i]);
         free(c.seen);
     }
     cpu_threads_set(0);
