@@ -12,7 +12,7 @@
 #    names its binary, as `make bench` does); d2ltrain's epoch as a multiple
 #    of the floor, and again from BENCH_PAIRS (default 5) floors and epochs
 #    interleaved (a VM's speed drifts between minutes): best against best,
-#    and the median of the rounds;
+#    and the median of the rounds; and both on one thread;
 #  - PyTorch (Debian's python3-torch; `make bench` installs it, with
 #    python3-pandas for the k-fold program): for the MLP, softmax regression
 #    (configs/softmax_fashion.yaml, d2l 3.7) and dropout
@@ -114,6 +114,13 @@ if [ -x "${BENCH_OPS:-}" ]; then
          END { for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { x = r[j]; r[j] = r[j - 1]; r[j - 1] = x }
                printf "d2ltrain MLP epoch against the floor, interleaved: best against best %.3f / %.3f s = %.2fx; median of the rounds %.2fx\n",
                       be, bf, be / bf, n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2 }' "$out/pairs.txt"
+    # One thread, the same comparison: no wake-ups and no second core's
+    # cache to fetch from, so what is left is the step's own ops.
+    one_floor=$(taskset -c 0 "$BENCH_OPS" | awk '/^floor_seconds/ { print $2 }')
+    taskset -c 0 "$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet \
+        --set train.epochs=6 >"$out/pair1.txt" 2>/dev/null
+    awk -v o="$(epoch_median "$out/pair1.txt")" -v f="$one_floor" \
+        'BEGIN { printf "one thread (taskset -c 0): floor %.3f s, epoch median %.3f s: %.2fx the floor\n", f, o, o / f }'
 fi
 
 # PyTorch's runs: "shipped" (as Debian ships it) and, where libblas.so.3 is
