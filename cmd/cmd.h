@@ -126,6 +126,9 @@ int run_write_outputs(const struct outset *set, const struct run_files *f, struc
 void print_report(const struct spec *s, const struct model *m, const float *params);
 
 int experiment_open(struct experiment *x, const struct run_options *o, struct err *e);
+/* train.checkpoint_every is kept by `run --out` alone: where a command
+ * would ignore a nonzero one, a notice on stderr (rank 0) says why. */
+void notice_checkpoints_unkept(int checkpoint_every, const char *why);
 void experiment_close(struct experiment *x);
 
 /* The --timing line on stderr: data, device, the command's own work

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../core/clock.h"
+#include "../core/comm.h"
 #include "../core/data_open.h"
 #include "cmd.h"
 
@@ -56,6 +57,12 @@ int experiment_open(struct experiment *x, const struct run_options *o, struct er
     else if (!spec_check_fit(&x->spec, (int)x->data.train.d, x->data.train.n_classes, x->data.train.y_width, e))
         *e = device_err;
     return e->code;
+}
+
+void notice_checkpoints_unkept(int checkpoint_every, const char *why)
+{
+    if (checkpoint_every && comm_rank() == 0)
+        fprintf(stderr, "notice: train.checkpoint_every %d: %s\n", checkpoint_every, why);
 }
 
 void experiment_print_timing(const struct experiment *x, const char *work, double work_seconds, double started)

@@ -135,6 +135,7 @@ int cmd_kfold(int argc, char **argv)
         comm_agree(&e))
         goto done;
     k = x.spec.kfold.k;
+    notice_checkpoints_unkept(x.spec.train.checkpoint_every, "kfold keeps no checkpoints (run --out does)");
     if (!(res = calloc((size_t)k, sizeof *res))) {
         err_set(&e, EXIT_RUNTIME, "out of memory");
         goto done;

@@ -276,6 +276,8 @@ int cmd_run(int argc, char **argv)
     if (comm_rank() > 0) /* rank 0 writes the outputs */
         o.out_dir = NULL;
     ctx.checkpoint_every = x.spec.train.checkpoint_every;
+    if (!o.out_dir)
+        notice_checkpoints_unkept(ctx.checkpoint_every, "no checkpoint is kept without --out DIR");
     ctx.n_epochs = summary.start.epoch;
     /* --out is locked now: a second writer is refused before it trains */
     if (o.out_dir && outset_begin(&ctx.out, o.out_dir, outset_all_names, &e))

@@ -89,6 +89,11 @@ int cmd_sweep(int argc, char **argv)
     if ((o.rank_by && check_rank_by(o.rank_by, &e)) ||
         sweep_build(&s, o.grids, o.n_grids, o.points_file, o.sets, o.n_sets, &e) || sweep_prepare(&plan, &s, &o, &e))
         goto done;
+    for (int i = 0; i < s.n_points; i++)
+        if (plan.specs[i].train.checkpoint_every) {
+            notice_checkpoints_unkept(plan.specs[i].train.checkpoint_every, "sweep keeps no checkpoints (run --out does)");
+            break;
+        }
     /* --out is locked now: a second writer is refused before anything trains */
     if ((o.out_dir && lead && outset_begin_whole(&set, o.out_dir, &e)) ||
         (!(results = calloc((size_t)s.n_points, sizeof *results)) &&

@@ -190,6 +190,8 @@ int outset_begin(struct outset *s, const char *dir, const char *const *replaced,
     s->replaced = replaced;
     if (!dir[0])
         return err_set(e, EXIT_USAGE, "--out needs a directory name");
+    struct stat before;
+    bool existed = stat(dir, &before) == 0;
     if (make_dirs(dir, 0777, EXIT_RUNTIME, e))
         return e->code;
     if (!realpath(dir, s->dir))
@@ -205,6 +207,7 @@ int outset_begin(struct outset *s, const char *dir, const char *const *replaced,
                        dir);
     if (lock_dir(s, e))
         return e->code;
+    s->created = !existed;
     remove_stale_staging(s);
     return make_staging(s, e);
 }
@@ -359,6 +362,7 @@ static int commit(struct outset *s, bool keep, struct err *e)
         close(staging_fd);
         return e->code;
     }
+    s->created = false; /* DIR holds a set now: an abort leaves it */
     commit_point(); /* 3: the new set is DIR, the old one beside it */
     if (sync_dir(parent, EXIT_RUNTIME, e)) {
         close(staging_fd);
@@ -392,6 +396,11 @@ void outset_abort(struct outset *s)
     if (s->staging[0])
         remove_set_dir(s, s->staging, false);
     s->staging[0] = '\0';
+    /* removed while still locked, so that no other writer holds it; a DIR
+     * that someone put files in meanwhile stays (rmdir fails) */
+    if (s->held && s->created)
+        rmdir(s->dir);
+    s->created = false;
     if (s->held)
         close(s->lock_fd);
     s->held = false;

@@ -26,6 +26,7 @@ struct outset {
     bool held;
     const char *const *replaced; /* NULL-terminated: the names this set replaces */
     bool whole;                  /* outset_begin_whole: the set is all of DIR */
+    bool created;                /* begin made DIR, and no set is in it yet */
 };
 
 /* One file of the set, written into the staging directory. */
@@ -65,7 +66,9 @@ int outset_commit(struct outset *s, struct err *e);
  * leaves it there). The next set's files start empty. */
 int outset_checkpoint(struct outset *s, struct err *e);
 /* Drops an uncommitted set and releases DIR (harmless after commit or on a
- * set never begun). */
+ * set never begun). A DIR that outset_begin created and no commit filled
+ * is removed (not its parents): a command stopped before it had anything
+ * to write leaves no empty --out behind. */
 void outset_abort(struct outset *s);
 
 #endif

@@ -68,7 +68,7 @@ static int count_lines(const char *text)
 
 /* Stopped in fold 3: folds 1 and 2 are those of the uninterrupted run, the
  * averages theirs, --out their set; stopped in fold 1, nothing finished
- * and --out keeps the set before. */
+ * and --out keeps the set before (a new DIR is not left behind). */
 START_TEST(an_interrupted_kfold_keeps_the_finished_folds)
 {
     tmp_dir_make("kfold-sigint");
@@ -125,6 +125,11 @@ START_TEST(an_interrupted_kfold_keeps_the_finished_folds)
     struct proc_result left = run_shell(cmd);
     ck_assert_msg(atoi(left.out) == 0, "staging directories left: %s", left.out);
     proc_result_free(&left);
+    /* stopped in fold 1 with a new DIR: none is left behind */
+    proc_result_free(&r);
+    r = run_kfold(100, tmp_path("fresh"));
+    ck_assert_msg(r.status == 130, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(access(tmp_path("fresh"), F_OK) != 0, "an empty --out was left: %s", r.err);
     free(after);
     free(metrics);
     free(full_metrics);

@@ -384,6 +384,40 @@ START_TEST(a_checkpoint_commits_and_keeps_the_lock)
 }
 END_TEST
 
+/* An aborted set leaves DIR as it found it: one that begin created (its
+ * parents stay) is removed; one that was there, or that a commit or a
+ * checkpoint filled, stays. */
+START_TEST(an_aborted_set_removes_the_dir_it_created)
+{
+    tmp_dir_make("abort");
+    char fresh[256], existing[256], filled[256];
+    snprintf(fresh, sizeof fresh, "%s", tmp_path("parent/out"));
+    snprintf(existing, sizeof existing, "%s", tmp_path("there"));
+    snprintf(filled, sizeof filled, "%s", tmp_path("filled"));
+    ck_assert_int_eq(mkdir(existing, 0755), 0);
+    struct outset set;
+    struct err e = {0};
+    ck_assert_msg(outset_begin(&set, fresh, outset_all_names, &e) == 0, "%s", e.msg);
+    put(&set, "metrics.jsonl", "epoch 1\n");
+    outset_abort(&set);
+    ck_assert_msg(access(fresh, F_OK) != 0, "%s is still there", fresh);
+    ck_assert_int_eq(access(tmp_path("parent"), F_OK), 0);
+    ck_assert_msg(outset_begin(&set, existing, outset_all_names, &e) == 0, "%s", e.msg);
+    outset_abort(&set);
+    ck_assert_int_eq(access(existing, F_OK), 0);
+    ck_assert_msg(outset_begin(&set, filled, outset_all_names, &e) == 0, "%s", e.msg);
+    put(&set, "metrics.jsonl", "epoch 1\n");
+    ck_assert_msg(outset_checkpoint(&set, &e) == 0, "%s", e.msg);
+    outset_abort(&set);
+    char got[1024];
+    listing(filled, got, sizeof got);
+    ck_assert_str_eq(got, "metrics.jsonl");
+    listing(tmp_path(""), got, sizeof got);
+    ck_assert_str_eq(got, "filled parent there");
+    tmp_dir_remove();
+}
+END_TEST
+
 Suite *suite_outputs(void)
 {
     Suite *s = suite_create("outputs");
@@ -396,6 +430,7 @@ Suite *suite_outputs(void)
     tcase_add_test(tc, disk_full_keeps_the_old_set);
     tcase_add_test(tc, second_writer_is_refused);
     tcase_add_test(tc, a_checkpoint_commits_and_keeps_the_lock);
+    tcase_add_test(tc, an_aborted_set_removes_the_dir_it_created);
     suite_add_tcase(s, tc);
     return s;
 }

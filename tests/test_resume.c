@@ -247,6 +247,37 @@ START_TEST(killed_after_a_checkpoint_resumes_from_it)
 }
 END_TEST
 
+/* Only `run --out` keeps checkpoints: run without --out, kfold and sweep
+ * say that they keep none, and run --out says nothing. */
+START_TEST(checkpoints_not_kept_are_noticed)
+{
+    char spec[256], dir[256];
+    start("unkept", spec, dir);
+    static const struct {
+        const char *args, *notice; /* NULL: none */
+    } cases[] = {
+        {"run %s --device cpu --set train.epochs=1", "no checkpoint is kept without --out DIR"},
+        {"run %s --device cpu --set train.epochs=1 --out %s", NULL},
+        {"kfold %s --device cpu --set train.epochs=1", "kfold keeps no checkpoints (run --out does)"},
+        {"sweep %s --device cpu --set train.epochs=1 --grid optimizer.adam.lr=0.01,0.02",
+         "sweep keeps no checkpoints (run --out does)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[1024];
+        snprintf(args, sizeof args, cases[i].args, spec, dir);
+        struct proc_result r = run_ok(args);
+        const char *at = strstr(r.err, "notice: train.checkpoint_every 5: ");
+        if (cases[i].notice)
+            ck_assert_msg(at && strstr(at, cases[i].notice), "%s: no notice '%s' in:\n%s", args, cases[i].notice,
+                          r.err);
+        else
+            ck_assert_msg(!strstr(r.err, "checkpoint_every"), "%s: a notice in:\n%s", args, r.err);
+        proc_result_free(&r);
+    }
+    tmp_dir_remove();
+}
+END_TEST
+
 /* In process, on a classifier, whose epoch line shows the running loss and
  * accuracy summed over the epoch's steps: stopped between two steps, the
  * state written and read back (resume.safetensors), the rest of the
@@ -477,6 +508,7 @@ Suite *suite_resume(void)
     tcase_add_test(tc, resume_continues_bit_identically);
     tcase_add_test(tc, sigint_resumes_exactly);
     tcase_add_test(tc, killed_after_a_checkpoint_resumes_from_it);
+    tcase_add_test(tc, checkpoints_not_kept_are_noticed);
     tcase_add_test(tc, sums_of_a_stopped_epoch_carry_over);
     tcase_add_test(tc, an_epoch_only_state_still_loads);
     tcase_add_test(tc, run_and_kfold_take_the_y_scale);
