@@ -34,6 +34,14 @@ void report_metric(FILE *f, double value, int decimals)
         fprintf(f, "%.*f", decimals, value);
 }
 
+void report_seconds(FILE *f, double seconds)
+{
+    int decimals = 4;
+    if (seconds > 0 && seconds < 1e-3)
+        decimals = 1 - (int)floor(log10(seconds));
+    fprintf(f, "%.*fs", decimals < 4 ? 4 : decimals > 9 ? 9 : decimals, seconds);
+}
+
 int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
 {
     struct report_metric m[REPORT_METRICS];
@@ -46,15 +54,18 @@ int report_epoch_line(FILE *f, const struct epoch_report *r, const char *prefix)
         report_metric(f, m[i].value, regression ? 6 : 4);
         status |= isfinite(m[i].value) ? 0 : -1;
     }
-    fprintf(f, " time %.4fs\n", r->seconds); /* tenths of a ms: a GPU epoch takes ~15 ms */
+    fprintf(f, " time ");
+    report_seconds(f, r->seconds);
+    fprintf(f, "\n");
     fflush(f);
     return status;
 }
 
 int report_fold_line(FILE *f, int fold, int k, const char *metric, double train, double valid, double seconds)
 {
-    fprintf(f, "fold %d/%d train_%s %.6f valid_%s %.6f time %.4fs\n", fold, k, metric, train, metric, valid,
-            seconds);
+    fprintf(f, "fold %d/%d train_%s %.6f valid_%s %.6f time ", fold, k, metric, train, metric, valid);
+    report_seconds(f, seconds);
+    fprintf(f, "\n");
     return isfinite(train) && isfinite(valid) ? 0 : -1;
 }
 

@@ -40,6 +40,11 @@ int report_fold_line(FILE *f, int fold, int k, const char *metric, double train,
  * " (2 of 5 folds finished)" before the colon. */
 int report_folds_average(FILE *f, int finished, int k, const char *metric, double train_sum, double valid_sum);
 
+/* A time in seconds with its "s": tenths of a millisecond (a GPU epoch
+ * takes ~15 ms), and below 1 ms two significant digits at least, so that
+ * a 42 us epoch reads 0.000042s rather than 0.0000s. */
+void report_seconds(FILE *f, double seconds);
+
 /* A metric's value: `decimals` fixed decimals, or 4 significant digits
  * below 1e-3 where fixed decimals would print 2.9e-6 as 0.000003. */
 void report_metric(FILE *f, double value, int decimals);

@@ -62,12 +62,34 @@ START_TEST(regression_line_with_a_tiny_loss)
 }
 END_TEST
 
+START_TEST(short_epochs_keep_two_digits_of_time)
+{
+    static const struct {
+        double seconds;
+        const char *want;
+    } cases[] = {
+        {0.0123, "0.0123s"}, {0.0021, "0.0021s"},   {0.00098, "0.00098s"}, {0.00012, "0.00012s"},
+        {4.2e-5, "0.000042s"}, {1e-10, "0.000000000s"}, {0, "0.0000s"},  {1.5, "1.5000s"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        report_seconds(f, cases[i].seconds);
+        fclose(f);
+        ck_assert_msg(!strcmp(text, cases[i].want), "%g s: '%s', want '%s'", cases[i].seconds, text, cases[i].want);
+        free(text);
+    }
+}
+END_TEST
+
 Suite *suite_epoch_line(void)
 {
     Suite *s = suite_create("epoch_line");
     TCase *tc = tcase_create("epoch_line");
     tcase_add_test(tc, small_values_keep_their_digits);
     tcase_add_test(tc, regression_line_with_a_tiny_loss);
+    tcase_add_test(tc, short_epochs_keep_two_digits_of_time);
     suite_add_tcase(s, tc);
     return s;
 }
