@@ -115,12 +115,14 @@ if [ -x "${BENCH_OPS:-}" ]; then
                printf "d2ltrain MLP epoch against the floor, interleaved: best against best %.3f / %.3f s = %.2fx; median of the rounds %.2fx\n",
                       be, bf, be / bf, n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2 }' "$out/pairs.txt"
     # One thread, the same comparison: no wake-ups and no second core's
-    # cache to fetch from, so what is left is the step's own ops.
-    one_floor=$(taskset -c 0 "$BENCH_OPS" | awk '/^floor_seconds/ { print $2 }')
-    taskset -c 0 "$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet \
+    # cache to fetch from, so what is left is the step's own ops. It runs on
+    # the first processor this process may use (not always 0 in a container).
+    one_cpu=$(taskset -pc $$ | sed 's/.*: //; s/[-,].*//')
+    one_floor=$(taskset -c "$one_cpu" "$BENCH_OPS" | awk '/^floor_seconds/ { print $2 }')
+    taskset -c "$one_cpu" "$bin" run configs/mlp_fashion.yaml --device cpu --data-dir "$cache" --quiet \
         --set train.epochs=6 >"$out/pair1.txt" 2>/dev/null
     awk -v o="$(epoch_median "$out/pair1.txt")" -v f="$one_floor" \
-        'BEGIN { printf "one thread (taskset -c 0): floor %.3f s, epoch median %.3f s: %.2fx the floor\n", f, o, o / f }'
+        'BEGIN { printf "one thread (taskset -c '"$one_cpu"'): floor %.3f s, epoch median %.3f s: %.2fx the floor\n", f, o, o / f }'
 fi
 
 # PyTorch's runs: "shipped" (as Debian ships it) and, where libblas.so.3 is
