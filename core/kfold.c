@@ -105,6 +105,9 @@ struct kfold_job {
     pthread_cond_t idle;  /* signalled as a worker ends */
     int busy;             /* workers not ended (read over ranks) */
     struct err *err;
+    /* a fold failed (on this rank, or over ranks on any): no fold starts
+     * after it, since the command fails whatever the others give */
+    atomic_bool failed;
 };
 
 static void collect_epoch(const struct epoch_report *r, void *arg)
@@ -112,6 +115,16 @@ static void collect_epoch(const struct epoch_report *r, void *arg)
     struct fold_result *res = arg;
     res->epochs[r->epoch - 1] = *r;
     res->n_epochs = r->epoch;
+}
+
+/* A fold's error names the fold: "fold 2/5: the loss became NaN ...". */
+static void name_fold(struct err *e, int fold, int k)
+{
+    char msg[sizeof e->msg + 32];
+    snprintf(msg, sizeof msg, "fold %d/%d: %s", fold + 1, k, e->msg);
+    size_t n = strnlen(msg, sizeof e->msg - 1);
+    memcpy(e->msg, msg, n);
+    e->msg[n] = '\0';
 }
 
 static int train_fold(struct kfold_job *job, int fold, struct err *e)
@@ -123,8 +136,11 @@ static int train_fold(struct kfold_job *job, int fold, struct err *e)
     enum kfold_metric metric = kfold_metric_of(s, job->all);
     struct train_summary sum = {0};
     if (!kfold_split(job->all, s->kfold.k, fold, job->order, &train, &valid, e) &&
-        !model_build(&m, s, job->be, (int)train.d, s->data.batch_size, e))
-        train_model(&m, s, &train, &valid, metric == KFOLD_LOG_RMSE, collect_epoch, res, &sum, e);
+        !model_build(&m, s, job->be, (int)train.d, s->data.batch_size, e) &&
+        train_model(&m, s, &train, &valid, metric == KFOLD_LOG_RMSE, collect_epoch, res, &sum, e))
+        name_fold(e, fold, s->kfold.k);
+    if (e->code)
+        atomic_store(&job->failed, true);
     if (!e->code)
         res->state = sum.interrupted || res->n_epochs == 0 ? FOLD_INTERRUPTED : FOLD_FINISHED;
     if (res->state == FOLD_FINISHED) {
@@ -149,7 +165,7 @@ static int train_fold(struct kfold_job *job, int fold, struct err *e)
  * requested (SIGINT). */
 static int next_fold(struct kfold_job *job)
 {
-    if (train_stop_requested)
+    if (train_stop_requested || atomic_load(&job->failed))
         return -1;
     int fold = comm_rank() + comm_size() * atomic_fetch_add(&job->next_fold, 1);
     return fold < job->s->kfold.k ? fold : -1;
@@ -181,12 +197,15 @@ static void *kfold_worker(void *arg)
 }
 
 /* One round of the ranks' agreement while they train: a stop requested on
- * any rank is requested on all (their folds stop as this rank's do);
- * false once no rank is training. */
-static bool ranks_go_on(bool training)
+ * any rank is requested on all (their folds stop as this rank's do), and
+ * a fold failed on any rank starts no fold on any; false once no rank is
+ * training. */
+static bool ranks_go_on(struct kfold_job *job, bool training)
 {
     if (comm_any(train_stop_requested))
         train_stop_requested = 1;
+    if (comm_any(atomic_load(&job->failed)))
+        atomic_store(&job->failed, true);
     return comm_any(training);
 }
 
@@ -222,7 +241,7 @@ static void train_over_ranks(struct kfold_job *job, int workers)
     job->busy -= workers - started;
     pthread_mutex_unlock(&job->lock);
     if (started > 0) {
-        while (ranks_go_on(workers_training(job)))
+        while (ranks_go_on(job, workers_training(job)))
             ;
         workers_join(&w);
         return;
@@ -234,7 +253,7 @@ static void train_over_ranks(struct kfold_job *job, int workers)
         int fold = e.code ? -1 : next_fold(job);
         if ((training = fold >= 0))
             train_fold(job, fold, &e);
-    } while (ranks_go_on(training));
+    } while (ranks_go_on(job, training));
     keep_error(job, &e);
 }
 
@@ -292,6 +311,7 @@ static void train_folds(const struct spec *s, struct backend *be, const struct d
     int k = s->kfold.k;
     struct kfold_job job = {.s = s, .be = be, .all = all, .order = order, .results = results, .err = e};
     atomic_init(&job.next_fold, e->code ? k : 0);
+    atomic_init(&job.failed, false);
     pthread_mutex_init(&job.lock, NULL);
     pthread_cond_init(&job.idle, NULL);
     /* A backend shared by threads (the CPU's) runs folds side by side: a

@@ -1,6 +1,7 @@
 /* kfold runs folds side by side only on a backend that says several threads
  * may share it (struct backend's shared_by_threads), whatever its name. */
 #include <check.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -66,11 +67,63 @@ START_TEST(folds_share_only_a_backend_that_says_so)
 }
 END_TEST
 
+static pthread_t poisoned;
+static atomic_bool poison_taken;
+static void (*cpu_regression_loss)(struct backend *, enum regression_loss, float *, double *, const float *,
+                                   const float *, int, int, float, float);
+
+/* The CPU's regression loss, but a NaN loss on the first thread that asks:
+ * that thread's fold fails in its first epoch, the others train on. */
+static void poisoned_regression_loss(struct backend *be, enum regression_loss kind, float *dpred, double *acc,
+                                     const float *pred, const float *target, int rows, int cols, float delta,
+                                     float grad_scale)
+{
+    cpu_regression_loss(be, kind, dpred, acc, pred, target, rows, cols, delta, grad_scale);
+    bool expected = false;
+    if (atomic_compare_exchange_strong(&poison_taken, &expected, true))
+        poisoned = pthread_self();
+    if (pthread_equal(pthread_self(), poisoned))
+        acc[ACC_LOSS] = NAN;
+}
+
+/* A failed fold fails the run, names itself, and no fold starts after it:
+ * of 8 folds on 2 threads, the one that failed and at most the one the
+ * other thread was training (20 epochs against the failed fold's one). */
+START_TEST(no_fold_starts_after_one_failed)
+{
+    static const char yaml[] = "data: {dataset: synthetic_linear, w: [1, -2], n_train: 80, batch_size: 8}\n"
+                               "model:\n  - linear: {out: 1}\nloss: mse\noptimizer: {sgd: {lr: 0.05}}\n"
+                               "train: {epochs: 20}\nkfold: {k: 8}\n";
+    struct spec *s = malloc(sizeof *s);
+    struct err e = {0};
+    ck_assert_msg(spec_load_string(s, "k.yaml", yaml, strlen(yaml), NULL, 0, &e) == 0, "%s", e.msg);
+    struct data_split data = {0};
+    struct fetch_options fo = fetch_options_default();
+    ck_assert_msg(dataset_open(&s->data, s->seed, &fo, &data, &e) == 0, "%s", e.msg);
+    struct backend *cpu = test_cpu_backend(), be = *cpu;
+    cpu_regression_loss = cpu->regression_loss;
+    be.regression_loss = poisoned_regression_loss;
+    atomic_store(&poison_taken, false);
+    struct fold_result results[8];
+    ck_assert_int_eq(kfold_run(s, &be, &data.train, 2, results, &e), EXIT_RUNTIME);
+    ck_assert_msg(!strncmp(e.msg, "fold ", 5) && strstr(e.msg, "/8: the loss is NaN or infinite"), "%s", e.msg);
+    int started = 0;
+    for (int i = 0; i < 8; i++)
+        started += results[i].state != FOLD_NOT_STARTED;
+    ck_assert_msg(started <= 1, "%d folds finished after one failed: %s", started, e.msg);
+    kfold_results_free(results, 8);
+    data_split_free(&data);
+    cpu->destroy(cpu);
+    free(s);
+}
+END_TEST
+
 Suite *suite_kfold_threads(void)
 {
     Suite *s = suite_create("kfold_threads");
     TCase *tc = tcase_create("kfold_threads");
     tcase_add_test(tc, folds_share_only_a_backend_that_says_so);
+    tcase_add_test(tc, no_fold_starts_after_one_failed);
     suite_add_tcase(s, tc);
     return s;
 }
