@@ -16,17 +16,12 @@
 #include "proc.h"
 #include "tmpdir.h"
 
-static char *read_text(const char *path)
+/* A file of the repository, by its path from the root. */
+static char *repo_text(const char *path)
 {
     char full[1024];
     snprintf(full, sizeof full, "%s/%s", repo_root(), path);
-    FILE *f = fopen(full, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", full);
-    char *text = calloc(1, 1 << 16);
-    size_t n = fread(text, 1, (1 << 16) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
+    return test_read_text(full);
 }
 
 /* The part of text before the first line starting with `stop`. */
@@ -60,7 +55,7 @@ static void check_against_torch(const char *name)
     struct proc_result r = run_d2ltrain(args);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     ck_assert_ptr_null(strstr(r.out, "epoch")); /* nothing trained */
-    char *torch = read_text(fixture);
+    char *torch = repo_text(fixture);
     char *torch_tree = before_line(torch, "named_parameters:"), *our_tree = before_line(r.out, "0.");
     ck_assert_str_eq(our_tree, torch_tree);
 
@@ -132,7 +127,7 @@ START_TEST(pytorch_checkpoint_loads)
     ck_assert_ptr_nonnull(strstr(r.out, "epoch 3/3"));
     proc_result_free(&r);
     r = run_ok("inspect %s%s", "tests/fixtures/blocks_ch5.safetensors", "");
-    char *sums = read_text("tests/fixtures/blocks_ch5.sums.txt"), *out = malloc(strlen(r.out) + 2);
+    char *sums = repo_text("tests/fixtures/blocks_ch5.sums.txt"), *out = malloc(strlen(r.out) + 2);
     sprintf(out, "\n%s", r.out);
     int n = 0;
     for (const char *line = sums; *line; line += strcspn(line, "\n") + 1, n++) {

@@ -14,6 +14,7 @@
 
 #include "../core/spec_points.h"
 #include "proc.h"
+#include "testutil.h"
 #include "tmpdir.h"
 
 /* d2l 4.4's polynomial fit, few epochs. */
@@ -29,26 +30,10 @@ static const char poly_spec[] = "name: poly\n"
                                 "optimizer: {sgd: {lr: 0.01}}\n"
                                 "train: {epochs: 4}\n";
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    static char buf[1 << 20];
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    char *copy = malloc(len + 1);
-    ck_assert_ptr_nonnull(copy);
-    memcpy(copy, buf, len + 1);
-    return copy;
-}
-
 /* The file with every "time_s":N removed: the one thing two runs differ in. */
-static char *slurp_timeless(const char *path)
+static char *read_timeless(const char *path)
 {
-    char *text = slurp(path);
-    ck_assert_msg(text != NULL, "%s is missing", path);
+    char *text = test_read_text(path);
     for (char *at; (at = strstr(text, ",\"time_s\":"));) {
         char *end = at + 10;
         while (*end && *end != '}')
@@ -60,8 +45,7 @@ static char *slurp_timeless(const char *path)
 
 static void assert_same_file(const char *a, const char *b, bool timeless)
 {
-    char *x = timeless ? slurp_timeless(a) : slurp(a), *y = timeless ? slurp_timeless(b) : slurp(b);
-    ck_assert_msg(x && y, "%s or %s is missing", a, b);
+    char *x = timeless ? read_timeless(a) : test_read_text(a), *y = timeless ? read_timeless(b) : test_read_text(b);
     ck_assert_msg(!strcmp(x, y), "%s and %s differ:\n%s\n---\n%s", a, b, x, y);
     free(x), free(y);
 }
@@ -98,8 +82,7 @@ static bool exists(const char *path)
 /* The lines of sweep.jsonl, parsed. */
 static int read_jsonl(const char *path, json_t **lines, int max)
 {
-    char *text = slurp(path);
-    ck_assert_msg(text != NULL, "%s is missing", path);
+    char *text = test_read_text(path);
     int n = 0;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         ck_assert_int_lt(n, max);
@@ -347,7 +330,7 @@ START_TEST(sigint_keeps_the_finished_points)
              spec, tmp_path("out"), tmp_path("stdout"), tmp_path("stdout"));
     struct proc_result r = run_shell(cmd);
     ck_assert_int_eq(r.status, 130);
-    char *out = slurp(tmp_path("stdout"));
+    char *out = test_read_text(tmp_path("stdout"));
     int finished = 0;
     for (const char *p = out; (p = strstr(p, ": epoch 400/400")); p++)
         finished++;
@@ -396,8 +379,7 @@ START_TEST(values_names_and_points_files)
         ck_assert_str_eq(json_string_value(json_object_get(lines[i], "name")), names[i]);
         char path[512];
         snprintf(path, sizeof path, "out/%s/config.yaml", names[i]);
-        char *config = slurp(tmp_path(path));
-        ck_assert_msg(config, "%s is missing", path);
+        char *config = test_read_text(tmp_path(path));
         ck_assert_msg(strstr(config, i < 2 ? "coefficients: [5, 1.2]\n" : "coefficients: [5, 1.2, -3.4, 5.6]\n"), "%s",
                       config);
         ck_assert_msg(strstr(config, i % 2 ? "out: 4" : "- relu"), "%s", config);
