@@ -141,7 +141,7 @@ static int train_fold(struct kfold_job *job, int fold, struct err *e)
         name_fold(e, fold, s->kfold.k);
     if (e->code)
         atomic_store(&job->failed, true);
-    if (!e->code)
+    else
         res->state = sum.interrupted || res->n_epochs == 0 ? FOLD_INTERRUPTED : FOLD_FINISHED;
     if (res->state == FOLD_FINISHED) {
         /* the epoch whose parameters the fold ends with */
@@ -161,8 +161,8 @@ static int train_fold(struct kfold_job *job, int fold, struct err *e)
     return e->code;
 }
 
-/* The next of this rank's folds, or -1 when none is left or a stop was
- * requested (SIGINT). */
+/* The next of this rank's folds, or -1 when none is left, a stop was
+ * requested (SIGINT) or a fold failed. */
 static int next_fold(struct kfold_job *job)
 {
     if (train_stop_requested || atomic_load(&job->failed))
